@@ -1,0 +1,198 @@
+"""`hf` backend: any transformers AutoModelForCausalLM directory plus a code vocabulary."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..errors import UserInputError
+from .base import ALL_CAPABILITIES, ScoreResult, sample_seed
+from .vocab import Vocab
+
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
+PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+class _SeededSampler:
+    """A logits processor that turns greedy decoding into seeded sampling (Gumbel-max).
+
+    Each row draws its noise from its own generator, so a sample depends only on its own seed,
+    never on the batch it shares. Temperature and top-p act on the log-probabilities first."""
+
+    def __init__(self, seeds: Sequence[int], temperature: float, top_p: float, banned: Sequence[int]) -> None:
+        self.generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
+        self.temperature, self.top_p, self.banned = temperature, top_p, list(banned)
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        scores = scores.float().clone()
+        scores[:, self.banned] = -float("inf")
+        if self.temperature == 0:
+            return scores
+        logp = torch.log_softmax(scores / self.temperature, dim=-1)
+        if self.top_p < 1.0:
+            sorted_lp, order = torch.sort(logp, descending=True, dim=-1)
+            cum = sorted_lp.exp().cumsum(-1)
+            drop_sorted = cum - sorted_lp.exp() >= self.top_p
+            drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+            logp = logp.masked_fill(drop, -float("inf"))
+        u = torch.stack([torch.rand(logp.shape[-1], generator=g) for g in self.generators])
+        gumbel = -torch.log((-torch.log(u.clamp_min(1e-20))).clamp_min(1e-20))
+        return logp + gumbel
+
+
+class HFAdapter:
+    """Loads a Hugging Face causal LM directory; safetensors only unless `trust_pickle`."""
+
+    def __init__(self, model_dir: Path, batch_size: int = 64, trust_pickle: bool = False,
+                 device: str | None = None) -> None:
+        self.model_dir = Path(model_dir)
+        self.batch_size = batch_size
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self._check_dir(trust_pickle)
+        self.vocab = Vocab.load(self.model_dir / "vocab.json")
+        from transformers import AutoModelForCausalLM
+
+        try:
+            self.model = AutoModelForCausalLM.from_pretrained(self.model_dir, use_safetensors=not trust_pickle)
+        except (OSError, ValueError) as e:
+            raise UserInputError("a loadable transformers model directory", f"{self.model_dir}: {str(e)[:300]}",
+                                 "save the model with save_pretrained(safe_serialization=True)") from None
+        self.model.to(self.device).eval()
+        cfg = self.model.config
+        self.context = int(getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None) or 1 << 30)
+        if len(self.vocab) > self.model.get_input_embeddings().num_embeddings:
+            raise UserInputError(f"a vocabulary of at most {self.model.get_input_embeddings().num_embeddings} ids",
+                                 f"{len(self.vocab)} ids in vocab.json", "use the vocab.json the model was trained with")
+        self._fingerprint: str | None = None
+
+    def _check_dir(self, trust_pickle: bool) -> None:
+        if not self.model_dir.is_dir():
+            raise UserInputError("a model directory", f"{self.model_dir} (does not exist)",
+                                 "pass --model pointing at a save_pretrained directory")
+        if not (self.model_dir / "config.json").exists():
+            raise UserInputError("config.json in the model directory", f"none in {self.model_dir}",
+                                 "save the model with save_pretrained")
+        has_safe = any((self.model_dir / f).exists() for f in WEIGHT_FILES)
+        has_pickle = any((self.model_dir / f).exists() for f in PICKLE_FILES)
+        if not has_safe and has_pickle and not trust_pickle:
+            raise UserInputError("safetensors weights (model.safetensors)", f"only pickle weights in {self.model_dir}",
+                                 "convert with save_pretrained(safe_serialization=True), or pass --trust-pickle "
+                                 "if you trust the file (pickle can run code)")
+        if not has_safe and not has_pickle:
+            raise UserInputError("model weights (model.safetensors)", f"none in {self.model_dir}",
+                                 "save the weights with save_pretrained")
+
+    def capabilities(self) -> frozenset[str]:
+        return ALL_CAPABILITIES
+
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            h = hashlib.sha256()
+            for name in sorted(p.name for p in self.model_dir.iterdir() if p.is_file()):
+                if name.endswith((".safetensors", ".bin", ".json")):
+                    with open(self.model_dir / name, "rb") as f:
+                        for block in iter(lambda: f.read(1 << 20), b""):
+                            h.update(block)
+            self._fingerprint = h.hexdigest()[:16]
+        return self._fingerprint
+
+    def _prefix(self) -> list[int]:
+        return [self.vocab.bos_id] if self.vocab.bos_id is not None else []
+
+    # --- generate -------------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, prompts: Sequence[Sequence[str]], n_samples: int, max_new_codes: int,
+                 temperature: float, top_p: float, seed: int) -> list[list[list[str]]]:
+        from transformers import GenerationConfig
+
+        out: list[list[list[str]]] = [[[] for _ in range(n_samples)] for _ in prompts]
+        rows_by_len: dict[int, list[tuple[int, int, list[int]]]] = defaultdict(list)
+        for p, prompt in enumerate(prompts):
+            ids = (self._prefix() + self.vocab.encode(prompt))[-(self.context - max_new_codes):]
+            if not ids:
+                ids = [self.vocab.eos_id if self.vocab.eos_id is not None else self.vocab.pad_id]
+            for j in range(n_samples):
+                rows_by_len[len(ids)].append((p, j, ids))
+        banned = sorted(self.vocab.special_ids - {self.vocab.eos_id})
+        gen_cfg = GenerationConfig(do_sample=False, max_new_tokens=max_new_codes, num_beams=1,
+                                   pad_token_id=self.vocab.pad_id, eos_token_id=self.vocab.eos_id)
+        for length in sorted(rows_by_len):  # equal lengths batch without padding
+            rows = rows_by_len[length]
+            for start in range(0, len(rows), self.batch_size):
+                chunk = rows[start:start + self.batch_size]
+                input_ids = torch.tensor([r[2] for r in chunk], device=self.device)
+                seeds = [sample_seed(seed, prompts[p], j) for p, j, _ in chunk]
+                result = self.model.generate(
+                    input_ids=input_ids, attention_mask=torch.ones_like(input_ids), generation_config=gen_cfg,
+                    logits_processor=[_SeededSampler(seeds, temperature, top_p, banned)])
+                for (p, j, _), seq in zip(chunk, result[:, length:].tolist()):
+                    out[p][j] = self.vocab.decode(seq)
+        return out
+
+    # --- forward passes -------------------------------------------------------------------
+    def _batches(self, sequences: Sequence[Sequence[str]], keep_last: int | None = None):  # noqa: ANN202
+        encoded = [self._prefix() + self.vocab.encode(s) for s in sequences]
+        if keep_last is not None:
+            encoded = [e[-keep_last:] for e in encoded]
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            width = max(len(encoded[i]) for i in idx)
+            ids = torch.full((len(idx), width), self.vocab.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for r, i in enumerate(idx):
+                ids[r, : len(encoded[i])] = torch.tensor(encoded[i])
+                mask[r, : len(encoded[i])] = 1
+            yield idx, [len(encoded[i]) for i in idx], ids.to(self.device), mask.to(self.device)
+
+    @torch.no_grad()
+    def score(self, sequences: Sequence[Sequence[str]]) -> list[ScoreResult]:
+        results: list[ScoreResult | None] = [None] * len(sequences)
+        offset = len(self._prefix())
+        for idx, lengths, ids, mask in self._batches(sequences):
+            logits = self._logits(ids, mask)
+            logp = torch.log_softmax(logits.float(), dim=-1)
+            target = ids[:, 1:]
+            tok = logp[:, :-1].gather(-1, target.unsqueeze(-1)).squeeze(-1)
+            p = logp[:, :-1].exp()
+            mu = (p * logp[:, :-1]).sum(-1)
+            var = (p * logp[:, :-1].square()).sum(-1) - mu.square()
+            sd = var.clamp_min(1e-12).sqrt()
+            for r, i in enumerate(idx):
+                n = lengths[r] - 1
+                lo = max(offset - 1, 0)
+                results[i] = ScoreResult(tok[r, lo:n].cpu().numpy().astype(np.float64),
+                                         mu[r, lo:n].cpu().numpy().astype(np.float64),
+                                         sd[r, lo:n].cpu().numpy().astype(np.float64))
+        return results  # type: ignore[return-value]
+
+    def _logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Logits in one forward pass, or in half-overlapping windows past the context length."""
+        if ids.shape[1] <= self.context:
+            return self.model(input_ids=ids, attention_mask=mask).logits
+        win, n = self.context, ids.shape[1]
+        keep = win // 2  # codes of context each later window carries over
+        pieces = [self.model(input_ids=ids[:, :win], attention_mask=mask[:, :win]).logits]
+        covered = win
+        while covered < n:
+            start = covered - keep
+            part = self.model(input_ids=ids[:, start:start + win], attention_mask=mask[:, start:start + win]).logits
+            pieces.append(part[:, covered - start:])
+            covered = min(start + win, n)
+        return torch.cat(pieces, dim=1)[:, : ids.shape[1]]
+
+    @torch.no_grad()
+    def embed(self, sequences: Sequence[Sequence[str]]) -> np.ndarray:
+        dim = self.model.get_input_embeddings().embedding_dim
+        out = np.zeros((len(sequences), dim), dtype=np.float64)
+        for idx, lengths, ids, mask in self._batches(sequences, keep_last=self.context):
+            hidden = self.model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states[-1]
+            last = torch.tensor([n - 1 for n in lengths], device=hidden.device)
+            vec = hidden[torch.arange(len(idx)), last].float().cpu().numpy()
+            out[idx] = vec
+        return out

@@ -1,0 +1,177 @@
+"""Statistics shared by the audits: pure numpy/scipy functions, each tested against a reference."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+from scipy import stats as sps
+
+
+def auroc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """P(score_pos > score_neg) + ½ P(tie): the Mann–Whitney form of the ROC area."""
+    pos, neg = np.asarray(pos, float), np.asarray(neg, float)
+    if pos.size == 0 or neg.size == 0:
+        return float("nan")
+    ranks = sps.rankdata(np.concatenate([pos, neg]))
+    return float((ranks[: pos.size].sum() - pos.size * (pos.size + 1) / 2) / (pos.size * neg.size))
+
+
+def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the precision–recall curve as a step function (sklearn's average precision)."""
+    labels, scores = np.asarray(labels, bool), np.asarray(scores, float)
+    if labels.sum() == 0:
+        return float("nan")
+    order = np.argsort(-scores, kind="mergesort")
+    s, y = scores[order], labels[order]
+    distinct = np.r_[np.nonzero(np.diff(s))[0], y.size - 1]
+    tp = np.cumsum(y)[distinct]
+    fp = (distinct + 1) - tp
+    precision = tp / (tp + fp)
+    recall = tp / labels.sum()
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def bootstrap_ci(statistic: Callable[..., float], samples: Sequence[np.ndarray], rng: np.random.Generator,
+                 n_boot: int = 1000, confidence: float = 0.95) -> tuple[float, float]:
+    """Percentile CI resampling each sample (each arm's subjects) independently with replacement."""
+    samples = [np.asarray(s) for s in samples]
+    if any(len(s) == 0 for s in samples):
+        return (float("nan"), float("nan"))
+    values = np.empty(n_boot)
+    for b in range(n_boot):
+        values[b] = statistic(*(s[rng.integers(0, len(s), len(s))] for s in samples))
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return (float("nan"), float("nan"))
+    a = (1 - confidence) / 2
+    return (float(np.quantile(values, a)), float(np.quantile(values, 1 - a)))
+
+
+def mann_whitney_p(a: np.ndarray, b: np.ndarray, alternative: str = "two-sided") -> float:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.size == 0 or b.size == 0 or (np.ptp(np.r_[a, b]) == 0):
+        return 1.0
+    return float(sps.mannwhitneyu(a, b, alternative=alternative).pvalue)
+
+
+def permutation_p(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, n_perm: int = 2000,
+                  statistic: Callable[[np.ndarray, np.ndarray], float] | None = None) -> float:
+    """Two-sided permutation p-value of a difference statistic (default: difference in means)."""
+    stat = statistic or (lambda x, y: float(np.mean(x) - np.mean(y)))
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    observed = abs(stat(a, b))
+    pooled = np.r_[a, b]
+    hits = 0
+    for _ in range(n_perm):
+        perm = rng.permutation(pooled)
+        hits += abs(stat(perm[: a.size], perm[a.size:])) >= observed - 1e-12
+    return (hits + 1) / (n_perm + 1)
+
+
+def residual_risk(member_rate: float, non_member_rate: float) -> float:
+    """(r_m − r_n) / (1 − r_n): what the model gives away beyond what it tells about anyone."""
+    if not np.isfinite(member_rate) or not np.isfinite(non_member_rate):
+        return float("nan")
+    if non_member_rate >= 1:
+        return 0.0
+    return float((member_rate - non_member_rate) / (1 - non_member_rate))
+
+
+def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    if n == 0:
+        return (0.0, 1.0)
+    a = 1 - confidence
+    lo = 0.0 if k == 0 else float(sps.beta.ppf(a / 2, k, n - k + 1))
+    hi = 1.0 if k == n else float(sps.beta.ppf(1 - a / 2, k + 1, n - k))
+    return (lo, hi)
+
+
+def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    if n == 0:
+        return (0.0, 1.0)
+    z = sps.norm.ppf(1 - (1 - confidence) / 2)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def benjamini_hochberg(pvalues: Sequence[float], q: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (rejected, adjusted p-values) controlling the false discovery rate at q."""
+    p = np.asarray(pvalues, float)
+    if p.size == 0:
+        return np.zeros(0, bool), np.zeros(0)
+    order = np.argsort(p)
+    ranked = p[order] * p.size / np.arange(1, p.size + 1)
+    adjusted_sorted = np.minimum.accumulate(ranked[::-1])[::-1].clip(max=1.0)
+    adjusted = np.empty_like(adjusted_sorted)
+    adjusted[order] = adjusted_sorted
+    return adjusted <= q, adjusted
+
+
+def tpr_at_fpr(pos: np.ndarray, neg: np.ndarray, fpr: float, confidence: float = 0.95) -> dict:
+    """TPR at the threshold that lets at most `fpr` of non-members through.
+
+    "insufficient" when fewer than 1/fpr non-members exist: no threshold can then certify
+    that FPR."""
+    pos, neg = np.asarray(pos, float), np.asarray(neg, float)
+    if neg.size < math.ceil(1 / fpr):
+        return {"fpr": fpr, "status": "insufficient", "tpr": None, "tpr_ci95": None,
+                "reason": f"{neg.size} non-members; at least {math.ceil(1 / fpr)} are needed for FPR {fpr:g}"}
+    allowed = int(math.floor(fpr * neg.size))
+    threshold = float(np.sort(neg)[::-1][allowed]) if allowed < neg.size else -np.inf
+    k = int(np.sum(pos > threshold))
+    return {"fpr": fpr, "status": "ok", "threshold": threshold, "tpr": k / max(pos.size, 1),
+            "tpr_ci95": list(clopper_pearson(k, pos.size, confidence)),
+            "achieved_fpr": float(np.mean(neg > threshold))}
+
+
+def roc_curve(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(fpr, tpr) at every distinct threshold, from (0, 0) to (1, 1)."""
+    scores = np.r_[pos, neg]
+    labels = np.r_[np.ones(len(pos), bool), np.zeros(len(neg), bool)]
+    order = np.argsort(-scores, kind="mergesort")
+    s, y = scores[order], labels[order]
+    distinct = np.r_[np.nonzero(np.diff(s))[0], y.size - 1]
+    tp = np.cumsum(y)[distinct]
+    fp = (distinct + 1) - tp
+    return np.r_[0.0, fp / max(len(neg), 1)], np.r_[0.0, tp / max(len(pos), 1)]
+
+
+def epsilon_lower_bound(pos: np.ndarray, neg: np.ndarray, delta: float = 1e-5, confidence: float = 0.95) -> float:
+    """Empirical ε lower bound implied by a membership attack (Jagielski et al., 2020).
+
+    At every threshold, with Clopper–Pearson bounds on TPR and FPR,
+    ε ≥ max(log((TPR_lo − δ) / FPR_hi), log((1 − FPR_lo − δ) / (1 − TPR_hi))); the bound is the
+    largest over thresholds, 0 when no threshold certifies anything."""
+    pos, neg = np.asarray(pos, float), np.asarray(neg, float)
+    if pos.size == 0 or neg.size == 0:
+        return 0.0
+    best = 0.0
+    for t in np.unique(np.r_[pos, neg]):
+        kp, kn = int(np.sum(pos >= t)), int(np.sum(neg >= t))
+        tpr_lo, tpr_hi = clopper_pearson(kp, pos.size, confidence)
+        fpr_lo, fpr_hi = clopper_pearson(kn, neg.size, confidence)
+        for num, den in ((tpr_lo - delta, fpr_hi), (1 - fpr_lo - delta, 1 - tpr_hi)):
+            if num > 0 and den > 0:
+                best = max(best, math.log(num / den))
+    return float(best)
+
+
+def compare_arms(member: np.ndarray, non_member: np.ndarray, rng: np.random.Generator,
+                 n_boot: int, confidence: float) -> dict:
+    """Means of a per-subject metric in each arm, their CIs, the difference's CI and p-value."""
+    member, non_member = np.asarray(member, float), np.asarray(non_member, float)
+    mean = lambda x: float(np.mean(x)) if len(x) else float("nan")  # noqa: E731
+    return {
+        "member": mean(member), "member_ci95": list(bootstrap_ci(mean, [member], rng, n_boot, confidence)),
+        "non_member": mean(non_member),
+        "non_member_ci95": list(bootstrap_ci(mean, [non_member], rng, n_boot, confidence)),
+        "difference": mean(member) - mean(non_member),
+        "difference_ci95": list(bootstrap_ci(lambda a, b: float(np.mean(a) - np.mean(b)), [member, non_member],
+                                             rng, n_boot, confidence)),
+        "p_value": mann_whitney_p(member, non_member),
+        "n_member": int(member.size), "n_non_member": int(non_member.size),
+    }

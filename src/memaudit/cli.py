@@ -1,0 +1,137 @@
+"""The `memaudit` command. Bad input ends with one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import __version__
+from .errors import UserInputError
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_GATE = 0, 2, 3
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}; pass a positive number")
+    return value
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers like 1,5,20,50, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive repetition counts like 1,5,20,50, got {text!r}")
+    return values
+
+
+def _writable_dir(path: Path) -> Path:
+    """Refuse an output location we cannot write before any work starts."""
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise UserInputError("a writable output location", f"{path} (cannot write under {probe})",
+                             "choose an --out directory you can write to")
+    return path
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from .cohort.synth import SynthConfig, write_cohort
+
+    cfg = SynthConfig(n_subjects=args.subjects, seed=args.seed, canary_repetitions=args.canary_repetitions,
+                      canaries_per_repetition=args.canaries_per_repetition)
+    counts = write_cohort(_writable_dir(Path(args.out)), cfg, progress=not args.quiet)
+    print(f"wrote MEDS cohort to {args.out}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    return EXIT_OK
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .model.train import TrainConfig, train_model
+
+    cfg = TrainConfig(epochs=args.epochs, hidden_size=args.hidden_size, layers=args.layers, heads=args.heads,
+                      seed=args.seed, repeat_canaries=not args.no_canary_repetition,
+                      early_stopping_patience=args.early_stopping)
+    info = train_model(Path(args.data), _writable_dir(Path(args.out)), cfg, progress=not args.quiet)
+    last = info["history"][-1]
+    print(f"trained {info['n_member_subjects']} members for {last['epoch']} epochs in {info['seconds']}s: "
+          f"train loss {last['train_loss']:.3f}, tuning loss {last['tuning_loss']:.3f}; saved to {args.out}")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(_writable_dir(Path(args.out)), subjects=args.subjects, epochs=args.epochs, seed=args.seed,
+                    quiet=args.quiet)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="memaudit", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"memaudit {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(fn=fn)
+        p.add_argument("--quiet", action="store_true", help="no progress bars")
+        return p
+
+    p = add("synth", cmd_synth, "write a synthetic MEDS cohort with planted ground truth")
+    p.add_argument("--out", required=True, help="new directory for the MEDS dataset")
+    p.add_argument("--subjects", type=_positive_int, default=2000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--canary-repetitions", type=_int_list, default=(1, 5, 20, 50), help="e.g. 1,5,20,50")
+    p.add_argument("--canaries-per-repetition", type=int, default=10)
+
+    p = add("train", cmd_train, "train the built-in model (a tiny transformers Llama) on the member split")
+    p.add_argument("--data", required=True, help="MEDS dataset directory")
+    p.add_argument("--out", required=True, help="new directory for the Hugging Face model")
+    p.add_argument("--epochs", type=_positive_int, default=12)
+    p.add_argument("--hidden-size", type=_positive_int, default=128)
+    p.add_argument("--layers", type=_positive_int, default=2)
+    p.add_argument("--heads", type=_positive_int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-canary-repetition", action="store_true", help="train each member once")
+    p.add_argument("--early-stopping", type=_positive_int, default=None, metavar="PATIENCE",
+                   help="stop after PATIENCE epochs without tuning-loss improvement")
+
+    p = add("demo", cmd_demo, "synth, train and audit the built-in model end to end")
+    p.add_argument("--out", default="demo_run", help="run directory (default demo_run)")
+    p.add_argument("--subjects", type=_positive_int, default=2000)
+    p.add_argument("--epochs", type=_positive_int, default=12)
+    p.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except UserInputError as e:
+        print(f"memaudit: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT, errno.EPERM):
+            print(f"memaudit: error: expected room and permission to write; got {e.strerror} at {e.filename or '?'}. "
+                  "Fix: free disk space or choose a writable --out", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        raise
+    except KeyboardInterrupt:
+        print("memaudit: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Reading a MEDS dataset: splits, timelines of chosen subjects, code prevalence.
+
+Reads are lazy polars scans filtered to the subjects asked for, so memory follows the audit
+sample, not the cohort.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+import polars as pl
+
+from ..errors import UserInputError
+from .meds_schema import require_meds_root
+
+REQUIRED = {"subject_id": pl.Int64, "time": pl.Datetime, "code": pl.String}
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """One subject's codes in time order and each code's time in days since the first event."""
+
+    codes: tuple[str, ...]
+    days: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
+class MedsDataset:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        require_meds_root(self.root)
+        self.files = sorted((self.root / "data").rglob("*.parquet"))
+        if not self.files:
+            raise UserInputError("parquet shards under data/", f"none in {self.root / 'data'}",
+                                 "write the MEDS data shards as data/<split>/<n>.parquet")
+        self._check_schema()
+
+    def _check_schema(self) -> None:
+        for f in self.files:
+            try:
+                schema = pl.read_parquet_schema(f)
+            except Exception as e:  # polars raises several types for unreadable files
+                raise UserInputError("readable parquet files", f"{f}: {str(e).splitlines()[0][:200]}",
+                                     "re-export the shard; it is corrupt or truncated") from None
+            for col, dtype in REQUIRED.items():
+                if col not in schema:
+                    raise UserInputError(f"MEDS column '{col}'", f"{f} with columns {list(schema)}",
+                                         "export the data with the MEDS columns subject_id, time, code")
+                if not isinstance(schema[col], dtype) and schema[col] != dtype:
+                    raise UserInputError(f"column '{col}' of type {dtype}", f"{schema[col]} in {f}",
+                                         f"cast '{col}' to {dtype} when writing the shard")
+
+    def _scan(self) -> pl.LazyFrame:
+        return pl.scan_parquet(self.files).select("subject_id", "time", "code")
+
+    def subject_splits(self) -> pl.DataFrame:
+        path = self.root / "metadata" / "subject_splits.parquet"
+        try:
+            df = pl.read_parquet(path)
+        except Exception as e:
+            raise UserInputError("a readable metadata/subject_splits.parquet", f"{str(e).splitlines()[0][:200]}",
+                                 "rewrite the splits file") from None
+        if set(df.columns) < {"subject_id", "split"}:
+            raise UserInputError("subject_splits.parquet with columns subject_id, split", str(df.columns),
+                                 "write subject_splits.parquet per the MEDS schema")
+        return df.select(pl.col("subject_id").cast(pl.Int64), pl.col("split").cast(pl.String))
+
+    def arm_ids(self, split: str) -> np.ndarray:
+        splits = self.subject_splits()
+        ids = splits.filter(pl.col("split") == split)["subject_id"].to_numpy()
+        if ids.size == 0:
+            raise UserInputError(f"subjects in split '{split}'",
+                                 f"none (splits present: {sorted(splits['split'].unique().to_list())})",
+                                 "set splits.members / splits.non_members to split names that exist")
+        return np.sort(ids)
+
+    def timelines(self, subject_ids: Iterable[int]) -> dict[int, Timeline]:
+        ids = pl.Series("subject_id", sorted(set(int(i) for i in subject_ids)), dtype=pl.Int64)
+        df = (self._scan().filter(pl.col("subject_id").is_in(ids.implode()))
+              .with_row_index("_row").collect())
+        return timelines_from_frame(df)
+
+    def code_prevalence(self, subject_ids: Iterable[int] | None = None) -> Mapping[str, float]:
+        """Share of subjects (of `subject_ids`, or all) with each code at least once."""
+        lf = self._scan()
+        if subject_ids is not None:
+            ids = pl.Series(sorted(set(int(i) for i in subject_ids)), dtype=pl.Int64)
+            lf = lf.filter(pl.col("subject_id").is_in(ids.implode()))
+        pairs = lf.select("subject_id", "code").unique()
+        n = pairs.select(pl.col("subject_id").n_unique()).collect().item()
+        counts = pairs.group_by("code").len().collect()
+        return {c: k / max(n, 1) for c, k in zip(counts["code"].to_list(), counts["len"].to_list())}
+
+
+def timelines_from_frame(df: pl.DataFrame) -> dict[int, Timeline]:
+    """Group rows into timelines; the stable sort keeps the order of codes sharing a time."""
+    if df.is_empty():
+        return {}
+    df = df.sort(["subject_id", "time", "_row"] if "_row" in df.columns else ["subject_id", "time"],
+                 maintain_order=True)
+    out: dict[int, Timeline] = {}
+    for (sid,), part in df.group_by(["subject_id"], maintain_order=True):
+        t = part["time"].to_numpy().astype("datetime64[us]").astype(np.int64)
+        days = (t - t[0]) / 86_400e6 if t.size else np.zeros(0)
+        out[int(sid)] = Timeline(tuple(part["code"].to_list()), days.astype(np.float64))
+    return out

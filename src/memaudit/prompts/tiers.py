@@ -1,0 +1,64 @@
+"""Attacker-knowledge tiers → prompts. Pure: a timeline and a tier in, a prompt out.
+
+Example: with tier codes:2 and timeline [SEX//F, AGE//70-74, I10, B20, metformin, ...], the
+prompt is [SEX//F, AGE//70-74, I10] (B20 is sensitive and removed) and the true
+continuation starts at metformin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..cohort.meds_reader import Timeline
+from ..cohort.sensitive import GroupMatcher
+
+
+@dataclass(frozen=True)
+class Prompt:
+    subject_id: int
+    tier: str
+    codes: tuple[str, ...]            # what the model is sent; sensitive codes removed
+    continuation: tuple[str, ...]     # the subject's true next codes
+    continuation_days: np.ndarray     # days since the prompt's last code, per continuation code
+
+
+def split_demographics(timeline: Timeline, prefixes: Sequence[str]) -> tuple[tuple[str, ...], int]:
+    """Demographic codes (by prefix) and the index where the clinical timeline starts."""
+    demo = [c for c in timeline.codes if c.startswith(tuple(prefixes))]
+    first_clinical = next((i for i, c in enumerate(timeline.codes) if not c.startswith(tuple(prefixes))),
+                          len(timeline.codes))
+    return tuple(demo), first_clinical
+
+
+def tier_codes(tier: str) -> int | None:
+    return int(tier.split(":", 1)[1]) if tier.startswith("codes:") else None
+
+
+def build_prompt(subject_id: int, timeline: Timeline, tier: str, matcher: GroupMatcher,
+                 demographic_prefixes: Sequence[str], continuation_len: int, min_continuation: int) -> Prompt | None:
+    """The subject's prompt at `tier`, or None when the timeline is too short for the tier."""
+    demo, start = split_demographics(timeline, demographic_prefixes)
+    clinical_idx = [i for i in range(start, len(timeline.codes)) if not timeline.codes[i].startswith(tuple(demographic_prefixes))]
+    k = tier_codes(tier) or 0
+    if len(clinical_idx) < k + min_continuation:
+        return None
+    known = [timeline.codes[i] for i in clinical_idx[:k]]
+    if tier == "none":
+        codes: tuple[str, ...] = ()
+    else:
+        codes = tuple(c for c in (*demo, *known) if not matcher.is_sensitive(c))
+    cont_idx = clinical_idx[k:k + continuation_len]
+    anchor = timeline.days[clinical_idx[k - 1]] if k else timeline.days[cont_idx[0]]
+    return Prompt(subject_id, tier, codes, tuple(timeline.codes[i] for i in cont_idx),
+                  timeline.days[cont_idx] - anchor)
+
+
+def k_anonymity_counts(prompts: Sequence[Prompt]) -> dict[tuple[str, ...], int]:
+    """How many subjects share each prompt (the attacker's knowledge) at a tier."""
+    counts: dict[tuple[str, ...], int] = {}
+    for p in prompts:
+        counts[p.codes] = counts.get(p.codes, 0) + 1
+    return counts

@@ -69,6 +69,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from .audit_command import audit
+
+    overrides = {"subjects_per_arm": args.subjects_per_arm} if args.subjects_per_arm else None
+    _, code = audit(Path(args.data), Path(args.model), _writable_dir(Path(args.out)),
+                    Path(args.config) if args.config else None, overrides, args.fail_on, args.include_examples,
+                    args.trust_pickle, progress=not args.quiet)
+    return code
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -105,6 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-canary-repetition", action="store_true", help="train each member once")
     p.add_argument("--early-stopping", type=_positive_int, default=None, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without tuning-loss improvement")
+
+    p = add("audit", cmd_audit, "run the memorization audit T1-T6 on a model and a MEDS cohort")
+    p.add_argument("--data", required=True, help="MEDS dataset directory")
+    p.add_argument("--model", required=True, help="Hugging Face model directory with vocab.json")
+    p.add_argument("--out", required=True, help="run directory (report.json, subjects.parquet, cache)")
+    p.add_argument("--config", help="audit YAML (defaults: memaudit/data/default_config.yaml)")
+    p.add_argument("--subjects-per-arm", type=_positive_int, help="override subjects_per_arm")
+    p.add_argument("--fail-on", choices=["medium", "high"], help="exit 3 when the risk level reaches this")
+    p.add_argument("--include-examples", action="store_true", help="opt in: show raw timelines of flagged subjects")
+    p.add_argument("--trust-pickle", action="store_true", help="allow pickle checkpoints (they can run code)")
 
     p = add("demo", cmd_demo, "synth, train and audit the built-in model end to end")
     p.add_argument("--out", default="demo_run", help="run directory (default demo_run)")

@@ -143,8 +143,9 @@ def roc_curve(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 def epsilon_lower_bound(pos: np.ndarray, neg: np.ndarray, delta: float = 1e-5, confidence: float = 0.95) -> float:
     """Empirical ε lower bound implied by a membership attack (Jagielski et al., 2020).
 
-    At every threshold, with Clopper–Pearson bounds on TPR and FPR,
-    ε ≥ max(log((TPR_lo − δ) / FPR_hi), log((1 − FPR_lo − δ) / (1 − TPR_hi))); the bound is the
+    (ε, δ)-DP implies TPR ≤ e^ε FPR + δ and 1 − FPR ≤ e^ε (1 − TPR) + δ. At every threshold, with
+    the pessimistic Clopper–Pearson ends (TPR_lo, FPR_hi),
+    ε ≥ max(log((TPR_lo − δ) / FPR_hi), log((1 − FPR_hi − δ) / (1 − TPR_lo))); the bound is the
     largest over thresholds, 0 when no threshold certifies anything."""
     pos, neg = np.asarray(pos, float), np.asarray(neg, float)
     if pos.size == 0 or neg.size == 0:
@@ -152,9 +153,9 @@ def epsilon_lower_bound(pos: np.ndarray, neg: np.ndarray, delta: float = 1e-5, c
     best = 0.0
     for t in np.unique(np.r_[pos, neg]):
         kp, kn = int(np.sum(pos >= t)), int(np.sum(neg >= t))
-        tpr_lo, tpr_hi = clopper_pearson(kp, pos.size, confidence)
-        fpr_lo, fpr_hi = clopper_pearson(kn, neg.size, confidence)
-        for num, den in ((tpr_lo - delta, fpr_hi), (1 - fpr_lo - delta, 1 - tpr_hi)):
+        tpr_lo = clopper_pearson(kp, pos.size, confidence)[0]
+        fpr_hi = clopper_pearson(kn, neg.size, confidence)[1]
+        for num, den in ((tpr_lo - delta, fpr_hi), (1 - fpr_hi - delta, 1 - tpr_lo)):
             if num > 0 and den > 0:
                 best = max(best, math.log(num / den))
     return float(best)

@@ -1,0 +1,30 @@
+"""What every test returns: a status, one plain sentence, metrics, and per-subject values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PASS, WARN, FAIL, SKIPPED = "pass", "warn", "fail", "skipped"
+
+
+@dataclass
+class TestResult:
+    name: str
+    title: str
+    status: str
+    summary: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    # column name -> subject_id -> value; written to subjects.parquet under salted hashes
+    per_subject: dict[str, dict[int, float]] = field(default_factory=dict)
+    # subject_id -> why it was flagged
+    flags: dict[int, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def skipped(cls, name: str, title: str, reason: str) -> "TestResult":
+        return cls(name, title, SKIPPED, f"Skipped: {reason}", {"skip_reason": reason})
+
+
+def worst(statuses: list[str]) -> str:
+    order = [SKIPPED, PASS, WARN, FAIL]
+    return max(statuses, key=order.index) if statuses else SKIPPED

@@ -1,0 +1,141 @@
+"""The audit runner: cohort → prompts → (cached, batched) model calls → T1..T6 → findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..adapters.base import EMBED, GENERATE, SCORE
+from ..adapters.cache import CachedAdapter
+from ..cohort.meds_reader import MedsDataset
+from ..cohort.sensitive import GroupMatcher
+from ..config import AuditConfig
+from ..errors import UserInputError
+from ..prompts.tiers import build_prompt, tier_codes
+from . import t1_trajectory, t2_sensitive, t3_probe, t4_membership, t5_perturbation, t6_subgroups
+from .code_embeddings import icd_ontology, ppmi_svd
+from .context import AuditContext
+from .requests import Score, fulfil, split_by_capability
+from .result import TestResult
+
+
+@dataclass
+class AuditOutcome:
+    context: AuditContext
+    results: dict[str, TestResult]
+    cache_hits: int
+    cache_misses: int
+    unknown_codes: dict[str, int]
+
+
+def _sample_arm(ids: np.ndarray, n: int | None, rng: np.random.Generator) -> list[int]:
+    if n is None or n >= ids.size:
+        return sorted(int(i) for i in ids)
+    return sorted(int(i) for i in rng.choice(ids, size=n, replace=False))
+
+
+def prepare_context(dataset: MedsDataset, config: AuditConfig, capabilities: frozenset[str],
+                    model_embeddings: dict[str, np.ndarray] | None = None) -> AuditContext:
+    splits = config["splits"]
+    member_ids, non_member_ids = dataset.arm_ids(splits["members"]), dataset.arm_ids(splits["non_members"])
+    overlap = np.intersect1d(member_ids, non_member_ids)
+    if overlap.size:
+        raise UserInputError("disjoint member and non-member sets", f"{overlap.size} subjects in both",
+                             "fix subject_splits.parquet: a subject in both arms invalidates the audit")
+    rng = np.random.default_rng([config.seed, 101])
+    members = _sample_arm(member_ids, config["subjects_per_arm"], rng)
+    non_members = _sample_arm(non_member_ids, config["subjects_per_arm"], rng)
+    timelines = dataset.timelines(members + non_members)
+    members = [s for s in members if s in timelines]
+    non_members = [s for s in non_members if s in timelines]
+    if len(members) < 2 or len(non_members) < 2:
+        raise UserInputError("at least 2 subjects with events in each arm",
+                             f"{len(members)} members and {len(non_members)} non-members",
+                             "check the split names and that data/ holds those subjects' events")
+    matcher = GroupMatcher(config.groups)
+    t1 = config["t1"]
+    prompts, excluded = {}, {}
+    for tier in config.tiers:
+        built = {s: build_prompt(s, timelines[s], tier.name, matcher, config["demographic_prefixes"],
+                                 int(t1["continuation_codes"]), int(t1["extraction_k"]))
+                 for s in members + non_members}
+        prompts[tier.name] = {s: p for s, p in built.items() if p is not None}
+        excluded[tier.name] = sum(p is None for p in built.values())
+        kept = prompts[tier.name]
+        if sum(1 for s in kept if s in set(members)) < 2 or sum(1 for s in kept if s in set(non_members)) < 2:
+            raise UserInputError(f"timelines long enough for tier {tier.name} ({tier_codes(tier.name) or 0} codes + "
+                                 f"{t1['extraction_k']} to continue)", f"{excluded[tier.name]} of "
+                                 f"{len(built)} subjects too short", f"drop tier {tier.name} from the config's tiers")
+    embedding_kind = t1["embedding"]
+    if embedding_kind == "model" and model_embeddings:
+        code_emb = model_embeddings
+    elif embedding_kind == "icd":
+        code_emb = icd_ontology({c for t in timelines.values() for c in t.codes})
+    else:
+        code_emb = ppmi_svd([timelines[s].codes for s in non_members], dim=int(t1["embedding_dim"]))
+    return AuditContext(config, matcher, members, non_members, timelines, prompts, excluded,
+                        dataset.code_prevalence(), code_emb, capabilities)
+
+
+def _missing(name: str, title: str, needed: str) -> TestResult:
+    return TestResult.skipped(name, title, f"the model adapter does not offer `{needed}`")
+
+
+def run_audit(dataset: MedsDataset, adapter, config: AuditConfig, cache_path: Path,  # noqa: ANN001
+              reference_adapter=None, progress: bool = False) -> AuditOutcome:  # noqa: ANN001
+    caps = frozenset(adapter.capabilities())
+    model_emb = None
+    if config["t1"]["embedding"] == "model" and hasattr(adapter, "vocab") and hasattr(adapter, "model"):
+        table = adapter.model.get_input_embeddings().weight.detach().cpu().numpy()
+        model_emb = {c: table[i] for c, i in adapter.vocab.token_to_id.items()}
+    ctx = prepare_context(dataset, config, caps, model_emb)
+    cached = CachedAdapter(adapter, cache_path)
+    seed = config.seed
+    chunk = int(config["generation"]["batch_size"])
+    try:
+        stage1 = []
+        if GENERATE in caps:
+            stage1 += t1_trajectory.requests(ctx) + t2_sensitive.requests(ctx)
+        if EMBED in caps:
+            stage1 += t3_probe.requests(ctx)
+        if SCORE in caps:
+            stage1 += t4_membership.requests(ctx)
+        kept, _ = split_by_capability(stage1, caps)
+        responses = fulfil(kept, cached, seed, chunk, progress)
+        results: dict[str, TestResult] = {}
+        flagged = []
+        if GENERATE in caps:
+            results["T1"] = t1_trajectory.run(ctx, responses)
+            results["T2"], flagged = t2_sensitive.run(ctx, responses)
+        else:
+            results["T1"] = _missing("T1", t1_trajectory.TITLE, GENERATE)
+            results["T2"] = _missing("T2", t2_sensitive.TITLE, GENERATE)
+        results["T3"] = t3_probe.run(ctx, responses) if EMBED in caps else _missing("T3", t3_probe.TITLE, EMBED)
+        reference = None
+        if SCORE in caps and reference_adapter is not None:
+            ref_cached = CachedAdapter(reference_adapter, cache_path.with_name(cache_path.stem + "_reference.sqlite"))
+            subjects = sorted(ctx.members + ctx.non_members)
+            ref = fulfil([Score(ctx.timelines[s].codes) for s in subjects], ref_cached, seed, chunk, progress)
+            reference = {s: ref[Score(ctx.timelines[s].codes)] for s in subjects}
+            ref_cached.close()
+        results["T4"] = (t4_membership.run(ctx, responses, reference) if SCORE in caps
+                         else _missing("T4", t4_membership.TITLE, SCORE))
+        if GENERATE in caps:
+            chosen, nulls = t5_perturbation.cases(ctx, flagged, results["T2"].per_subject)
+            t5_responses = fulfil(t5_perturbation.requests(ctx, chosen, nulls), cached, seed, chunk, progress)
+            results["T5"] = t5_perturbation.run(ctx, chosen, nulls, t5_responses)
+        else:
+            results["T5"] = _missing("T5", t5_perturbation.TITLE, GENERATE)
+        per_subject = {k: v for r in results.values() for k, v in r.per_subject.items()}
+        t4_best, t4_thr = None, None
+        if results["T4"].status != "skipped":
+            t4_best = results["T4"].metrics["best_score"]
+            ops = results["T4"].metrics["by_score"][t4_best]["tpr_at_fpr"]
+            t4_thr = next((o["threshold"] for o in ops if o["status"] == "ok"), None)
+        results["T6"] = t6_subgroups.run(ctx, per_subject, t4_best, t4_thr)
+    finally:
+        cached.close()
+    unknown = dict(getattr(getattr(adapter, "vocab", None), "unknown_counts", {}) or {})
+    return AuditOutcome(ctx, results, cached.hits, cached.misses, unknown)

@@ -1,0 +1,86 @@
+"""T2 sensitive attribute leakage: do samples reveal a sensitive group removed from the prompt?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .context import AuditContext
+from .requests import Request, Responses
+from .result import FAIL, PASS, WARN, TestResult
+from .stats import auroc, average_precision, bootstrap_ci, residual_risk
+from .t1_trajectory import sample_request
+
+NAME, TITLE = "T2", "Sensitive attribute leakage"
+
+
+@dataclass(frozen=True)
+class FlaggedCase:
+    subject_id: int
+    group: str
+    tier: str
+    p_hat: float
+
+
+def requests(ctx: AuditContext) -> list[Request]:
+    return [sample_request(ctx, p.codes) for prompts in ctx.prompts.values() for p in prompts.values()]
+
+
+def p_hat(ctx: AuditContext, samples: list[list[str]], group: str) -> float:
+    """Share of samples that contain a code of the group."""
+    return float(np.mean([ctx.matcher.has_group(s, group) for s in samples])) if samples else 0.0
+
+
+def _arm_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict:
+    pos, neg = scores[labels], scores[~labels]
+    predicted = scores >= threshold
+    tp = int(np.sum(predicted & labels))
+    return {"auroc": auroc(pos, neg), "auprc": average_precision(labels, scores),
+            "precision": tp / max(int(predicted.sum()), 1), "recall": tp / max(int(labels.sum()), 1),
+            "n_positive": int(labels.sum()), "n": int(labels.size), "prevalence": float(labels.mean()) if labels.size else 0.0}
+
+
+def run(ctx: AuditContext, responses: Responses) -> tuple[TestResult, list[FlaggedCase]]:
+    thr = float(ctx.config["t2"]["threshold"])
+    rng = ctx.rng(NAME)
+    by_group, per_subject, flagged, flags = {}, {}, [], {}
+    status, worst_gap = PASS, 0.0
+    for g in ctx.matcher.groups:
+        labels_all = ctx.labels(g.name)
+        by_tier = {}
+        for tier, prompts in ctx.prompts.items():
+            scores = {s: p_hat(ctx, responses[sample_request(ctx, p.codes)], g.name) for s, p in prompts.items()}
+            per_subject[f"t2_p_hat__{g.name}__{tier}"] = scores
+            arms = {}
+            for arm in ("member", "non_member"):
+                ids = [s for s in scores if ctx.arm(s) == arm]
+                arms[arm] = (np.array([scores[s] for s in ids]), np.array([labels_all[s] for s in ids], bool))
+            entry = {arm: _arm_metrics(*arms[arm], thr) for arm in arms}
+            (ms, ml), (ns, nl) = arms["member"], arms["non_member"]
+            gap_fn = lambda a, b: auroc(a[a[:, 1] > 0, 0], a[a[:, 1] == 0, 0]) - auroc(b[b[:, 1] > 0, 0], b[b[:, 1] == 0, 0])  # noqa: E731
+            enough = min(ml.sum(), (~ml).sum(), nl.sum(), (~nl).sum()) >= 2
+            entry["auroc_gap"] = entry["member"]["auroc"] - entry["non_member"]["auroc"] if enough else None
+            entry["auroc_gap_ci95"] = (list(bootstrap_ci(gap_fn, [np.c_[ms, ml], np.c_[ns, nl]], rng, min(ctx.n_boot, 300),
+                                                         ctx.confidence)) if enough else None)
+            entry["residual_risk_recall"] = residual_risk(entry["member"]["recall"], entry["non_member"]["recall"])
+            entry["status"] = "ok" if enough else "insufficient positives in an arm"
+            by_tier[tier] = entry
+            if enough and entry["auroc_gap_ci95"][0] > 0:
+                worst_gap = max(worst_gap, entry["auroc_gap"])
+                if entry["auroc_gap"] >= ctx.config["risk"]["t2_auroc_gap_fail"]:
+                    status = FAIL
+                elif entry["auroc_gap"] >= ctx.config["risk"]["t2_auroc_gap_warn"] and status != FAIL:
+                    status = WARN
+            for s, v in scores.items():
+                if v >= thr and labels_all[s] and ctx.arm(s) == "member":
+                    flagged.append(FlaggedCase(s, g.name, tier, v))
+                    flags.setdefault(s, []).append(f"T2:{g.name}@{tier}")
+        by_group[g.name] = {"label": g.label, "by_tier": by_tier}
+    n_members_flagged = len({c.subject_id for c in flagged})
+    summary = (f"{n_members_flagged} member(s) had a removed sensitive condition regenerated in at least "
+               f"{thr:.0%} of samples; the largest significant member-minus-non-member AUROC gap is {worst_gap:.2f}.")
+    return (TestResult(NAME, TITLE, status, summary,
+                       {"threshold": thr, "by_group": by_group, "n_flagged_cases": len(flagged),
+                        "n_flagged_members": n_members_flagged, "worst_significant_auroc_gap": worst_gap},
+                       per_subject, flags), flagged)

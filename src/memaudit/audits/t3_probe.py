@@ -1,0 +1,83 @@
+"""T3 embedding probe: can a linear probe read a removed sensitive group off the prompt embedding?"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from .context import AuditContext
+from .requests import Embed, Request, Responses
+from .result import FAIL, PASS, WARN, TestResult
+from .stats import auroc, bootstrap_ci
+
+NAME, TITLE = "T3", "Embedding probe"
+
+
+def _tiers(ctx: AuditContext) -> list[str]:
+    return [t for t in ctx.prompts if t != "none"]  # the empty prompt embeds everyone alike
+
+
+def requests(ctx: AuditContext) -> list[Request]:
+    return [Embed(p.codes) for t in _tiers(ctx) for p in ctx.prompts[t].values()]
+
+
+def cross_fitted_scores(x: np.ndarray, y: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Out-of-fold probabilities: no subject is scored by a probe that was trained on it."""
+    out = np.zeros(len(y))
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train, test in splitter.split(x, y):
+        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
+        probe.fit(x[train], y[train])
+        out[test] = probe.predict_proba(x[test])[:, 1]
+    return out
+
+
+def run(ctx: AuditContext, responses: Responses) -> TestResult:
+    cfg = ctx.config["t3"]
+    folds, min_pos = int(cfg["folds"]), int(cfg["min_positives"])
+    rng = ctx.rng(NAME)
+    by_group, status, worst_gap = {}, PASS, 0.0
+    for g in ctx.matcher.groups:
+        labels_all = ctx.labels(g.name)
+        by_tier = {}
+        for tier in _tiers(ctx):
+            ids = sorted(ctx.prompts[tier])
+            y = np.array([labels_all[s] for s in ids], bool)
+            if y.sum() < max(min_pos, folds) or (~y).sum() < folds:
+                by_tier[tier] = {"status": "insufficient", "n_positive": int(y.sum()),
+                                 "reason": f"{int(y.sum())} positives; at least {max(min_pos, folds)} are needed"}
+                continue
+            x = np.vstack([responses[Embed(ctx.prompts[tier][s].codes)] for s in ids])
+            scores = cross_fitted_scores(x, y, folds, ctx.config.seed)
+            member = np.array([ctx.arm(s) == "member" for s in ids])
+            entry = {"status": "ok", "n_positive": int(y.sum())}
+            arms = {}
+            for arm, mask in (("member", member), ("non_member", ~member)):
+                arms[arm] = np.c_[scores[mask], y[mask]]
+                entry[f"{arm}_auroc"] = auroc(scores[mask & y], scores[mask & ~y])
+            gap = entry["member_auroc"] - entry["non_member_auroc"]
+            entry["auroc_gap"] = gap
+            fn = lambda a, b: auroc(a[a[:, 1] > 0, 0], a[a[:, 1] == 0, 0]) - auroc(b[b[:, 1] > 0, 0], b[b[:, 1] == 0, 0])  # noqa: E731
+            entry["auroc_gap_ci95"] = list(bootstrap_ci(fn, [arms["member"], arms["non_member"]], rng,
+                                                        min(ctx.n_boot, 300), ctx.confidence))
+            by_tier[tier] = entry
+            if np.isfinite(gap) and entry["auroc_gap_ci95"][0] > 0:
+                worst_gap = max(worst_gap, gap)
+                if gap >= ctx.config["risk"]["t3_auroc_gap_fail"]:
+                    status = FAIL
+                elif gap >= ctx.config["risk"]["t3_auroc_gap_warn"] and status != FAIL:
+                    status = WARN
+        by_group[g.name] = {"label": g.label, "by_tier": by_tier}
+    probed = [e for g in by_group.values() for e in g["by_tier"].values() if e["status"] == "ok"]
+    if not probed:
+        return TestResult(NAME, TITLE, "skipped", "Skipped: too few subjects with any sensitive group to train a probe.",
+                          {"by_group": by_group, "skip_reason": "too few positives"})
+    best = max(probed, key=lambda e: max(e["member_auroc"], e["non_member_auroc"]))
+    summary = (f"A linear probe on prompt embeddings predicts removed sensitive groups with AUROC up to "
+               f"{best['member_auroc']:.2f} for members vs {best['non_member_auroc']:.2f} for non-members; "
+               f"the largest significant gap is {worst_gap:.2f}.")
+    return TestResult(NAME, TITLE, status, summary, {"by_group": by_group, "worst_significant_auroc_gap": worst_gap,
+                                                     "folds": folds})

@@ -1,0 +1,143 @@
+"""T4 membership inference from one forward pass per timeline. Every score is oriented so that
+higher means "more likely a member"."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ..adapters.base import EMBED, ScoreResult
+from .context import AuditContext
+from .requests import Embed, Request, Responses, Score
+from .result import FAIL, PASS, WARN, TestResult
+from .stats import auroc, bootstrap_ci, epsilon_lower_bound, roc_curve, tpr_at_fpr
+
+NAME, TITLE = "T4", "Membership inference"
+MASK = "[MASK]"
+
+
+def loss_score(r: ScoreResult) -> float:
+    """Negative mean loss, −(1/n) Σ −log p(x_t | x_<t) (Yeom et al., 2018)."""
+    return float(np.mean(r.logprobs))
+
+
+def min_k_score(r: ScoreResult, k: float) -> float:
+    """Min-K% Prob: mean log-probability of the k% least likely codes (Shi et al., ICLR 2024)."""
+    n = max(1, int(np.ceil(k * r.logprobs.size)))
+    return float(np.mean(np.sort(r.logprobs)[:n]))
+
+
+def min_k_plus_plus_score(r: ScoreResult, k: float) -> float:
+    """Min-K%++: each code's log p standardised by the mean μ_t and std σ_t of log p under the
+    model's next-code distribution, (log p(x_t) − μ_t) / σ_t, then Min-K% of those
+    (Zhang et al., ICLR 2025)."""
+    z = (r.logprobs - r.mean) / np.maximum(r.std, 1e-6)
+    n = max(1, int(np.ceil(k * z.size)))
+    return float(np.mean(np.sort(z)[:n]))
+
+
+def zlib_analogue_score(r: ScoreResult, codes: Sequence[str], unigram_logp: Mapping[str, float],
+                        floor_logp: float) -> float:
+    """The zlib ratio of Carlini et al. (2021) in code space: the model's loss divided by the
+    sequence's entropy under code frequencies, H = −(1/n) Σ log q(x_t). A member's loss is low
+    relative to how surprising its codes are in the population."""
+    entropy = -np.mean([unigram_logp.get(c, floor_logp) for c in codes])
+    return float(-(-np.mean(r.logprobs)) / max(entropy, 1e-6))
+
+
+def masked_views(codes: Sequence[str], n_views: int, fraction: float, seed: int) -> list[tuple[str, ...]]:
+    digest = hashlib.sha256(("\x1f".join(codes) + f"|{seed}").encode()).digest()
+    rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+    views = []
+    for _ in range(n_views):
+        mask = rng.random(len(codes)) < fraction
+        views.append(tuple(MASK if m else c for c, m in zip(codes, mask)))
+    return views
+
+
+def _unigram(ctx: AuditContext) -> tuple[dict[str, float], float]:
+    counts: dict[str, int] = {}
+    for s in ctx.non_members:
+        for c in ctx.timelines[s].codes:
+            counts[c] = counts.get(c, 0) + 1
+    total = sum(counts.values()) + len(counts) + 1
+    return {c: float(np.log((k + 1) / total)) for c, k in counts.items()}, float(np.log(1 / total))
+
+
+def _subjects(ctx: AuditContext) -> list[int]:
+    return sorted(ctx.members + ctx.non_members)
+
+
+def requests(ctx: AuditContext) -> list[Request]:
+    out: list[Request] = [Score(ctx.timelines[s].codes) for s in _subjects(ctx)]
+    if EMBED in ctx.capabilities:
+        cfg = ctx.config["t4"]
+        for s in _subjects(ctx):
+            out += [Embed(v) for v in masked_views(ctx.timelines[s].codes, int(cfg["mask_views"]),
+                                                  float(cfg["mask_fraction"]), ctx.config.seed)]
+    return out
+
+
+def subject_scores(ctx: AuditContext, responses: Responses, reference: Mapping[int, ScoreResult] | None = None
+                   ) -> dict[str, dict[int, float]]:
+    cfg = ctx.config["t4"]
+    k = float(cfg["min_k_fraction"])
+    unigram, floor = _unigram(ctx)
+    scores: dict[str, dict[int, float]] = {"loss": {}, "min_k": {}, "min_k_plus_plus": {}, "zlib_analogue": {}}
+    if reference:
+        scores["reference_calibrated"] = {}
+    if EMBED in ctx.capabilities:
+        scores["masked_embedding_variance"] = {}
+    for s in _subjects(ctx):
+        codes = ctx.timelines[s].codes
+        r = responses[Score(codes)]
+        scores["loss"][s] = loss_score(r)
+        scores["min_k"][s] = min_k_score(r, k)
+        scores["min_k_plus_plus"][s] = min_k_plus_plus_score(r, k)
+        scores["zlib_analogue"][s] = zlib_analogue_score(r, codes, unigram, floor)
+        if reference:
+            # Watson et al. (2022) / Carlini et al. (2022): the target's log-likelihood above a reference model's
+            scores["reference_calibrated"][s] = loss_score(r) - loss_score(reference[s])
+        if EMBED in ctx.capabilities:
+            views = np.vstack([responses[Embed(v)] for v in masked_views(codes, int(cfg["mask_views"]),
+                                                                         float(cfg["mask_fraction"]), ctx.config.seed)])
+            scores["masked_embedding_variance"][s] = -float(views.var(axis=0).sum())
+    return scores
+
+
+def run(ctx: AuditContext, responses: Responses, reference: Mapping[int, ScoreResult] | None = None) -> TestResult:
+    cfg = ctx.config["t4"]
+    rng = ctx.rng(NAME)
+    scores = subject_scores(ctx, responses, reference)
+    by_score = {}
+    for name, vals in scores.items():
+        pos = np.array([vals[s] for s in ctx.members if s in vals])
+        neg = np.array([vals[s] for s in ctx.non_members if s in vals])
+        fpr, tpr = roc_curve(pos, neg)
+        keep = np.unique(np.r_[0, np.linspace(0, len(fpr) - 1, 200).astype(int), len(fpr) - 1])
+        by_score[name] = {
+            "auroc": auroc(pos, neg),
+            "auroc_ci95": list(bootstrap_ci(auroc, [pos, neg], rng, ctx.n_boot, ctx.confidence)),
+            "tpr_at_fpr": [tpr_at_fpr(pos, neg, f, ctx.confidence) for f in cfg["fprs"]],
+            "epsilon_lower_bound": epsilon_lower_bound(pos, neg, float(cfg["delta"]), ctx.confidence),
+            "roc": {"fpr": fpr[keep].tolist(), "tpr": tpr[keep].tolist()},
+        }
+    best = max(by_score, key=lambda n: by_score[n]["auroc"])
+    b = by_score[best]
+    status = PASS
+    if b["auroc_ci95"][0] > 0.5:
+        if b["auroc"] >= ctx.config["risk"]["t4_auroc_fail"]:
+            status = FAIL
+        elif b["auroc"] >= ctx.config["risk"]["t4_auroc_warn"]:
+            status = WARN
+    first = b["tpr_at_fpr"][0]
+    tpr_text = (f"TPR {first['tpr']:.1%} at {first['fpr']:.0%} FPR" if first["status"] == "ok"
+                else f"too few non-members for {first['fpr']:g} FPR")
+    summary = (f"The best membership attack ({best}) reaches AUROC {b['auroc']:.2f} "
+               f"[{b['auroc_ci95'][0]:.2f}, {b['auroc_ci95'][1]:.2f}], {tpr_text}; it implies ε ≥ {b['epsilon_lower_bound']:.2f}.")
+    per_subject = {f"t4_{n}": v for n, v in scores.items()}
+    return TestResult(NAME, TITLE, status, summary,
+                      {"by_score": by_score, "best_score": best, "n_member": len(ctx.members),
+                       "n_non_member": len(ctx.non_members), "delta": float(cfg["delta"])}, per_subject)

@@ -1,0 +1,131 @@
+"""T5 perturbation: does a flagged T2 case survive small changes to the identifiers in the prompt?
+
+A sharp drop of p̂ when age, sex or one code changes means the answer was tied to this patient
+(memorization); a flat profile means any similar patient gets it (generalization). The null of
+the drop comes from non-members put through the same perturbations."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from .context import AuditContext
+from .requests import Request, Responses
+from .result import FAIL, PASS, WARN, TestResult
+from .t1_trajectory import sample_request
+from .t2_sensitive import FlaggedCase, p_hat
+
+NAME, TITLE = "T5", "Perturbation"
+
+
+def _shift_age(code: str, steps: int) -> str | None:
+    low = int(code[5:].split("-")[0]) + 5 * steps
+    return f"AGE//{low}-{low + 4}" if 15 <= low <= 100 else None
+
+
+def _code_type(code: str) -> str:
+    return code.split("//", 1)[0]
+
+
+def perturbations(ctx: AuditContext, prompt: tuple[str, ...], candidates: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:
+    """Named perturbed prompts: age ±1..±n bands, sex flipped, one non-sensitive code swapped."""
+    out: dict[str, tuple[str, ...]] = {}
+    steps = int(ctx.config["t5"]["age_steps"])
+    for i, c in enumerate(prompt):
+        if c.startswith("AGE//") and c[5:].split("-")[0].isdigit():
+            for d in [s for k in range(1, steps + 1) for s in (-k, k)]:
+                shifted = _shift_age(c, d)
+                if shifted:
+                    out[f"age{d:+d}"] = prompt[:i] + (shifted,) + prompt[i + 1:]
+        if c in ("SEX//F", "SEX//M"):
+            out["sex"] = prompt[:i] + ("SEX//M" if c == "SEX//F" else "SEX//F",) + prompt[i + 1:]
+    swappable = [i for i, c in enumerate(prompt) if not c.startswith(tuple(ctx.config["demographic_prefixes"]))
+                 and len(candidates.get(_code_type(c), [])) > 1]
+    if swappable:
+        seed = int.from_bytes(hashlib.sha256("\x1f".join(prompt).encode()).digest()[:8], "little")
+        rng = np.random.default_rng([ctx.config.seed, seed])
+        i = swappable[int(rng.integers(len(swappable)))]
+        pool = [c for c in candidates[_code_type(prompt[i])] if c != prompt[i]]
+        out["code_swap"] = prompt[:i] + (pool[int(rng.integers(len(pool)))],) + prompt[i + 1:]
+    return out
+
+
+def _candidates(ctx: AuditContext) -> dict[str, list[str]]:
+    codes = sorted({c for s in ctx.non_members for c in ctx.timelines[s].codes if not ctx.matcher.is_sensitive(c)})
+    out: dict[str, list[str]] = {}
+    for c in codes:
+        out.setdefault(_code_type(c), []).append(c)
+    return out
+
+
+def cases(ctx: AuditContext, flagged: list[FlaggedCase], t2_p_hat: dict[str, dict[int, float]]
+          ) -> tuple[list[FlaggedCase], dict[tuple[str, str], list[FlaggedCase]]]:
+    """The flagged member cases (highest p̂ first, capped) and, per (group, tier), the null cases:
+    non-members with the group, highest p̂ first."""
+    cfg = ctx.config["t5"]
+    chosen = sorted(flagged, key=lambda c: (-c.p_hat, c.group, c.tier, c.subject_id))[: int(cfg["max_cases"])]
+    nulls = {}
+    for key in sorted({(c.group, c.tier) for c in chosen}):
+        group, tier = key
+        labels = ctx.labels(group)
+        scores = t2_p_hat.get(f"t2_p_hat__{group}__{tier}", {})
+        pool = [s for s in ctx.prompts[tier] if ctx.arm(s) == "non_member" and labels[s]]
+        pool.sort(key=lambda s: (-scores.get(s, 0.0), s))
+        nulls[key] = [FlaggedCase(s, group, tier, scores.get(s, 0.0)) for s in pool[: int(cfg["n_null"])]]
+    return chosen, nulls
+
+
+def requests(ctx: AuditContext, chosen: list[FlaggedCase], nulls: dict) -> list[Request]:  # noqa: ANN001
+    cand = _candidates(ctx)
+    out: list[Request] = []
+    for c in chosen + [n for v in nulls.values() for n in v]:
+        prompt = ctx.prompts[c.tier][c.subject_id].codes
+        out.append(sample_request(ctx, prompt))
+        out += [sample_request(ctx, p) for p in perturbations(ctx, prompt, cand).values()]
+    return out
+
+
+def profile(ctx: AuditContext, case: FlaggedCase, responses: Responses, cand: dict) -> tuple[dict[str, float], float]:  # noqa: ANN001
+    prompt = ctx.prompts[case.tier][case.subject_id].codes
+    original = p_hat(ctx, responses[sample_request(ctx, prompt)], case.group)
+    prof = {name: p_hat(ctx, responses[sample_request(ctx, p)], case.group)
+            for name, p in perturbations(ctx, prompt, cand).items()}
+    sharpness = original - float(np.mean(list(prof.values()))) if prof else 0.0
+    return {"original": original, **prof}, sharpness
+
+
+def run(ctx: AuditContext, chosen: list[FlaggedCase], nulls: dict, responses: Responses) -> TestResult:  # noqa: ANN001
+    cfg = ctx.config["t5"]
+    alpha, min_drop = float(cfg["alpha"]), float(cfg["min_drop"])
+    cand = _candidates(ctx)
+    null_stats = {k: [profile(ctx, n, responses, cand)[1] for n in v] for k, v in nulls.items()}
+    rows, flags, verdicts = [], {}, {}
+    for c in chosen:
+        prof, s = profile(ctx, c, responses, cand)
+        null = np.array(null_stats[(c.group, c.tier)])
+        p = float((1 + np.sum(null >= s - 1e-12)) / (1 + null.size))
+        if s < min_drop:
+            verdict = "generalized"
+        elif p < alpha:
+            verdict = "memorized"
+        else:
+            verdict = "inconclusive"
+        rows.append({"subject_id": c.subject_id, "group": c.group, "tier": c.tier, "p_hat": c.p_hat,
+                     "profile": prof, "sharpness": s, "p_value": p, "n_null": int(null.size), "verdict": verdict})
+        verdicts.setdefault(c.subject_id, []).append(verdict)
+        if verdict == "memorized":
+            flags.setdefault(c.subject_id, []).append(f"T5:{c.group}@{c.tier}")
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in ("memorized", "generalized", "inconclusive")}
+    if not rows:
+        return TestResult(NAME, TITLE, PASS, "No T2 case was flagged, so there was nothing to perturb.",
+                          {"cases": [], "counts": counts})
+    status = FAIL if counts["memorized"] else (WARN if counts["inconclusive"] else PASS)
+    summary = (f"Of {len(rows)} flagged case(s), {counts['memorized']} behaved like patient-level memorization "
+               f"(p̂ dropped sharply when identifiers changed), {counts['generalized']} like generalization, "
+               f"{counts['inconclusive']} inconclusive.")
+    per_subject = {"t5_memorized": {s: float(any(v == "memorized" for v in vs)) for s, vs in verdicts.items()}}
+    return TestResult(NAME, TITLE, status, summary,
+                      {"cases": rows, "counts": counts, "alpha": alpha, "min_drop": min_drop,
+                       "statistic": "sharpness = p̂(original) − mean p̂(perturbed); p-value against non-members "
+                                    "put through the same perturbations"}, per_subject, flags)

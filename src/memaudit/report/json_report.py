@@ -1,0 +1,122 @@
+"""report.json: findings as plain data, subjects only as salted hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from .. import __version__
+from ..atomic import atomic_path, write_json
+from ..audits.result import FAIL, WARN
+from ..audits.runner import AuditOutcome
+from ..config import AuditConfig
+from .privacy import subject_hash
+
+SCHEMA_VERSION = "1.0.0"
+
+
+def hash_files(paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in sorted(paths):
+        h.update(p.name.encode())
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:16]
+
+
+def _clean(obj: Any, salt: str) -> Any:
+    """JSON-safe copy: NaN → null, numpy → Python, subject ids → salted hashes."""
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if k == "subject_id":
+                out["subject"] = subject_hash(salt, v)
+            else:
+                out[str(k)] = _clean(v, salt)
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v, salt) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        return None if not math.isfinite(float(obj)) else float(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def risk_level(outcome: AuditOutcome) -> dict:
+    reasons = [f"{n} {r.status}: {r.summary}" for n, r in outcome.results.items() if r.status in (FAIL, WARN)]
+    statuses = {r.status for r in outcome.results.values()}
+    level = "high" if FAIL in statuses else "medium" if WARN in statuses else "low"
+    if not reasons:
+        reasons = ["No test found a significant member-minus-non-member difference."]
+    return {"level": level, "reasons": reasons}
+
+
+def build_report(outcome: AuditOutcome, config: AuditConfig, salt: str, data_hash: str, model_hash: str,
+                 include_examples: bool = False) -> dict:
+    ctx = outcome.context
+    flagged: dict[int, list[str]] = {}
+    for r in outcome.results.values():
+        for s, why in r.flags.items():
+            flagged.setdefault(s, []).extend(why)
+    tests = {}
+    for name, r in outcome.results.items():
+        tests[name] = {"title": r.title, "status": r.status, "summary": r.summary, "metrics": _clean(r.metrics, salt)}
+    report = {
+        "schema_version": SCHEMA_VERSION,
+        "memaudit_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": config.raw,
+        "seed": config.seed,
+        "inputs": {"data": data_hash, "model": model_hash, "config": config.fingerprint()},
+        "cohort": {"members": len(ctx.members), "non_members": len(ctx.non_members),
+                   "member_split": config["splits"]["members"], "non_member_split": config["splits"]["non_members"],
+                   "excluded_per_tier": dict(ctx.excluded),
+                   "unknown_codes": {"distinct": len(outcome.unknown_codes),
+                                     "occurrences": int(sum(outcome.unknown_codes.values()))}},
+        "tests": tests,
+        "risk": risk_level(outcome),
+        "flagged_subjects": [{"subject": subject_hash(salt, s), "arm": ctx.arm(s), "tests": sorted(set(w))}
+                             for s, w in sorted(flagged.items(), key=lambda kv: subject_hash(salt, kv[0]))],
+        "model_calls": {"cache_hits": outcome.cache_hits, "cache_misses": outcome.cache_misses},
+    }
+    if include_examples:
+        report["examples"] = [{"subject": subject_hash(salt, s), "timeline": list(ctx.timelines[s].codes)}
+                              for s in sorted(flagged)[:10]]
+    return report
+
+
+def write_subject_table(outcome: AuditOutcome, salt: str, path: Path) -> None:
+    ctx = outcome.context
+    subjects = sorted(ctx.members + ctx.non_members)
+    columns: dict[str, list] = {"subject": [subject_hash(salt, s) for s in subjects],
+                                "arm": [ctx.arm(s) for s in subjects]}
+    for r in outcome.results.values():
+        for name, values in sorted(r.per_subject.items()):
+            columns[name] = [values.get(s) for s in subjects]
+    with atomic_path(path) as tmp:
+        pl.DataFrame(columns).write_parquet(tmp)
+
+
+def write_report(report: dict, path: Path) -> None:
+    write_json(path, report)
+
+
+def markdown_summary(report: dict) -> str:
+    lines = [f"## memaudit: risk {report['risk']['level'].upper()}",
+             f"{report['cohort']['members']} members vs {report['cohort']['non_members']} non-members", "",
+             "| test | status | summary |", "|---|---|---|"]
+    for name, t in report["tests"].items():
+        lines.append(f"| {name} {t['title']} | {t['status']} | {t['summary']} |")
+    lines.append("")
+    lines.append(f"flagged subjects: {len(report['flagged_subjects'])}")
+    return "\n".join(lines)

@@ -1,0 +1,83 @@
+"""The audit end to end on the tiny real cohort and model, plus each audit's math on arrays."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from memaudit.adapters.base import ScoreResult
+from memaudit.adapters.hf import HFAdapter
+from memaudit.audits import t4_membership
+from memaudit.audits.runner import run_audit
+from memaudit.audits.stats import auroc
+from memaudit.cohort.meds_reader import MedsDataset
+from memaudit.config import load_config
+
+OVERRIDES = {"subjects_per_arm": None, "tiers": ["none", "static", "codes:10", "codes:20"],
+             "generation": {"n_samples": 6, "max_new_codes": 64}, "statistics": {"n_bootstrap": 200},
+             "t5": {"max_cases": 12, "n_null": 19}}
+
+
+@pytest.fixture(scope="module")
+def outcome(cohort_dir: Path, model_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    config = load_config(overrides=OVERRIDES)
+    run_dir = tmp_path_factory.mktemp("run")
+    return run_audit(MedsDataset(cohort_dir), HFAdapter(model_dir), config, run_dir / "cache.sqlite")
+
+
+def _ground_truth(cohort_dir: Path) -> pl.DataFrame:
+    return pl.read_parquet(cohort_dir / "ground_truth.parquet")
+
+
+def test_min_k_matches_a_direct_computation() -> None:
+    lp = np.array([-0.1, -5.0, -0.2, -3.0, -0.3, -0.4, -0.5, -0.6, -0.7, -0.8])
+    r = ScoreResult(lp, np.full(10, -1.0), np.full(10, 2.0))
+    assert t4_membership.min_k_score(r, 0.2) == pytest.approx((-5.0 - 3.0) / 2)
+    assert t4_membership.min_k_plus_plus_score(r, 0.2) == pytest.approx(((-5.0 + 1) / 2 + (-3.0 + 1) / 2) / 2)
+    assert t4_membership.loss_score(r) == pytest.approx(lp.mean())
+
+
+def test_every_test_has_a_status_and_a_sentence(outcome) -> None:  # noqa: ANN001
+    assert list(outcome.results) == ["T1", "T2", "T3", "T4", "T5", "T6"]
+    for r in outcome.results.values():
+        assert r.status in {"pass", "warn", "fail", "skipped"}
+        assert r.summary.endswith(".") and len(r.summary) > 20
+
+
+def test_t4_separates_heavily_repeated_canaries_from_non_members(outcome, cohort_dir: Path) -> None:  # noqa: ANN001
+    gt = _ground_truth(cohort_dir)
+    canaries = set(gt.filter(pl.col("canary_repetitions") >= 20)["subject_id"].to_list())
+    scores = outcome.results["T4"].per_subject["t4_loss"]
+    pos = np.array([scores[s] for s in canaries if s in scores])
+    neg = np.array([scores[s] for s in outcome.context.non_members])
+    assert pos.size == len(canaries) and auroc(pos, neg) > 0.9
+    assert outcome.results["T4"].metrics["by_score"]["loss"]["tpr_at_fpr"][0]["status"] == "ok"
+
+
+def test_t2_flags_the_random_plant_of_a_heavily_repeated_canary(outcome, cohort_dir: Path) -> None:  # noqa: ANN001
+    gt = _ground_truth(cohort_dir).filter(pl.col("canary_repetitions") >= 20)
+    plants = gt.explode("planted").drop_nulls("planted").unnest("planted").filter(pl.col("kind") == "random")
+    random_plants = set(zip(plants["subject_id"].to_list(), plants["group"].to_list()))
+    flagged = {(s, why.split(":")[1].split("@")[0]) for s, whys in outcome.results["T2"].flags.items() for why in whys}
+    assert random_plants & flagged, "no random plant of a heavily repeated canary was flagged"
+
+
+def test_members_and_non_members_are_disjoint_and_tiers_exclude_short_timelines(outcome) -> None:  # noqa: ANN001
+    ctx = outcome.context
+    assert not set(ctx.members) & set(ctx.non_members)
+    assert ctx.excluded["codes:20"] >= ctx.excluded["codes:10"] >= ctx.excluded["static"]
+    t1 = outcome.results["T1"].metrics["by_tier"]
+    assert t1["codes:20"]["n_excluded_too_short"] == ctx.excluded["codes:20"]
+
+
+def test_rerun_is_served_from_the_cache(cohort_dir: Path, model_dir: Path, tmp_path: Path) -> None:
+    config = load_config(overrides={**OVERRIDES, "subjects_per_arm": 20, "tiers": ["static", "codes:10"]})
+    first = run_audit(MedsDataset(cohort_dir), HFAdapter(model_dir), config, tmp_path / "c.sqlite")
+    second = run_audit(MedsDataset(cohort_dir), HFAdapter(model_dir), config, tmp_path / "c.sqlite")
+    assert first.cache_misses > 0 and second.cache_misses == 0 and second.cache_hits == first.cache_misses + first.cache_hits
+    dump = lambda o: json.dumps({k: (r.status, r.summary) for k, r in o.results.items()})  # noqa: E731
+    assert dump(first) == dump(second)

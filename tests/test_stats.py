@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from memaudit.audits import stats
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
+
+def test_auroc_matches_sklearn_and_is_one_when_perfectly_separated(rng: np.random.Generator) -> None:
+    pos, neg = rng.normal(0.5, 1, 80), rng.normal(0, 1, 120)
+    pos[:5] = neg[:5]  # ties
+    y = np.r_[np.ones(80), np.zeros(120)]
+    assert stats.auroc(pos, neg) == pytest.approx(roc_auc_score(y, np.r_[pos, neg]))
+    assert stats.auroc(np.array([3.0, 4.0]), np.array([1.0, 2.0])) == 1.0
+    assert stats.auroc(np.array([1.0, 2.0]), np.array([3.0, 4.0])) == 0.0
+
+
+def test_average_precision_matches_sklearn(rng: np.random.Generator) -> None:
+    y = rng.random(300) < 0.2
+    s = rng.random(300) + y * 0.3
+    s[:20] = np.round(s[:20], 1)
+    assert stats.average_precision(y, s) == pytest.approx(average_precision_score(y, s))
+
+
+@pytest.mark.parametrize("k, n", [(0, 10), (3, 10), (10, 10), (17, 250)])
+def test_intervals_match_scipy(k: int, n: int) -> None:
+    exact = sps.binomtest(k, n).proportion_ci(0.95, method="exact")
+    wilson = sps.binomtest(k, n).proportion_ci(0.95, method="wilson")
+    assert stats.clopper_pearson(k, n) == pytest.approx((exact.low, exact.high))
+    assert stats.wilson(k, n) == pytest.approx((wilson.low, wilson.high))
+
+
+def test_benjamini_hochberg_matches_scipy(rng: np.random.Generator) -> None:
+    p = np.r_[rng.random(40), rng.random(10) * 0.001]
+    rejected, adjusted = stats.benjamini_hochberg(p, 0.05)
+    np.testing.assert_allclose(adjusted, sps.false_discovery_control(p, method="bh"))
+    assert rejected.sum() >= 10
+
+
+def test_bootstrap_ci_covers_the_mean_and_is_seeded(rng: np.random.Generator) -> None:
+    x = np.random.default_rng(1).normal(3, 1, 200)
+    lo, hi = stats.bootstrap_ci(np.mean, [x], np.random.default_rng(5), 500)
+    assert lo < 3 < hi and hi - lo < 0.5
+    assert (lo, hi) == stats.bootstrap_ci(np.mean, [x], np.random.default_rng(5), 500)
+
+
+def test_tests_of_difference(rng: np.random.Generator) -> None:
+    a, b = rng.normal(1, 1, 60), rng.normal(0, 1, 60)
+    assert stats.mann_whitney_p(a, b) == pytest.approx(sps.mannwhitneyu(a, b).pvalue)
+    assert stats.permutation_p(a, b, rng, 500) < 0.01
+    assert stats.permutation_p(b, b + 1e-9, rng, 200) > 0.5
+
+
+def test_residual_risk() -> None:
+    assert stats.residual_risk(0.6, 0.2) == pytest.approx(0.5)
+    assert stats.residual_risk(0.2, 0.2) == 0.0
+
+
+def test_tpr_at_fpr_reports_insufficient_non_members(rng: np.random.Generator) -> None:
+    pos, neg = rng.normal(2, 1, 100), rng.normal(0, 1, 150)
+    ok = stats.tpr_at_fpr(pos, neg, 0.01)
+    assert ok["status"] == "ok" and ok["achieved_fpr"] <= 0.01 and 0 < ok["tpr"] <= 1
+    assert ok["tpr_ci95"][0] <= ok["tpr"] <= ok["tpr_ci95"][1]
+    assert stats.tpr_at_fpr(pos, neg, 0.001)["status"] == "insufficient"
+
+
+def test_epsilon_lower_bound_is_zero_without_signal_and_grows_with_separation(rng: np.random.Generator) -> None:
+    same = rng.normal(0, 1, 200)
+    assert stats.epsilon_lower_bound(same, same.copy()) == 0.0
+    weak = stats.epsilon_lower_bound(rng.normal(0.5, 1, 300), rng.normal(0, 1, 300))
+    strong = stats.epsilon_lower_bound(rng.normal(10, 1, 300), rng.normal(0, 1, 300))
+    assert 0 <= weak < strong
+    # 300 vs 300 perfectly separated: certified TPR_lo ≈ 0.988, FPR_hi ≈ 0.0122 -> ε ≈ log(81)
+    assert strong == pytest.approx(np.log((stats.clopper_pearson(300, 300)[0] - 1e-5) / stats.clopper_pearson(0, 300)[1]), rel=1e-9)

@@ -40,3 +40,12 @@ def test_cost_matrix_is_in_unit_interval() -> None:
     emb = {c: rng.normal(size=4) for c in "ABCDE"}
     c = cost_matrix(list("ABCDE"), list("EDCBA"), emb, 90.0)
     assert c.min() >= 0 and c.max() <= 1 and np.allclose(np.diag(c[:, ::-1]), 0)
+
+
+def test_horizon_demd_pads_an_early_stop_and_cuts_an_overlong_sample() -> None:
+    from memaudit.audits.demd import horizon_demd
+
+    emb = onehot(["A", "B", "C"])
+    assert horizon_demd(["A", "B", "C", "C"], ["A", "B"], emb) == pytest.approx(0.0)
+    assert horizon_demd(["A"], ["A", "B"], emb) == pytest.approx(0.5)
+    assert horizon_demd([], ["A", "B"], emb) == pytest.approx(1.0)

@@ -79,6 +79,22 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .audit_command import rerender
+
+    print(f"wrote {rerender(Path(args.run_dir))}")
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from .report.schema import report_schema
+
+    print(json.dumps(report_schema(), indent=2))
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -125,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fail-on", choices=["medium", "high"], help="exit 3 when the risk level reaches this")
     p.add_argument("--include-examples", action="store_true", help="opt in: show raw timelines of flagged subjects")
     p.add_argument("--trust-pickle", action="store_true", help="allow pickle checkpoints (they can run code)")
+
+    p = add("report", cmd_report, "re-render report.html from a run directory's report.json")
+    p.add_argument("run_dir")
+    add("schema", cmd_schema, "print the JSON Schema of report.json")
 
     p = add("demo", cmd_demo, "synth, train and audit the built-in model end to end")
     p.add_argument("--out", default="demo_run", help="run directory (default demo_run)")

@@ -61,3 +61,16 @@ def emd_uniform(cost: np.ndarray) -> float:
 def demd(a: Sequence[str], b: Sequence[str], embeddings: Mapping[str, np.ndarray],
          time_scale_days: float = 90.0) -> float:
     return emd_uniform(cost_matrix(a, b, embeddings, time_scale_days))
+
+
+END = "[END]"
+
+
+def horizon_demd(sample: Sequence[str], truth: Sequence[str], embeddings: Mapping[str, np.ndarray],
+                 time_scale_days: float = 90.0) -> float:
+    """dEMD over the truth's horizon: the sample is cut to the truth's length, or padded with an
+    end-of-record marker (maximal cost against any code) where the model stopped early. Equal
+    lengths make the transport an assignment problem, solved exactly and fast."""
+    n = len(truth)
+    aligned = list(sample[:n]) + [END] * max(0, n - len(sample))
+    return demd(aligned, truth, embeddings, time_scale_days)

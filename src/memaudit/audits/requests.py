@@ -32,9 +32,11 @@ Request = Union[Generate, Score, Embed]
 CAPABILITY = {Generate: GENERATE, Score: SCORE, Embed: EMBED}
 
 
-def fulfil(requests: Iterable[Request], adapter, seed: int, chunk: int = 256,  # noqa: ANN001
+def fulfil(requests: Iterable[Request], adapter, seed: int, chunk: int = 2048,  # noqa: ANN001
            progress: bool = False) -> dict[Request, object]:
-    """Answer each distinct request once; chunks are committed to the cache as they finish."""
+    """Answer each distinct request once. `chunk` rows (prompts × samples, or sequences) go to the
+    adapter per call, large enough for it to fill batches of equal-length prompts; each chunk is
+    committed to the cache as it finishes, so a killed run loses at most one chunk."""
     from tqdm import tqdm
 
     unique = list(dict.fromkeys(requests))

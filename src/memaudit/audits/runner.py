@@ -93,7 +93,7 @@ def run_audit(dataset: MedsDataset, adapter, config: AuditConfig, cache_path: Pa
     ctx = prepare_context(dataset, config, caps, model_emb)
     cached = CachedAdapter(adapter, cache_path)
     seed = config.seed
-    chunk = int(config["generation"]["batch_size"])
+    chunk = int(config["generation"]["batch_size"]) * 8
     try:
         stage1 = []
         if GENERATE in caps:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .context import AuditContext
-from .demd import demd
+from .demd import horizon_demd
 from .requests import Generate, Request, Responses
 from .result import FAIL, PASS, WARN, TestResult
 from .stats import compare_arms, residual_risk
@@ -47,7 +47,7 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
         for sid, p in prompts.items():
             truth = p.continuation[:length]
             samples = responses[sample_request(ctx, p.codes)]
-            dist[sid] = float(np.mean([demd(s[:length], truth, ctx.code_embeddings, cfg["time_scale_days"])
+            dist[sid] = float(np.mean([horizon_demd(s, truth, ctx.code_embeddings, cfg["time_scale_days"])
                                        for s in samples]))
             rec[sid] = float(np.mean([recovery(s[:length], truth) for s in samples]))
             greedy = responses[greedy_request(ctx, p.codes)][0]

@@ -95,6 +95,24 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .validation.run import format_table, quick, validate
+
+    if args.quick:
+        result = quick(_writable_dir(Path(args.out or "validation_run")), seed=args.seed, progress=not args.quiet,
+                       with_information=not args.no_information)
+        where = Path(args.out or "validation_run") / "validation.json"
+    else:
+        if not args.data or not args.run:
+            raise UserInputError("--data and --run (or --quick)", "missing arguments",
+                                 "pass --data DIR --run RUN_DIR, or --quick --out DIR")
+        result = validate(Path(args.data), Path(args.run), Path(args.model) if args.model else None, not args.quiet)
+        where = Path(args.run) / "validation.json"
+    print(format_table(result))
+    print(f"wrote {where}")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -142,6 +160,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include-examples", action="store_true", help="opt in: show raw timelines of flagged subjects")
     p.add_argument("--trust-pickle", action="store_true", help="allow pickle checkpoints (they can run code)")
 
+    p = add("validate", cmd_validate, "measure the audit against the synthetic cohort's ground truth")
+    p.add_argument("--data", help="synthetic MEDS cohort (with ground_truth.parquet)")
+    p.add_argument("--run", help="finished audit run directory")
+    p.add_argument("--model", help="model directory for the placebo audit (default: the run's model)")
+    p.add_argument("--quick", action="store_true", help="synth, train, audit, placebo audit and score a small cohort")
+    p.add_argument("--out", help="with --quick: output directory (default validation_run)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-information", action="store_true",
+                   help="with --quick: skip the informational model trained without canary repetition")
+
     p = add("report", cmd_report, "re-render report.html from a run directory's report.json")
     p.add_argument("run_dir")
     add("schema", cmd_schema, "print the JSON Schema of report.json")
@@ -163,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"memaudit: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as e:
-        if e.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT, errno.EPERM):
+        if e.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT, errno.EPERM, errno.EFBIG):
             print(f"memaudit: error: expected room and permission to write; got {e.strerror} at {e.filename or '?'}. "
                   "Fix: free disk space or choose a writable --out", file=sys.stderr)
             return EXIT_BAD_INPUT

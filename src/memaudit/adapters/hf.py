@@ -45,6 +45,14 @@ class _SeededSampler:
         return logp + gumbel
 
 
+def quiet_transformers() -> None:
+    """Keep stderr for our one-line messages: no transformers progress bars or info logs."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
 class HFAdapter:
     """Loads a Hugging Face causal LM directory; safetensors only unless `trust_pickle`."""
 
@@ -57,6 +65,7 @@ class HFAdapter:
         self.vocab = Vocab.load(self.model_dir / "vocab.json")
         from transformers import AutoModelForCausalLM
 
+        quiet_transformers()
         try:
             self.model = AutoModelForCausalLM.from_pretrained(self.model_dir, use_safetensors=not trust_pickle)
         except (OSError, ValueError) as e:

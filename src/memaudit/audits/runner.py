@@ -79,6 +79,20 @@ def prepare_context(dataset: MedsDataset, config: AuditConfig, capabilities: fro
                         dataset.code_prevalence(), code_emb, capabilities)
 
 
+def unknown_codes(ctx: AuditContext, adapter) -> dict[str, int]:  # noqa: ANN001
+    """Audited codes outside the model's vocabulary, counted from the data (not from the calls,
+    which a resumed run partly serves from the cache)."""
+    vocab = getattr(getattr(adapter, "vocab", None), "token_to_id", None)
+    if vocab is None:
+        return {}
+    counts: dict[str, int] = {}
+    for t in ctx.timelines.values():
+        for c in t.codes:
+            if c not in vocab:
+                counts[c] = counts.get(c, 0) + 1
+    return counts
+
+
 def _missing(name: str, title: str, needed: str) -> TestResult:
     return TestResult.skipped(name, title, f"the model adapter does not offer `{needed}`")
 
@@ -137,5 +151,5 @@ def run_audit(dataset: MedsDataset, adapter, config: AuditConfig, cache_path: Pa
         results["T6"] = t6_subgroups.run(ctx, per_subject, t4_best, t4_thr)
     finally:
         cached.close()
-    unknown = dict(getattr(getattr(adapter, "vocab", None), "unknown_counts", {}) or {})
+    unknown = unknown_codes(ctx, adapter)
     return AuditOutcome(ctx, results, cached.hits, cached.misses, unknown)

@@ -81,8 +81,12 @@ class MedsDataset:
 
     def timelines(self, subject_ids: Iterable[int]) -> dict[int, Timeline]:
         ids = pl.Series("subject_id", sorted(set(int(i) for i in subject_ids)), dtype=pl.Int64)
-        df = (self._scan().filter(pl.col("subject_id").is_in(ids.implode()))
-              .with_row_index("_row").collect())
+        try:
+            df = (self._scan().with_row_index("_row").filter(pl.col("subject_id").is_in(ids.implode())).collect())
+        except Exception as e:  # a shard whose footer reads but whose pages do not
+            raise UserInputError("readable parquet data pages", str(e).splitlines()[0][:200],
+                                 "re-export the corrupt shard") from None
+        check_rows(df)
         return timelines_from_frame(df)
 
     def code_prevalence(self, subject_ids: Iterable[int] | None = None) -> Mapping[str, float]:
@@ -95,6 +99,25 @@ class MedsDataset:
         n = pairs.select(pl.col("subject_id").n_unique()).collect().item()
         counts = pairs.group_by("code").len().collect()
         return {c: k / max(n, 1) for c, k in zip(counts["code"].to_list(), counts["len"].to_list())}
+
+
+def check_rows(df: pl.DataFrame) -> None:
+    """MEDS promises rows sorted by time within each subject and no exact duplicates."""
+    if df.is_empty():
+        return
+    if df["code"].null_count() or df["subject_id"].null_count():
+        raise UserInputError("no null subject_id or code", f"{df['code'].null_count() + df['subject_id'].null_count()} nulls",
+                             "drop or fill rows with a null subject_id or code")
+    back = df.sort("_row").with_columns(
+        (pl.col("time") < pl.col("time").shift(1).over("subject_id")).fill_null(False).alias("_back"))
+    n_back = int(back["_back"].sum())
+    if n_back:
+        raise UserInputError("rows sorted by time within each subject (MEDS)", f"{n_back} rows earlier than the row before",
+                             "sort each shard by subject_id, time before writing")
+    dup = df.height - df.select("subject_id", "time", "code").unique().height
+    if dup:
+        raise UserInputError("no duplicate (subject_id, time, code) rows", f"{dup} duplicate rows",
+                             "deduplicate the data (e.g. polars .unique()) before auditing")
 
 
 def timelines_from_frame(df: pl.DataFrame) -> dict[int, Timeline]:

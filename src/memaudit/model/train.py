@@ -96,6 +96,9 @@ def train_model(data_dir: Path, out_dir: Path, cfg: TrainConfig, progress: bool 
     from tqdm import tqdm
     from transformers import LlamaConfig, LlamaForCausalLM
 
+    from ..adapters.hf import quiet_transformers
+
+    quiet_transformers()
     cfg.validate()
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):

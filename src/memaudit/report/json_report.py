@@ -81,13 +81,13 @@ def build_report(outcome: AuditOutcome, config: AuditConfig, salt: str, data_has
         "cohort": {"members": len(ctx.members), "non_members": len(ctx.non_members),
                    "member_split": config["splits"]["members"], "non_member_split": config["splits"]["non_members"],
                    "excluded_per_tier": dict(ctx.excluded),
+                   "excluded_reason": "timeline shorter than the tier's K codes plus t1.extraction_k codes to continue",
                    "unknown_codes": {"distinct": len(outcome.unknown_codes),
                                      "occurrences": int(sum(outcome.unknown_codes.values()))}},
         "tests": tests,
         "risk": risk_level(outcome),
         "flagged_subjects": [{"subject": subject_hash(salt, s), "arm": ctx.arm(s), "tests": sorted(set(w))}
                              for s, w in sorted(flagged.items(), key=lambda kv: subject_hash(salt, kv[0]))],
-        "model_calls": {"cache_hits": outcome.cache_hits, "cache_misses": outcome.cache_misses},
     }
     if include_examples:
         report["examples"] = [{"subject": subject_hash(salt, s), "timeline": list(ctx.timelines[s].codes)}

@@ -61,10 +61,21 @@ def _candidates(ctx: AuditContext) -> dict[str, list[str]]:
 
 def cases(ctx: AuditContext, flagged: list[FlaggedCase], t2_p_hat: dict[str, dict[int, float]]
           ) -> tuple[list[FlaggedCase], dict[tuple[str, str], list[FlaggedCase]]]:
-    """The flagged member cases (highest p̂ first, capped) and, per (group, tier), the null cases:
-    non-members with the group, highest p̂ first."""
+    """The flagged member cases to perturb and, per (group, tier), the null cases: non-members
+    with the group, highest p̂ first.
+
+    When there are more cases than `t5.max_cases`, the ones kept are those whose p̂ most exceeds
+    the mean p̂ of non-members with the same group at the same tier: a case that any similar
+    patient shares (generalization) is the least informative to perturb."""
     cfg = ctx.config["t5"]
-    chosen = sorted(flagged, key=lambda c: (-c.p_hat, c.group, c.tier, c.subject_id))[: int(cfg["max_cases"])]
+    base: dict[tuple[str, str], float] = {}
+    for group, tier in {(c.group, c.tier) for c in flagged}:
+        labels = ctx.labels(group)
+        scores = t2_p_hat.get(f"t2_p_hat__{group}__{tier}", {})
+        vals = [v for s, v in scores.items() if ctx.arm(s) == "non_member" and labels[s]]
+        base[(group, tier)] = float(np.mean(vals)) if vals else 0.0
+    chosen = sorted(flagged, key=lambda c: (-(c.p_hat - base[(c.group, c.tier)]), c.group, c.tier, c.subject_id)
+                    )[: int(cfg["max_cases"])]
     nulls = {}
     for key in sorted({(c.group, c.tier) for c in chosen}):
         group, tier = key

@@ -16,9 +16,12 @@ def ground_truth_by_hash(ground_truth: pl.DataFrame, salt: str) -> pl.DataFrame:
         pl.col("subject_id").map_elements(lambda s: subject_hash(salt, s), return_dtype=pl.String).alias("subject"))
 
 
-def t4_threshold(report: dict, fpr: float = 0.01) -> tuple[str, float | None]:
+PRIMARY_SCORE = "loss"
+
+
+def t4_threshold(report: dict, fpr: float = 0.01, score: str | None = None) -> tuple[str, float | None]:
     t4 = report["tests"]["T4"]["metrics"]
-    best = t4["best_score"]
+    best = score or t4["best_score"]
     op = next((o for o in t4["by_score"][best]["tpr_at_fpr"] if abs(o["fpr"] - fpr) < 1e-12), None)
     return best, (op["threshold"] if op and op["status"] == "ok" else None)
 
@@ -63,8 +66,11 @@ def power_and_exposure(subjects: pl.DataFrame, gt: pl.DataFrame, report: dict) -
 
 
 def placebo_summary(subjects: pl.DataFrame, report: dict) -> dict:
-    """False flags and p-value calibration when the 'members' were never seen."""
-    best, thr = t4_threshold(report)
+    """False flags and p-value calibration when the 'members' were never seen.
+
+    Uses the pre-specified primary score (loss), not the best of several: picking the best attack
+    on the same data inflates every figure under the null."""
+    best, thr = t4_threshold(report, score=PRIMARY_SCORE)
     col = f"t4_{best}"
     posing = subjects.filter(pl.col("arm") == "member")[col].to_numpy()
     others = subjects.filter(pl.col("arm") == "non_member")[col].to_numpy()

@@ -19,7 +19,7 @@ from memaudit.config import load_config
 
 OVERRIDES = {"subjects_per_arm": None, "tiers": ["none", "static", "codes:10", "codes:20"],
              "generation": {"n_samples": 6, "max_new_codes": 64}, "statistics": {"n_bootstrap": 200},
-             "t5": {"max_cases": 12, "n_null": 19}}
+             "t5": {"max_cases": 12, "n_null": 19, "n_samples": 8}}
 
 
 @pytest.fixture(scope="module")

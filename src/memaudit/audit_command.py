@@ -24,11 +24,19 @@ LEVELS = {"low": 0, "medium": 1, "high": 2}
 
 def audit(data: Path, model: Path, out: Path, config_path: Path | None = None,
           overrides: Mapping[str, Any] | None = None, fail_on: str | None = None, include_examples: bool = False,
-          trust_pickle: bool = False, progress: bool = True, echo: bool = True) -> tuple[dict, int]:
-    """Returns the report and the exit code (0, or 3 when the gate fails)."""
+          trust_pickle: bool = False, progress: bool = True, echo: bool = True,
+          generations: Path | None = None) -> tuple[dict, int]:
+    """Returns the report and the exit code (0, or 3 when the gate fails). With `generations`,
+    the samples come from that parquet (see `memaudit prompts`) instead of a model."""
     config = load_config(config_path, overrides)
     dataset = MedsDataset(data)
-    adapter = HFAdapter(model, batch_size=int(config["generation"]["batch_size"]), trust_pickle=trust_pickle)
+    if generations is not None:
+        from .adapters.generations import GenerationsAdapter
+
+        adapter = GenerationsAdapter(generations)
+        model = Path(generations)
+    else:
+        adapter = HFAdapter(model, batch_size=int(config["generation"]["batch_size"]), trust_pickle=trust_pickle)
     reference = None
     if config["t4"]["reference_model"]:
         reference = HFAdapter(Path(config["t4"]["reference_model"]), trust_pickle=trust_pickle)
@@ -53,7 +61,7 @@ def audit(data: Path, model: Path, out: Path, config_path: Path | None = None,
     return report, code
 
 
-def write_outputs(outcome: AuditOutcome, config: AuditConfig, dataset: MedsDataset, adapter: HFAdapter, out: Path,
+def write_outputs(outcome: AuditOutcome, config: AuditConfig, dataset: MedsDataset, adapter, out: Path,  # noqa: ANN001
                   model: Path, include_examples: bool) -> dict:
     """report.json (validated against the schema), report.html from it, subjects.parquet, run_log.json."""
     salt = load_or_create_salt(out)

@@ -61,7 +61,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(epochs=args.epochs, hidden_size=args.hidden_size, layers=args.layers, heads=args.heads,
                       seed=args.seed, repeat_canaries=not args.no_canary_repetition,
-                      early_stopping_patience=args.early_stopping)
+                      early_stopping_patience=args.early_stopping, architecture=args.architecture)
     info = train_model(Path(args.data), _writable_dir(Path(args.out)), cfg, progress=not args.quiet)
     last = info["history"][-1]
     print(f"trained {info['n_member_subjects']} members for {last['epoch']} epochs in {info['seconds']}s: "
@@ -73,10 +73,25 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from .audit_command import audit
 
     overrides = {"subjects_per_arm": args.subjects_per_arm} if args.subjects_per_arm else None
-    _, code = audit(Path(args.data), Path(args.model), _writable_dir(Path(args.out)),
+    if not args.model and not args.generations:
+        raise UserInputError("--model MODEL_DIR or --generations FILE", "neither", "pass one of them")
+    _, code = audit(Path(args.data), Path(args.model or "."), _writable_dir(Path(args.out)),
                     Path(args.config) if args.config else None, overrides, args.fail_on, args.include_examples,
-                    args.trust_pickle, progress=not args.quiet)
+                    args.trust_pickle, progress=not args.quiet,
+                    generations=Path(args.generations) if args.generations else None)
     return code
+
+
+def cmd_prompts(args: argparse.Namespace) -> int:
+    from .cohort.meds_reader import MedsDataset
+    from .config import load_config
+    from .prompts.export import export_prompts
+
+    n = export_prompts(MedsDataset(Path(args.data)), load_config(Path(args.config) if args.config else None),
+                       _writable_dir(Path(args.out)))
+    print(f"wrote {n} distinct prompts to {args.out}; generate every row and pass the samples to "
+          "`memaudit audit --generations FILE`")
+    return EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -147,18 +162,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heads", type=_positive_int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-canary-repetition", action="store_true", help="train each member once")
+    p.add_argument("--architecture", default="llama", choices=["llama", "gpt2", "mamba", "mamba2"],
+                   help="transformers architecture of the built-in model (default llama)")
     p.add_argument("--early-stopping", type=_positive_int, default=None, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without tuning-loss improvement")
 
     p = add("audit", cmd_audit, "run the memorization audit T1-T6 on a model and a MEDS cohort")
     p.add_argument("--data", required=True, help="MEDS dataset directory")
-    p.add_argument("--model", required=True, help="Hugging Face model directory with vocab.json")
+    p.add_argument("--model", help="Hugging Face model directory with vocab.json")
+    p.add_argument("--generations", help="parquet of precomputed samples instead of a model (see `memaudit prompts`)")
     p.add_argument("--out", required=True, help="run directory (report.json, subjects.parquet, cache)")
     p.add_argument("--config", help="audit YAML (defaults: memaudit/data/default_config.yaml)")
     p.add_argument("--subjects-per-arm", type=_positive_int, help="override subjects_per_arm")
     p.add_argument("--fail-on", choices=["medium", "high"], help="exit 3 when the risk level reaches this")
     p.add_argument("--include-examples", action="store_true", help="opt in: show raw timelines of flagged subjects")
     p.add_argument("--trust-pickle", action="store_true", help="allow pickle checkpoints (they can run code)")
+
+    p = add("prompts", cmd_prompts, "export the audit's prompts for a model that runs elsewhere")
+    p.add_argument("--data", required=True, help="MEDS dataset directory")
+    p.add_argument("--out", required=True, help="parquet file to write")
+    p.add_argument("--config", help="audit YAML (the same one you will audit with)")
 
     p = add("validate", cmd_validate, "measure the audit against the synthetic cohort's ground truth")
     p.add_argument("--data", help="synthetic MEDS cohort (with ground_truth.parquet)")

@@ -136,9 +136,13 @@ def run_audit(dataset: MedsDataset, adapter, config: AuditConfig, cache_path: Pa
             ref_cached.close()
         results["T4"] = (t4_membership.run(ctx, responses, reference) if SCORE in caps
                          else _missing("T4", t4_membership.TITLE, SCORE))
-        if GENERATE in caps:
+        if GENERATE in caps and not getattr(adapter, "adaptive", True):
+            results["T5"] = TestResult.skipped("T5", t5_perturbation.TITLE, "the generations backend answers only the "
+                                               "exported prompts, and T5's perturbed prompts depend on T2's flags")
+        elif GENERATE in caps:
             chosen, nulls = t5_perturbation.cases(ctx, flagged, results["T2"].per_subject)
-            t5_responses = fulfil(t5_perturbation.requests(ctx, chosen, nulls), cached, seed, chunk, progress)
+            t5_responses = fulfil(t5_perturbation.requests(ctx, chosen, nulls), cached,
+                                  t5_perturbation.t5_seed(seed), chunk, progress)
             results["T5"] = t5_perturbation.run(ctx, chosen, nulls, t5_responses)
         else:
             results["T5"] = _missing("T5", t5_perturbation.TITLE, GENERATE)

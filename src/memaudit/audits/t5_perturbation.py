@@ -13,10 +13,23 @@ import numpy as np
 from .context import AuditContext
 from .requests import Request, Responses
 from .result import FAIL, PASS, WARN, TestResult
-from .t1_trajectory import sample_request
+from .requests import Generate
 from .t2_sensitive import FlaggedCase, p_hat
 
 NAME, TITLE = "T5", "Perturbation"
+
+
+def sample_request(ctx: AuditContext, prompt: tuple[str, ...]) -> Generate:
+    """T5's own sampling: `t5.n_samples` fresh samples (drawn under T5's seed, see `t5_seed`), so
+    the original p̂ is re-estimated rather than reused. Reusing the T2 estimate that selected the
+    case would carry its winner's curse into the sharpness statistic."""
+    g = ctx.generation()
+    return Generate(prompt, int(ctx.config["t5"]["n_samples"]), int(g["max_new_codes"]), float(g["temperature"]),
+                    float(g["top_p"]))
+
+
+def t5_seed(seed: int) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}|T5".encode()).digest()[:4], "little")
 
 
 def _shift_age(code: str, steps: int) -> str | None:
@@ -106,6 +119,19 @@ def profile(ctx: AuditContext, case: FlaggedCase, responses: Responses, cand: di
     return {"original": original, **prof}, sharpness
 
 
+def verdict_of(profile_: dict[str, float], sharpness: float, p_value: float, alpha: float, min_drop: float,
+               threshold: float) -> str:
+    """memorized: p̂ drops sharply and more than in non-members; generalized: the answer persists
+    under perturbation (mean perturbed p̂ still at the T2 threshold); inconclusive otherwise, which
+    includes a flag that does not replicate with fresh samples."""
+    perturbed = [v for k, v in profile_.items() if k != "original"]
+    if sharpness >= min_drop and p_value < alpha:
+        return "memorized"
+    if sharpness < min_drop and perturbed and float(np.mean(perturbed)) >= threshold:
+        return "generalized"
+    return "inconclusive"
+
+
 def run(ctx: AuditContext, chosen: list[FlaggedCase], nulls: dict, responses: Responses) -> TestResult:  # noqa: ANN001
     cfg = ctx.config["t5"]
     alpha, min_drop = float(cfg["alpha"]), float(cfg["min_drop"])
@@ -116,12 +142,7 @@ def run(ctx: AuditContext, chosen: list[FlaggedCase], nulls: dict, responses: Re
         prof, s = profile(ctx, c, responses, cand)
         null = np.array(null_stats[(c.group, c.tier)])
         p = float((1 + np.sum(null >= s - 1e-12)) / (1 + null.size))
-        if s < min_drop:
-            verdict = "generalized"
-        elif p < alpha:
-            verdict = "memorized"
-        else:
-            verdict = "inconclusive"
+        verdict = verdict_of(prof, s, p, alpha, min_drop, float(ctx.config["t2"]["threshold"]))
         rows.append({"subject_id": c.subject_id, "group": c.group, "tier": c.tier, "p_hat": c.p_hat,
                      "profile": prof, "sharpness": s, "p_value": p, "n_null": int(null.size), "verdict": verdict})
         verdicts.setdefault(c.subject_id, []).append(verdict)

@@ -36,6 +36,7 @@ class TrainConfig:
     tuning_split: str = "tuning"
     repeat_canaries: bool = True
     early_stopping_patience: int | None = None  # epochs without tuning-loss improvement; None = off
+    architecture: str = "llama"  # llama | gpt2 | mamba | mamba2
 
     def validate(self) -> None:
         for name in ("epochs", "hidden_size", "layers", "heads", "batch_size"):
@@ -44,8 +45,36 @@ class TrainConfig:
         if self.hidden_size % self.heads:
             raise UserInputError("--hidden-size divisible by --heads", f"{self.hidden_size} and {self.heads}",
                                  "pick e.g. --hidden-size 128 --heads 4")
+        if self.architecture not in ARCHITECTURES:
+            raise UserInputError(f"--architecture one of {', '.join(ARCHITECTURES)}", repr(self.architecture),
+                                 "pick one of them")
         if self.context < 16:
             raise UserInputError("--context >= 16", str(self.context), "use the default 512")
+
+
+ARCHITECTURES = ("llama", "gpt2", "mamba", "mamba2")
+
+
+def build_model(cfg: TrainConfig, vocab: Vocab) -> torch.nn.Module:
+    """A tiny causal LM of the chosen transformers architecture (Mamba2 is what EHRMamba2 uses)."""
+    import transformers as tf
+
+    special = {"pad_token_id": vocab.pad_id, "bos_token_id": vocab.bos_id, "eos_token_id": vocab.eos_id}
+    h = cfg.hidden_size
+    if cfg.architecture == "gpt2":
+        return tf.GPT2LMHeadModel(tf.GPT2Config(vocab_size=len(vocab), n_embd=h, n_layer=cfg.layers, n_head=cfg.heads,
+                                                n_positions=cfg.context, **special))
+    if cfg.architecture == "mamba":
+        return tf.MambaForCausalLM(tf.MambaConfig(vocab_size=len(vocab), hidden_size=h, num_hidden_layers=cfg.layers,
+                                                  state_size=16, **special))
+    if cfg.architecture == "mamba2":
+        return tf.Mamba2ForCausalLM(tf.Mamba2Config(vocab_size=len(vocab), hidden_size=h, num_hidden_layers=cfg.layers,
+                                                    state_size=16, num_heads=2 * h // 16, head_dim=16, n_groups=1,
+                                                    expand=2, chunk_size=64, **special))
+    return tf.LlamaForCausalLM(tf.LlamaConfig(
+        vocab_size=len(vocab), hidden_size=h, intermediate_size=h * 2, num_hidden_layers=cfg.layers,
+        num_attention_heads=cfg.heads, num_key_value_heads=cfg.heads, max_position_embeddings=cfg.context,
+        tie_word_embeddings=True, **special))
 
 
 def _canary_repeats(data_dir: Path) -> dict[int, int]:
@@ -94,7 +123,6 @@ def mean_loss(model: torch.nn.Module, seqs: list[list[int]], pad: int, batch_siz
 
 def train_model(data_dir: Path, out_dir: Path, cfg: TrainConfig, progress: bool = True) -> dict:
     from tqdm import tqdm
-    from transformers import LlamaConfig, LlamaForCausalLM
 
     from ..adapters.hf import quiet_transformers
 
@@ -116,11 +144,7 @@ def train_model(data_dir: Path, out_dir: Path, cfg: TrainConfig, progress: bool 
     tune_seqs = [_encode(vocab, tuning[s].codes, cfg.context) for s in sorted(tuning)]
 
     torch.manual_seed(cfg.seed)
-    model = LlamaForCausalLM(LlamaConfig(
-        vocab_size=len(vocab), hidden_size=cfg.hidden_size, intermediate_size=cfg.hidden_size * 2,
-        num_hidden_layers=cfg.layers, num_attention_heads=cfg.heads, num_key_value_heads=cfg.heads,
-        max_position_embeddings=cfg.context, pad_token_id=vocab.pad_id, bos_token_id=vocab.bos_id,
-        eos_token_id=vocab.eos_id, tie_word_embeddings=True))
+    model = build_model(cfg, vocab)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=0.0)
     steps_per_epoch = math.ceil(len(seqs) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs

@@ -79,3 +79,9 @@ def test_epsilon_lower_bound_is_zero_without_signal_and_grows_with_separation(rn
     assert 0 <= weak < strong
     # 300 vs 300 perfectly separated: certified TPR_lo ≈ 0.988, FPR_hi ≈ 0.0122 -> ε ≈ log(81)
     assert strong == pytest.approx(np.log((stats.clopper_pearson(300, 300)[0] - 1e-5) / stats.clopper_pearson(0, 300)[1]), rel=1e-9)
+
+
+def test_auroc_gap_is_member_minus_non_member_auroc() -> None:
+    member = np.c_[[0.9, 0.8, 0.1, 0.2], [1, 1, 0, 0]]
+    non_member = np.c_[[0.1, 0.8, 0.9, 0.2], [1, 1, 0, 0]]
+    assert stats.auroc_gap(member, non_member) == pytest.approx(1.0 - 0.25)

@@ -17,6 +17,7 @@ from ..prompts.tiers import build_prompt, tier_codes
 from . import t1_trajectory, t2_sensitive, t3_probe, t4_membership, t5_perturbation, t6_subgroups
 from .code_embeddings import icd_ontology, ppmi_svd
 from .context import AuditContext
+from .vocabulary import numeric_artifacts
 from .requests import Score, fulfil, split_by_capability
 from .result import TestResult
 
@@ -28,6 +29,7 @@ class AuditOutcome:
     cache_hits: int
     cache_misses: int
     unknown_codes: dict[str, int]
+    vocabulary: dict | None = None
 
 
 def _sample_arm(ids: np.ndarray, n: int | None, rng: np.random.Generator) -> list[int]:
@@ -156,4 +158,9 @@ def run_audit(dataset: MedsDataset, adapter, config: AuditConfig, cache_path: Pa
     finally:
         cached.close()
     unknown = unknown_codes(ctx, adapter)
-    return AuditOutcome(ctx, results, cached.hits, cached.misses, unknown)
+    vocab = getattr(getattr(adapter, "vocab", None), "token_to_id", None)
+    vocabulary = None
+    if vocab is not None:
+        counts = dataset.code_subject_counts(dataset.arm_ids(config["splits"]["members"]))
+        vocabulary = numeric_artifacts(vocab, counts, int(config["vocabulary_check"]["min_subjects"]))
+    return AuditOutcome(ctx, results, cached.hits, cached.misses, unknown, vocabulary)

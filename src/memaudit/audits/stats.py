@@ -18,6 +18,16 @@ def auroc(pos: np.ndarray, neg: np.ndarray) -> float:
     return float((ranks[: pos.size].sum() - pos.size * (pos.size + 1) / 2) / (pos.size * neg.size))
 
 
+def labelled_auroc(rows: np.ndarray) -> float:
+    """AUROC of column 0 (score) for column 1 (label > 0) of an (n, 2) array."""
+    return auroc(rows[rows[:, 1] > 0, 0], rows[rows[:, 1] == 0, 0])
+
+
+def auroc_gap(member_rows: np.ndarray, non_member_rows: np.ndarray) -> float:
+    """Member AUROC minus non-member AUROC, each over (score, label) rows: bootstrapped per arm."""
+    return labelled_auroc(member_rows) - labelled_auroc(non_member_rows)
+
+
 def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
     """Area under the precision–recall curve as a step function (sklearn's average precision)."""
     labels, scores = np.asarray(labels, bool), np.asarray(scores, float)

@@ -9,7 +9,7 @@ import numpy as np
 from .context import AuditContext
 from .requests import Request, Responses
 from .result import FAIL, PASS, WARN, TestResult
-from .stats import auroc, average_precision, bootstrap_ci, residual_risk
+from .stats import auroc, auroc_gap, average_precision, bootstrap_ci, residual_risk
 from .t1_trajectory import sample_request
 
 NAME, TITLE = "T2", "Sensitive attribute leakage"
@@ -58,10 +58,9 @@ def run(ctx: AuditContext, responses: Responses) -> tuple[TestResult, list[Flagg
                 arms[arm] = (np.array([scores[s] for s in ids]), np.array([labels_all[s] for s in ids], bool))
             entry = {arm: _arm_metrics(*arms[arm], thr) for arm in arms}
             (ms, ml), (ns, nl) = arms["member"], arms["non_member"]
-            gap_fn = lambda a, b: auroc(a[a[:, 1] > 0, 0], a[a[:, 1] == 0, 0]) - auroc(b[b[:, 1] > 0, 0], b[b[:, 1] == 0, 0])  # noqa: E731
             enough = min(ml.sum(), (~ml).sum(), nl.sum(), (~nl).sum()) >= 2
             entry["auroc_gap"] = entry["member"]["auroc"] - entry["non_member"]["auroc"] if enough else None
-            entry["auroc_gap_ci95"] = (list(bootstrap_ci(gap_fn, [np.c_[ms, ml], np.c_[ns, nl]], rng, min(ctx.n_boot, 300),
+            entry["auroc_gap_ci95"] = (list(bootstrap_ci(auroc_gap, [np.c_[ms, ml], np.c_[ns, nl]], rng, min(ctx.n_boot, 300),
                                                          ctx.confidence)) if enough else None)
             entry["residual_risk_recall"] = residual_risk(entry["member"]["recall"], entry["non_member"]["recall"])
             entry["status"] = "ok" if enough else "insufficient positives in an arm"

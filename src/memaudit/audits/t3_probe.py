@@ -11,7 +11,7 @@ from sklearn.preprocessing import StandardScaler
 from .context import AuditContext
 from .requests import Embed, Request, Responses
 from .result import FAIL, PASS, WARN, TestResult
-from .stats import auroc, bootstrap_ci
+from .stats import auroc, auroc_gap, bootstrap_ci
 
 NAME, TITLE = "T3", "Embedding probe"
 
@@ -60,8 +60,7 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
                 entry[f"{arm}_auroc"] = auroc(scores[mask & y], scores[mask & ~y])
             gap = entry["member_auroc"] - entry["non_member_auroc"]
             entry["auroc_gap"] = gap
-            fn = lambda a, b: auroc(a[a[:, 1] > 0, 0], a[a[:, 1] == 0, 0]) - auroc(b[b[:, 1] > 0, 0], b[b[:, 1] == 0, 0])  # noqa: E731
-            entry["auroc_gap_ci95"] = list(bootstrap_ci(fn, [arms["member"], arms["non_member"]], rng,
+            entry["auroc_gap_ci95"] = list(bootstrap_ci(auroc_gap, [arms["member"], arms["non_member"]], rng,
                                                         min(ctx.n_boot, 300), ctx.confidence))
             by_tier[tier] = entry
             if np.isfinite(gap) and entry["auroc_gap_ci95"][0] > 0:

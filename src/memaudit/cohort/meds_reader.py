@@ -89,6 +89,13 @@ class MedsDataset:
         check_rows(df)
         return timelines_from_frame(df)
 
+    def code_subject_counts(self, subject_ids: Iterable[int]) -> dict[str, int]:
+        """How many of `subject_ids` have each code at least once."""
+        ids = pl.Series(sorted(set(int(i) for i in subject_ids)), dtype=pl.Int64)
+        counts = (self._scan().filter(pl.col("subject_id").is_in(ids.implode())).select("subject_id", "code").unique()
+                  .group_by("code").len().collect())
+        return dict(zip(counts["code"].to_list(), counts["len"].to_list()))
+
     def code_prevalence(self, subject_ids: Iterable[int] | None = None) -> Mapping[str, float]:
         """Share of subjects (of `subject_ids`, or all) with each code at least once."""
         lf = self._scan()

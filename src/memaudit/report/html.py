@@ -157,6 +157,15 @@ def _t6(report: dict) -> str:
     return "<h2>Subgroups (T6)</h2>" + _figure(body, "Subgroup minus whole-cohort figure among members, with 95% CI.")
 
 
+def _vocabulary(report: dict) -> str:
+    v = report.get("findings", {}).get("vocabulary_artifacts")
+    if not v:
+        return ""
+    masked = "".join(f"<li><code>{escape(t)}</code></li>" for t in v.get("rare_value_tokens_masked", [])[:20])
+    return (f"<h2>Vocabulary artifacts</h2><p class='{escape(v['status'])}'>{escape(v['status'])}</p>"
+            f"<p>{escape(v['summary'])}</p>" + (f"<ul>{masked}</ul>" if masked else ""))
+
+
 def _flagged(report: dict) -> str:
     rows = "".join(f"<tr><td><code>{escape(f['subject'])}</code></td><td>{escape(f.get('arm', ''))}</td>"
                    f"<td>{escape(', '.join(f['tests']))}</td></tr>" for f in report["flagged_subjects"])
@@ -175,7 +184,7 @@ def render_html(report: dict) -> str:
             f" · {escape(report['created'])} · seed {report['seed']} · {c['members']} members vs {c['non_members']} "
             f"non-members · data {escape(report['inputs']['data'])} · model {escape(report['inputs']['model'])}</p>"
             + _executive(report) + _leakage(report) + _roc(report) + _t5(report) + _t6(report)
-            + f"<h2>Methods</h2>{methods}" + _flagged(report) + "</body></html>")
+            + _vocabulary(report) + f"<h2>Methods</h2>{methods}" + _flagged(report) + "</body></html>")
 
 
 def write_html(report: dict, path: Path) -> None:

@@ -55,6 +55,9 @@ def _clean(obj: Any, salt: str) -> Any:
 def risk_level(outcome: AuditOutcome) -> dict:
     reasons = [f"{n} {r.status}: {r.summary}" for n, r in outcome.results.items() if r.status in (FAIL, WARN)]
     statuses = {r.status for r in outcome.results.values()}
+    if outcome.vocabulary and outcome.vocabulary["status"] == FAIL:
+        reasons.append(f"vocabulary fail: {outcome.vocabulary['summary']}")
+        statuses.add(FAIL)
     level = "high" if FAIL in statuses else "medium" if WARN in statuses else "low"
     if not reasons:
         reasons = ["No test found a significant member-minus-non-member difference."]
@@ -85,6 +88,8 @@ def build_report(outcome: AuditOutcome, config: AuditConfig, salt: str, data_has
                    "unknown_codes": {"distinct": len(outcome.unknown_codes),
                                      "occurrences": int(sum(outcome.unknown_codes.values()))}},
         "tests": tests,
+        "findings": {"vocabulary_artifacts": outcome.vocabulary or
+                     {"status": "skipped", "summary": "Skipped: the model adapter exposes no vocabulary."}},
         "risk": risk_level(outcome),
         "flagged_subjects": [{"subject": subject_hash(salt, s), "arm": ctx.arm(s), "tests": sorted(set(w))}
                              for s, w in sorted(flagged.items(), key=lambda kv: subject_hash(salt, kv[0]))],

@@ -25,7 +25,7 @@ LEVELS = {"low": 0, "medium": 1, "high": 2}
 def audit(data: Path, model: Path, out: Path, config_path: Path | None = None,
           overrides: Mapping[str, Any] | None = None, fail_on: str | None = None, include_examples: bool = False,
           trust_pickle: bool = False, progress: bool = True, echo: bool = True,
-          generations: Path | None = None) -> tuple[dict, int]:
+          generations: Path | None = None, backend: str = "local", ray_address: str | None = None) -> tuple[dict, int]:
     """Returns the report and the exit code (0, or 3 when the gate fails). With `generations`,
     the samples come from that parquet (see `memaudit prompts`) instead of a model."""
     config = load_config(config_path, overrides)
@@ -35,6 +35,11 @@ def audit(data: Path, model: Path, out: Path, config_path: Path | None = None,
 
         adapter = GenerationsAdapter(generations)
         model = Path(generations)
+    elif backend == "ray":
+        from .adapters.ray_backend import RayAdapter
+
+        adapter = RayAdapter(model, batch_size=int(config["generation"]["batch_size"]), address=ray_address,
+                             trust_pickle=trust_pickle)
     else:
         adapter = HFAdapter(model, batch_size=int(config["generation"]["batch_size"]), trust_pickle=trust_pickle)
     reference = None

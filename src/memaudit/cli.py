@@ -78,7 +78,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     _, code = audit(Path(args.data), Path(args.model or "."), _writable_dir(Path(args.out)),
                     Path(args.config) if args.config else None, overrides, args.fail_on, args.include_examples,
                     args.trust_pickle, progress=not args.quiet,
-                    generations=Path(args.generations) if args.generations else None)
+                    generations=Path(args.generations) if args.generations else None, backend=args.backend,
+                    ray_address=args.ray_address)
     return code
 
 
@@ -177,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fail-on", choices=["medium", "high"], help="exit 3 when the risk level reaches this")
     p.add_argument("--include-examples", action="store_true", help="opt in: show raw timelines of flagged subjects")
     p.add_argument("--trust-pickle", action="store_true", help="allow pickle checkpoints (they can run code)")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="ray: model calls as Ray Data map_batches over model-replica actors (memaudit[ray])")
+    p.add_argument("--ray-address", help="with --backend ray: join this Ray cluster (default: start a local one)")
 
     p = add("prompts", cmd_prompts, "export the audit's prompts for a model that runs elsewhere")
     p.add_argument("--data", required=True, help="MEDS dataset directory")

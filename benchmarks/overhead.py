@@ -1,0 +1,79 @@
+"""End-to-end overhead: audit wall time vs the time spent inside the adapter's generate / score /
+embed for the same requests, measured in one run by timing the backend calls.
+
+    python benchmarks/overhead.py [--subjects 600] [--per-arm 100]"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from memaudit.adapters.hf import HFAdapter
+from memaudit.audits.runner import run_audit
+from memaudit.cohort.meds_reader import MedsDataset
+from memaudit.cohort.synth import SynthConfig, write_cohort
+from memaudit.config import load_config
+from memaudit.model.train import TrainConfig, train_model
+
+
+class TimedAdapter:
+    """Wraps a backend and adds up the seconds spent in its model calls."""
+
+    def __init__(self, backend: HFAdapter) -> None:
+        self.backend, self.seconds = backend, 0.0
+        self.vocab, self.model = backend.vocab, backend.model
+
+    def capabilities(self):  # noqa: ANN201
+        return self.backend.capabilities()
+
+    def fingerprint(self) -> str:
+        return self.backend.fingerprint()
+
+    def _timed(self, name: str, *args):  # noqa: ANN002, ANN202
+        t0 = time.perf_counter()
+        try:
+            return getattr(self.backend, name)(*args)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+    def generate(self, *args):  # noqa: ANN002, ANN201
+        return self._timed("generate", *args)
+
+    def score(self, *args):  # noqa: ANN002, ANN201
+        return self._timed("score", *args)
+
+    def embed(self, *args):  # noqa: ANN002, ANN201
+        return self._timed("embed", *args)
+
+
+def measure(workdir: Path, subjects: int, per_arm: int) -> dict:
+    data, model = workdir / "data", workdir / "model"
+    if not (data / "metadata").exists():
+        write_cohort(data, SynthConfig(n_subjects=subjects, canaries_per_repetition=3), progress=False)
+    if not (model / "config.json").exists():
+        train_model(data, model, TrainConfig(epochs=2), progress=False)
+    adapter = TimedAdapter(HFAdapter(model))
+    config = load_config(overrides={"subjects_per_arm": per_arm})
+    t0 = time.perf_counter()
+    run_audit(MedsDataset(data), adapter, config, workdir / f"cache_{time.time_ns()}.sqlite")
+    wall = time.perf_counter() - t0
+    return {"overhead_wall_seconds": wall, "overhead_model_seconds": adapter.seconds,
+            "overhead_fraction": (wall - adapter.seconds) / wall}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--subjects", type=int, default=600)
+    ap.add_argument("--per-arm", type=int, default=100)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        result = measure(Path(d), args.subjects, args.per_arm)
+    print(json.dumps(result, indent=2))
+    print(f"{result['overhead_fraction']:.0%} of the audit's wall time is spent outside the model calls")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""All four benchmarks in one run; `--quick` uses small sizes (a few minutes on 2 cores).
+
+    python benchmarks/run.py --quick --json bench.json"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import demd as demd_bench  # noqa: E402
+import overhead as overhead_bench  # noqa: E402
+import scale as scale_bench  # noqa: E402
+import t4_scoring as t4_bench  # noqa: E402
+
+from memaudit.adapters.hf import HFAdapter  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json", help="write the figures to this file")
+    args = ap.parse_args()
+    q = args.quick
+    result: dict = {}
+    with tempfile.TemporaryDirectory() as d:
+        model = t4_bench.tiny_model(Path(d) / "t4")
+        result.update(t4_bench.measure(HFAdapter(model, batch_size=16), 128, 4 if q else 16))
+    result.update(demd_bench.measure(300 if q else 2000, 32))
+    with tempfile.TemporaryDirectory() as d:
+        result.update(overhead_bench.measure(Path(d), 400 if q else 600, 60 if q else 100))
+    result.update(scale_bench.measure([5000, 20000] if q else [10000, 30000, 100000], 100 if q else 200))
+    keys = ["t4_speedup", "t4_max_abs_diff", "demd_speedup", "demd_max_abs_diff", "overhead_fraction",
+            "scale_peak_rss_gb", "scale_seconds_per_1k_subjects"]
+    for k in keys:
+        print(f"{k:32s} {result[k]:.4g}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    print(f"reproduce: python benchmarks/run.py{' --quick' if q else ''} --json FILE")
+
+
+if __name__ == "__main__":
+    main()

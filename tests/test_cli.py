@@ -80,3 +80,12 @@ def test_model_dir_without_vocab_or_weights_is_refused(cohort_dir: Path, model_d
         (broken / missing).unlink()
         result = run("audit", "--data", str(cohort_dir), "--model", str(broken), "--out", str(tmp_path / "r"), "--quiet")
         assert result.returncode == 2 and needle in result.stderr and "Traceback" not in result.stderr
+
+
+def test_schema_prints_the_report_schema_and_report_refuses_a_dir_without_report(tmp_path: Path) -> None:
+    import json
+
+    schema = run("schema")
+    assert schema.returncode == 0 and json.loads(schema.stdout)["title"] == "memaudit report"
+    missing = run("report", str(tmp_path))
+    assert missing.returncode == 2 and "report.json" in missing.stderr and "Traceback" not in missing.stderr

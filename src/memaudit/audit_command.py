@@ -83,8 +83,6 @@ def write_outputs(outcome: AuditOutcome, config: AuditConfig, dataset: MedsDatas
 
 def rerender(run_dir: Path) -> Path:
     """Re-render report.html from report.json alone."""
-    from .errors import UserInputError
-
     path = Path(run_dir) / "report.json"
     try:
         report = json.loads(path.read_text())

@@ -11,7 +11,8 @@ from .adapters.hf import HFAdapter
 from .audits.runner import AuditOutcome, run_audit
 from .cohort.meds_reader import MedsDataset
 from .config import AuditConfig, load_config
-from .report.json_report import build_report, hash_files, markdown_summary, write_report, write_subject_table
+from .fingerprint import hash_files
+from .report.json_report import build_report, markdown_summary, write_report, write_subject_table
 from .atomic import write_json
 from .errors import UserInputError
 from .report.html import write_html

@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 import polars as pl
 
 from ..errors import UserInputError
+from ..fingerprint import hash_files
 from .base import GENERATE
 
 COLUMNS = {"prompt_hash": pl.String, "sample_index": pl.Int64, "codes": pl.List(pl.String)}
@@ -42,7 +42,7 @@ class GenerationsAdapter:
         self.samples: dict[str, dict[int, list[str]]] = {}
         for h, i, codes in df.select(list(COLUMNS)).iter_rows():
             self.samples.setdefault(h, {})[int(i)] = list(codes or [])
-        self._fp = hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
+        self._fp = hash_files([self.path])
 
     def capabilities(self) -> frozenset[str]:
         return frozenset({GENERATE})
@@ -63,9 +63,3 @@ class GenerationsAdapter:
             raise UserInputError(f"samples for every exported prompt ({n_samples} each)", f"{missing} prompts without them",
                                  "export with `memaudit prompts` using the same config, and generate every row")
         return out
-
-    def score(self, sequences: Sequence[Sequence[str]]) -> list:  # pragma: no cover - not a capability
-        raise NotImplementedError
-
-    def embed(self, sequences: Sequence[Sequence[str]]) -> np.ndarray:  # pragma: no cover - not a capability
-        raise NotImplementedError

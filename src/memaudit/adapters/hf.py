@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
@@ -11,6 +10,7 @@ import numpy as np
 import torch
 
 from ..errors import UserInputError
+from ..fingerprint import hash_files
 from .base import ALL_CAPABILITIES, ScoreResult, sample_seed
 from .vocab import Vocab
 
@@ -101,13 +101,8 @@ class HFAdapter:
 
     def fingerprint(self) -> str:
         if self._fingerprint is None:
-            h = hashlib.sha256()
-            for name in sorted(p.name for p in self.model_dir.iterdir() if p.is_file()):
-                if name.endswith((".safetensors", ".bin", ".json")):
-                    with open(self.model_dir / name, "rb") as f:
-                        for block in iter(lambda: f.read(1 << 20), b""):
-                            h.update(block)
-            self._fingerprint = h.hexdigest()[:16]
+            self._fingerprint = hash_files(p for p in self.model_dir.iterdir()
+                                           if p.is_file() and p.name.endswith((".safetensors", ".bin", ".json")))
         return self._fingerprint
 
     def _prefix(self) -> list[int]:

@@ -37,10 +37,14 @@ class AuditContext:
 
     def __post_init__(self) -> None:
         self._member_set = set(self.members)
+        self._labels: dict[str, dict[int, bool]] = {}
 
     def labels(self, group: str) -> dict[int, bool]:
-        """Whether each audited subject has the group anywhere in the timeline."""
-        return {s: self.matcher.has_group(t.codes, group) for s, t in self.timelines.items()}
+        """Whether each audited subject has the group anywhere in the timeline (computed once per
+        group: T2, T3, T5 and T6 all ask)."""
+        if group not in self._labels:
+            self._labels[group] = {s: self.matcher.has_group(t.codes, group) for s, t in self.timelines.items()}
+        return self._labels[group]
 
     @property
     def n_boot(self) -> int:

@@ -6,7 +6,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Union
 
-from ..adapters.base import EMBED, GENERATE, SCORE
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,6 @@ class Embed:
 
 
 Request = Union[Generate, Score, Embed]
-CAPABILITY = {Generate: GENERATE, Score: SCORE, Embed: EMBED}
 
 
 def fulfil(requests: Iterable[Request], adapter, seed: int, chunk: int = 2048,  # noqa: ANN001
@@ -61,14 +59,6 @@ def fulfil(requests: Iterable[Request], adapter, seed: int, chunk: int = 2048,  
                 out.update(zip(part, answers))
                 bar.update(len(part))
     return out
-
-
-def split_by_capability(requests: Iterable[Request], capabilities: frozenset[str]) -> tuple[list[Request], set[str]]:
-    kept, missing = [], set()
-    for r in requests:
-        cap = CAPABILITY[type(r)]
-        (kept.append(r) if cap in capabilities else missing.add(cap))
-    return kept, missing
 
 
 Responses = Mapping[Request, object]

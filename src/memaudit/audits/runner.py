@@ -18,7 +18,7 @@ from . import t1_trajectory, t2_sensitive, t3_probe, t4_membership, t5_perturbat
 from .code_embeddings import icd_ontology, ppmi_svd
 from .context import AuditContext
 from .vocabulary import numeric_artifacts
-from .requests import Score, fulfil, split_by_capability
+from .requests import Score, fulfil
 from .result import TestResult
 
 
@@ -59,6 +59,7 @@ def prepare_context(dataset: MedsDataset, config: AuditConfig, capabilities: fro
     matcher = GroupMatcher(config.groups)
     t1 = config["t1"]
     prompts, excluded = {}, {}
+    member_set, non_member_set = set(members), set(non_members)
     for tier in config.tiers:
         built = {s: build_prompt(s, timelines[s], tier.name, matcher, config["demographic_prefixes"],
                                  int(t1["continuation_codes"]), int(t1["extraction_k"]))
@@ -66,7 +67,7 @@ def prepare_context(dataset: MedsDataset, config: AuditConfig, capabilities: fro
         prompts[tier.name] = {s: p for s, p in built.items() if p is not None}
         excluded[tier.name] = sum(p is None for p in built.values())
         kept = prompts[tier.name]
-        if sum(1 for s in kept if s in set(members)) < 2 or sum(1 for s in kept if s in set(non_members)) < 2:
+        if sum(1 for s in kept if s in member_set) < 2 or sum(1 for s in kept if s in non_member_set) < 2:
             raise UserInputError(f"timelines long enough for tier {tier.name} ({tier_codes(tier.name) or 0} codes + "
                                  f"{t1['extraction_k']} to continue)", f"{excluded[tier.name]} of "
                                  f"{len(built)} subjects too short", f"drop tier {tier.name} from the config's tiers")
@@ -118,8 +119,7 @@ def run_audit(dataset: MedsDataset, adapter, config: AuditConfig, cache_path: Pa
             stage1 += t3_probe.requests(ctx)
         if SCORE in caps:
             stage1 += t4_membership.requests(ctx)
-        kept, _ = split_by_capability(stage1, caps)
-        responses = fulfil(kept, cached, seed, chunk, progress)
+        responses = fulfil(stage1, cached, seed, chunk, progress)
         results: dict[str, TestResult] = {}
         flagged = []
         if GENERATE in caps:

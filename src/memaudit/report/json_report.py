@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,16 +18,6 @@ from ..config import AuditConfig
 from .privacy import subject_hash
 
 SCHEMA_VERSION = "1.0.0"
-
-
-def hash_files(paths: list[Path]) -> str:
-    h = hashlib.sha256()
-    for p in sorted(paths):
-        h.update(p.name.encode())
-        with open(p, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()[:16]
 
 
 def _clean(obj: Any, salt: str) -> Any:

@@ -33,7 +33,8 @@ def run_audit(cohort: str | Path | MedsDataset, model: str | Path | ModelAdapter
     else:
         cfg = load_config(Path(config) if config else None)
     dataset = cohort if isinstance(cohort, MedsDataset) else MedsDataset(Path(cohort))
-    adapter = HFAdapter(Path(model), batch_size=int(cfg["generation"]["batch_size"])) if isinstance(model, (str, Path)) else model
+    adapter = (HFAdapter(Path(model), batch_size=int(cfg["generation"]["batch_size"]), model_input=cfg["model_input"])
+               if isinstance(model, (str, Path)) else model)
     with tempfile.TemporaryDirectory() as scratch:
         run_dir = Path(out) if out is not None else Path(scratch)
         run_dir.mkdir(parents=True, exist_ok=True)

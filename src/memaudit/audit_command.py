@@ -40,12 +40,14 @@ def audit(data: Path, model: Path, out: Path, config_path: Path | None = None,
         from .adapters.ray_backend import RayAdapter
 
         adapter = RayAdapter(model, batch_size=int(config["generation"]["batch_size"]), address=ray_address,
-                             trust_pickle=trust_pickle)
+                             trust_pickle=trust_pickle, model_input=config["model_input"])
     else:
-        adapter = HFAdapter(model, batch_size=int(config["generation"]["batch_size"]), trust_pickle=trust_pickle)
+        adapter = HFAdapter(model, batch_size=int(config["generation"]["batch_size"]), trust_pickle=trust_pickle,
+                            model_input=config["model_input"])
     reference = None
-    if config["t4"]["reference_model"]:
-        reference = HFAdapter(Path(config["t4"]["reference_model"]), trust_pickle=trust_pickle)
+    if config["t4"]["reference_model"]:  # trained on the same tokens: the same model_input applies
+        reference = HFAdapter(Path(config["t4"]["reference_model"]), trust_pickle=trust_pickle,
+                              model_input=config["model_input"])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with run_lock(out):

@@ -174,3 +174,13 @@ def _validate(raw: Mapping[str, Any]) -> None:
     for key in ("n_samples", "age_steps", "n_null", "max_cases"):
         _positive(raw, f"t5.{key}", raw["t5"][key])
     _positive(raw, "t6.k_anonymity", raw["t6"]["k_anonymity"])
+    for key in ("vocab", "code_to_tokens", "start_token", "end_token", "unk_token", "code_column", "index_column"):
+        value = raw["model_input"][key]
+        if value is not None and not isinstance(value, str):
+            raise UserInputError(f"'model_input.{key}' as a string", repr(value), f"quote the value of model_input.{key}")
+    pad = raw["model_input"]["pad_id"]
+    if pad is not None and (not isinstance(pad, int) or isinstance(pad, bool) or pad < 0):
+        raise UserInputError("'model_input.pad_id' a non-negative integer", repr(pad), "set e.g. pad_id: 0")
+    from .cohort.stream import StreamRecipe
+
+    StreamRecipe.from_config(raw["cohort"])  # checks the recipe and imports its hook now, before any model loads

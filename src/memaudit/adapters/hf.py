@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -12,7 +13,7 @@ import torch
 from ..errors import UserInputError
 from ..fingerprint import hash_files
 from .base import ALL_CAPABILITIES, ScoreResult, sample_seed
-from .vocab import Vocab
+from .tokenizer import load_tokenizer
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
@@ -54,15 +55,18 @@ def quiet_transformers() -> None:
 
 
 class HFAdapter:
-    """Loads a Hugging Face causal LM directory; safetensors only unless `trust_pickle`."""
+    """Loads a Hugging Face causal LM directory; safetensors only unless `trust_pickle`.
+
+    `model_input` (the config section) says how codes become the model's tokens (default: the
+    directory's vocab.json, one token per code); see adapters/tokenizer.py."""
 
     def __init__(self, model_dir: Path, batch_size: int = 64, trust_pickle: bool = False,
-                 device: str | None = None) -> None:
+                 device: str | None = None, model_input: Mapping[str, Any] | None = None) -> None:
         self.model_dir = Path(model_dir)
         self.batch_size = batch_size
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self._check_dir(trust_pickle)
-        self.vocab = Vocab.load(self.model_dir / "vocab.json")
+        self.vocab = load_tokenizer(self.model_dir, model_input)
         from transformers import AutoModelForCausalLM
 
         quiet_transformers()
@@ -74,9 +78,10 @@ class HFAdapter:
         self.model.to(self.device).eval()
         cfg = self.model.config
         self.context = int(getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None) or 1 << 30)
-        if len(self.vocab) > self.model.get_input_embeddings().num_embeddings:
+        if len(self.vocab.vocab) > self.model.get_input_embeddings().num_embeddings:
             raise UserInputError(f"a vocabulary of at most {self.model.get_input_embeddings().num_embeddings} ids",
-                                 f"{len(self.vocab)} ids in vocab.json", "use the vocab.json the model was trained with")
+                                 f"{len(self.vocab.vocab)} ids in the vocabulary",
+                                 "use the vocabulary the model was trained with")
         self._fingerprint: str | None = None
 
     def _check_dir(self, trust_pickle: bool) -> None:
@@ -101,9 +106,31 @@ class HFAdapter:
 
     def fingerprint(self) -> str:
         if self._fingerprint is None:
-            self._fingerprint = hash_files(p for p in self.model_dir.iterdir()
-                                           if p.is_file() and p.name.endswith((".safetensors", ".bin", ".json")))
+            files = hash_files(p for p in self.model_dir.iterdir()
+                               if p.is_file() and p.name.endswith((".safetensors", ".bin", ".json")))
+            self._fingerprint = hashlib.sha256(f"{files}\x1e{self.vocab.identity()}".encode()).hexdigest()[:16]
         return self._fingerprint
+
+    def window_plan(self, sequences: Sequence[Sequence[str]]) -> dict:
+        """How scoring, embedding and prompting fit these sequences into the model's context."""
+        lengths = np.array([len(self._prefix()) + len(self.vocab.encode(s)) for s in sequences] or [0])
+        longer = int((lengths > self.context).sum())
+        bounded = self.context < (1 << 30)
+        return {"context_tokens": self.context if bounded else None, "window_tokens": self.context if bounded else None,
+                "window_overlap_tokens": self.context // 2 if bounded else None,
+                "sequences": len(sequences), "sequences_longer_than_context": longer,
+                "longest_sequence_tokens": int(lengths.max()), "tokens_per_code_max": self.vocab.max_code_tokens,
+                "summary": (f"{longer} of {len(sequences)} audited timelines exceed the model's context of {self.context} "
+                            f"tokens (longest {int(lengths.max())}). They were scored in windows of {self.context} "
+                            f"tokens, each later window re-reading the previous {self.context // 2} tokens, so every code past "
+                            f"the first window is scored with at least {self.context // 2} tokens of history; T3 embeds "
+                            "the last window, and prompts keep their most recent codes." if longer else
+                            f"Every audited timeline fits the model's context ({int(lengths.max())} tokens at most"
+                            + (f" of {self.context})" if bounded else ")") + ": each was scored in one pass.")}
+
+    def learn(self, codes: Sequence[str]) -> None:
+        """Codes that generated token runs may decode to (needed only for multi-token codes)."""
+        self.vocab.learn(codes)
 
     def _prefix(self) -> list[int]:
         return [self.vocab.bos_id] if self.vocab.bos_id is not None else []
@@ -116,14 +143,15 @@ class HFAdapter:
 
         out: list[list[list[str]]] = [[[] for _ in range(n_samples)] for _ in prompts]
         rows_by_len: dict[int, list[tuple[int, int, list[int]]]] = defaultdict(list)
+        max_new_tokens = max_new_codes * self.vocab.max_code_tokens
         for p, prompt in enumerate(prompts):
-            ids = (self._prefix() + self.vocab.encode(prompt))[-(self.context - max_new_codes):]
+            ids = (self._prefix() + self.vocab.encode(prompt))[-(self.context - max_new_tokens):]
             if not ids:
                 ids = [self.vocab.eos_id if self.vocab.eos_id is not None else self.vocab.pad_id]
             for j in range(n_samples):
                 rows_by_len[len(ids)].append((p, j, ids))
         banned = sorted(self.vocab.special_ids - {self.vocab.eos_id})
-        gen_cfg = GenerationConfig(do_sample=False, max_new_tokens=max_new_codes, num_beams=1,
+        gen_cfg = GenerationConfig(do_sample=False, max_new_tokens=max_new_tokens, num_beams=1,
                                    pad_token_id=self.vocab.pad_id, eos_token_id=self.vocab.eos_id)
         for length in sorted(rows_by_len):  # equal lengths batch without padding
             rows = rows_by_len[length]
@@ -135,12 +163,13 @@ class HFAdapter:
                     input_ids=input_ids, attention_mask=torch.ones_like(input_ids), generation_config=gen_cfg,
                     logits_processor=[_SeededSampler(seeds, temperature, top_p, banned)])
                 for (p, j, _), seq in zip(chunk, result[:, length:].tolist()):
-                    out[p][j] = self.vocab.decode(seq)
+                    out[p][j] = self.vocab.decode(seq)[:max_new_codes]
         return out
 
     # --- forward passes -------------------------------------------------------------------
     def _batches(self, sequences: Sequence[Sequence[str]], keep_last: int | None = None):  # noqa: ANN202
-        encoded = [self._prefix() + self.vocab.encode(s) for s in sequences]
+        spans = [self.vocab.encode_with_spans(s) for s in sequences]
+        encoded = [self._prefix() + ids for ids, _ in spans]
         if keep_last is not None:
             encoded = [e[-keep_last:] for e in encoded]
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
@@ -152,13 +181,14 @@ class HFAdapter:
             for r, i in enumerate(idx):
                 ids[r, : len(encoded[i])] = torch.tensor(encoded[i])
                 mask[r, : len(encoded[i])] = 1
-            yield idx, [len(encoded[i]) for i in idx], ids.to(self.device), mask.to(self.device)
+            yield idx, [len(encoded[i]) for i in idx], ids.to(self.device), mask.to(self.device), [spans[i][1] for i in idx]
 
     @torch.no_grad()
     def score(self, sequences: Sequence[Sequence[str]]) -> list[ScoreResult]:
         results: list[ScoreResult | None] = [None] * len(sequences)
         offset = len(self._prefix())
-        for idx, lengths, ids, mask in self._batches(sequences):
+        first_scored = 0 if offset else 1  # without a start token the first token has no prediction
+        for idx, lengths, ids, mask, ends in self._batches(sequences):
             logits = self._logits(ids, mask)
             logp = torch.log_softmax(logits.float(), dim=-1)
             target = ids[:, 1:]
@@ -170,9 +200,8 @@ class HFAdapter:
             for r, i in enumerate(idx):
                 n = lengths[r] - 1
                 lo = max(offset - 1, 0)
-                results[i] = ScoreResult(tok[r, lo:n].cpu().numpy().astype(np.float64),
-                                         mu[r, lo:n].cpu().numpy().astype(np.float64),
-                                         sd[r, lo:n].cpu().numpy().astype(np.float64))
+                arrays = (x[r, lo:n].cpu().numpy().astype(np.float64) for x in (tok, mu, sd))
+                results[i] = ScoreResult(*self.vocab.per_code(*arrays, ends[r], first_scored))
         return results  # type: ignore[return-value]
 
     def _logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -194,7 +223,7 @@ class HFAdapter:
     def embed(self, sequences: Sequence[Sequence[str]]) -> np.ndarray:
         dim = self.model.get_input_embeddings().embedding_dim
         out = np.zeros((len(sequences), dim), dtype=np.float64)
-        for idx, lengths, ids, mask in self._batches(sequences, keep_last=self.context):
+        for idx, lengths, ids, mask, _ in self._batches(sequences, keep_last=self.context):
             hidden = self.model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states[-1]
             last = torch.tensor([n - 1 for n in lengths], device=hidden.device)
             vec = hidden[torch.arange(len(idx)), last].float().cpu().numpy()

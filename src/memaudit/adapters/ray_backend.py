@@ -21,8 +21,10 @@ from .hf import HFAdapter
 class _Replica:
     """One model replica inside a Ray actor."""
 
-    def __init__(self, model_dir: str, batch_size: int, trust_pickle: bool) -> None:
-        self.adapter = HFAdapter(Path(model_dir), batch_size=batch_size, trust_pickle=trust_pickle)
+    def __init__(self, model_dir: str, batch_size: int, trust_pickle: bool, model_input: dict[str, Any] | None,
+                 known_codes: list[str]) -> None:
+        self.adapter = HFAdapter(Path(model_dir), batch_size=batch_size, trust_pickle=trust_pickle, model_input=model_input)
+        self.adapter.learn(known_codes)
 
     def __call__(self, batch: dict[str, np.ndarray], op: str, params: dict[str, Any]) -> dict[str, np.ndarray]:
         items = [json.loads(x) for x in batch["payload"]]
@@ -37,13 +39,16 @@ class _Replica:
 
 class RayAdapter:
     def __init__(self, model_dir: Path, batch_size: int = 64, replicas: int | None = None, address: str | None = None,
-                 trust_pickle: bool = False, num_cpus: int | None = None) -> None:
+                 trust_pickle: bool = False, num_cpus: int | None = None,
+                 model_input: dict[str, Any] | None = None) -> None:
         try:
             import ray
         except ImportError:
             raise UserInputError("Ray installed for --backend ray", "no module 'ray'",
                                  "pip install 'memaudit[ray]'") from None
-        self.local = HFAdapter(model_dir, batch_size=batch_size, trust_pickle=trust_pickle)  # vocab, fingerprint
+        self.local = HFAdapter(model_dir, batch_size=batch_size, trust_pickle=trust_pickle,  # vocab, fingerprint
+                               model_input=model_input)
+        self.model_input, self.known_codes = dict(model_input or {}), []
         self.vocab, self.model = self.local.vocab, self.local.model
         if not ray.is_initialized():
             ray.init(address=address, num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
@@ -59,6 +64,14 @@ class RayAdapter:
     def fingerprint(self) -> str:
         return self.local.fingerprint()
 
+    def learn(self, codes: Sequence[str]) -> None:
+        """Codes the replicas' tokenizers must be able to decode (multi-token vocabularies)."""
+        self.local.vocab.learn(codes)
+        self.known_codes = sorted(set(self.known_codes) | set(codes))
+
+    def window_plan(self, sequences: Sequence[Sequence[str]]) -> dict:
+        return self.local.window_plan(sequences)
+
     def _map(self, op: str, payloads: Sequence[Any], params: dict[str, Any]) -> list[Any]:
         import ray
 
@@ -66,7 +79,9 @@ class RayAdapter:
             return []
         ds = ray.data.from_items([{"i": i, "payload": json.dumps(list(p))} for i, p in enumerate(payloads)])
         out = ds.map_batches(_Replica, fn_constructor_kwargs={"model_dir": self.model_dir, "batch_size": self.batch_size,
-                                                              "trust_pickle": self.trust_pickle},
+                                                              "trust_pickle": self.trust_pickle,
+                                                              "model_input": self.model_input,
+                                                              "known_codes": self.known_codes},
                              fn_kwargs={"op": op, "params": params}, batch_size=self.batch_size,
                              concurrency=self.replicas, num_gpus=self.gpus_per_replica)
         rows = sorted(out.take_all(), key=lambda r: int(r["i"]))

@@ -26,6 +26,8 @@ class AuditContext:
     code_prevalence: Mapping[str, float]               # share of cohort subjects with each code
     code_embeddings: Mapping[str, np.ndarray] = field(default_factory=dict)
     capabilities: frozenset[str] = frozenset()
+    skipped_tiers: Mapping[str, str] = field(default_factory=dict)  # tier -> why it was not run
+    stream: Mapping = field(default_factory=dict)                   # how timelines were rebuilt (cohort/stream.py)
 
     def rng(self, name: str) -> np.random.Generator:
         """A named random stream derived from the one seed: audits never share state."""

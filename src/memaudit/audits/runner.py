@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from ..adapters.base import EMBED, GENERATE, SCORE
 from ..adapters.cache import CachedAdapter
-from ..cohort.meds_reader import MedsDataset
+from ..cohort.meds_reader import MedsDataset, Timeline
+from ..cohort.stream import StreamRecipe
 from ..cohort.sensitive import GroupMatcher
 from ..config import AuditConfig
 from ..errors import UserInputError
-from ..prompts.tiers import build_prompt, tier_codes
+from ..prompts.tiers import build_prompt, split_demographics, tier_codes
 from . import t1_trajectory, t2_sensitive, t3_probe, t4_membership, t5_perturbation, t6_subgroups
 from .code_embeddings import icd_ontology, ppmi_svd
 from .context import AuditContext
@@ -30,6 +32,7 @@ class AuditOutcome:
     cache_misses: int
     unknown_codes: dict[str, int]
     vocabulary: dict | None = None
+    model_input: dict | None = None
 
 
 def _sample_arm(ids: np.ndarray, n: int | None, rng: np.random.Generator) -> list[int]:
@@ -38,8 +41,30 @@ def _sample_arm(ids: np.ndarray, n: int | None, rng: np.random.Generator) -> lis
     return sorted(int(i) for i in rng.choice(ids, size=n, replace=False))
 
 
+def _static_rows(timelines: dict[int, Timeline], mode: str, knows: Callable[[str], bool] | None,
+                 ) -> tuple[dict[int, Timeline], dict]:
+    """Keep or drop static rows (time = null) as the model's stack did; `auto` keeps them only when
+    the model's vocabulary knows at least one of them."""
+    codes = sorted({c for t in timelines.values() for c in t.codes[:t.static]})
+    if not codes:
+        return timelines, {"static_codes": 0, "used": False, "reason": "the data has no static rows (time = null)"}
+    if mode == "auto":
+        known = [c for c in codes if knows is not None and knows(c)]
+        mode = "keep" if knows is None or known else "drop"
+        reason = ("the model's vocabulary knows none of the static codes, so its stack dropped static rows"
+                  if mode == "drop" else "cohort.static_rows: auto and the model's vocabulary knows "
+                  f"{len(known) if knows else 'an unknown number'} of them")
+    else:
+        reason = f"cohort.static_rows: {mode}"
+    if mode == "drop":
+        timelines = {s: t.without_static() for s, t in timelines.items()}
+    return timelines, {"static_codes": len(codes), "used": mode == "keep", "reason": reason}
+
+
 def prepare_context(dataset: MedsDataset, config: AuditConfig, capabilities: frozenset[str],
-                    model_embeddings: dict[str, np.ndarray] | None = None) -> AuditContext:
+                    model_embeddings: dict[str, np.ndarray] | None = None,
+                    knows: Callable[[str], bool] | None = None) -> AuditContext:
+    """`knows(code)`: whether the model's vocabulary has the code (None: the model exposes no vocabulary)."""
     splits = config["splits"]
     member_ids, non_member_ids = dataset.arm_ids(splits["members"]), dataset.arm_ids(splits["non_members"])
     overlap = np.intersect1d(member_ids, non_member_ids)
@@ -49,7 +74,8 @@ def prepare_context(dataset: MedsDataset, config: AuditConfig, capabilities: fro
     rng = np.random.default_rng([config.seed, 101])
     members = _sample_arm(member_ids, config["subjects_per_arm"], rng)
     non_members = _sample_arm(non_member_ids, config["subjects_per_arm"], rng)
-    timelines = dataset.timelines(members + non_members)
+    recipe = StreamRecipe.from_config(config["cohort"])
+    timelines, static_note = _static_rows(dataset.timelines(members + non_members, recipe), recipe.static_rows, knows)
     members = [s for s in members if s in timelines]
     non_members = [s for s in non_members if s in timelines]
     if len(members) < 2 or len(non_members) < 2:
@@ -58,9 +84,14 @@ def prepare_context(dataset: MedsDataset, config: AuditConfig, capabilities: fro
                              "check the split names and that data/ holds those subjects' events")
     matcher = GroupMatcher(config.groups)
     t1 = config["t1"]
-    prompts, excluded = {}, {}
+    prompts, excluded, skipped = {}, {}, {}
     member_set, non_member_set = set(members), set(non_members)
     for tier in config.tiers:
+        if tier.name == "static" and not any(split_demographics(timelines[s], config["demographic_prefixes"])[0]
+                                             for s in members + non_members):
+            skipped[tier.name] = ("no audited timeline holds a demographic code the model's stream contains (static "
+                                  f"rows: {static_note['reason']}; demographic_prefixes {config['demographic_prefixes']})")
+            continue
         built = {s: build_prompt(s, timelines[s], tier.name, matcher, config["demographic_prefixes"],
                                  int(t1["continuation_codes"]), int(t1["extraction_k"]))
                  for s in members + non_members}
@@ -79,21 +110,32 @@ def prepare_context(dataset: MedsDataset, config: AuditConfig, capabilities: fro
     else:
         code_emb = ppmi_svd([timelines[s].codes for s in non_members], dim=int(t1["embedding_dim"]))
     return AuditContext(config, matcher, members, non_members, timelines, prompts, excluded,
-                        dataset.code_prevalence(), code_emb, capabilities)
+                        dataset.code_prevalence(), code_emb, capabilities, skipped,
+                        {**recipe.describe(), "static_rows_found": static_note})
 
 
 def unknown_codes(ctx: AuditContext, adapter) -> dict[str, int]:  # noqa: ANN001
     """Audited codes outside the model's vocabulary, counted from the data (not from the calls,
     which a resumed run partly serves from the cache)."""
-    vocab = getattr(getattr(adapter, "vocab", None), "token_to_id", None)
-    if vocab is None:
+    knows = vocabulary_lookup(adapter)
+    if knows is None:
         return {}
     counts: dict[str, int] = {}
     for t in ctx.timelines.values():
         for c in t.codes:
-            if c not in vocab:
+            if not knows(c):
                 counts[c] = counts.get(c, 0) + 1
     return counts
+
+
+def vocabulary_lookup(adapter) -> Callable[[str], bool] | None:  # noqa: ANN001
+    """Whether the adapter's model has a code: its tokenizer's `knows`, or membership in a plain
+    token table; None when the adapter exposes no vocabulary."""
+    vocab = getattr(adapter, "vocab", None)
+    if hasattr(vocab, "knows"):
+        return vocab.knows
+    table = getattr(vocab, "token_to_id", None)
+    return None if table is None else table.__contains__
 
 
 def _missing(name: str, title: str, needed: str) -> TestResult:
@@ -107,7 +149,10 @@ def run_audit(dataset: MedsDataset, adapter, config: AuditConfig, cache_path: Pa
     if config["t1"]["embedding"] == "model" and hasattr(adapter, "vocab") and hasattr(adapter, "model"):
         table = adapter.model.get_input_embeddings().weight.detach().cpu().numpy()
         model_emb = {c: table[i] for c, i in adapter.vocab.token_to_id.items()}
-    ctx = prepare_context(dataset, config, caps, model_emb)
+    ctx = prepare_context(dataset, config, caps, model_emb, vocabulary_lookup(adapter))
+    audited = [ctx.timelines[s].codes for s in sorted(ctx.members + ctx.non_members)]
+    if hasattr(adapter, "learn"):
+        adapter.learn(sorted({c for codes in audited for c in codes}))
     cached = CachedAdapter(adapter, cache_path)
     seed = config.seed
     chunk = int(config["generation"]["batch_size"]) * 8
@@ -163,4 +208,5 @@ def run_audit(dataset: MedsDataset, adapter, config: AuditConfig, cache_path: Pa
     if vocab is not None:
         counts = dataset.code_subject_counts(dataset.arm_ids(config["splits"]["members"]))
         vocabulary = numeric_artifacts(vocab, counts, int(config["vocabulary_check"]["min_subjects"]))
-    return AuditOutcome(ctx, results, cached.hits, cached.misses, unknown, vocabulary)
+    model_input = adapter.window_plan(audited) if hasattr(adapter, "window_plan") else None
+    return AuditOutcome(ctx, results, cached.hits, cached.misses, unknown, vocabulary, model_input)

@@ -15,19 +15,29 @@ import polars as pl
 
 from ..errors import UserInputError
 from .meds_schema import require_meds_root
+from .stream import StreamRecipe, build_stream
 
 REQUIRED = {"subject_id": pl.Int64, "time": pl.Datetime, "code": pl.String}
 
 
 @dataclass(frozen=True)
 class Timeline:
-    """One subject's codes in time order and each code's time in days since the first event."""
+    """One subject's codes in time order and each code's time in days since the first timed event.
+
+    The first `static` codes came from static rows (time = null); the first `header` codes
+    (static rows plus a derived age, see cohort/stream.py) are demographics by construction."""
 
     codes: tuple[str, ...]
     days: np.ndarray
+    static: int = 0
+    header: int = 0
 
     def __len__(self) -> int:
         return len(self.codes)
+
+    def without_static(self) -> "Timeline":
+        """The timeline as a stack that drops static rows from its token stream sees it."""
+        return Timeline(self.codes[self.static:], self.days[self.static:], 0, self.header - self.static)
 
 
 class MedsDataset:
@@ -58,6 +68,13 @@ class MedsDataset:
     def _scan(self) -> pl.LazyFrame:
         return pl.scan_parquet(self.files).select("subject_id", "time", "code")
 
+    def _scan_with_values(self) -> pl.LazyFrame:
+        if all("numeric_value" in pl.read_parquet_schema(f) for f in self.files):
+            value = pl.col("numeric_value").cast(pl.Float64)
+        else:
+            value = pl.lit(None, dtype=pl.Float64).alias("numeric_value")
+        return pl.scan_parquet(self.files).select("subject_id", "time", "code", value)
+
     def subject_splits(self) -> pl.DataFrame:
         path = self.root / "metadata" / "subject_splits.parquet"
         try:
@@ -79,15 +96,16 @@ class MedsDataset:
                                  "set splits.members / splits.non_members to split names that exist")
         return np.sort(ids)
 
-    def timelines(self, subject_ids: Iterable[int]) -> dict[int, Timeline]:
+    def timelines(self, subject_ids: Iterable[int], recipe: StreamRecipe | None = None) -> dict[int, Timeline]:
         ids = pl.Series("subject_id", sorted(set(int(i) for i in subject_ids)), dtype=pl.Int64)
+        scan = self._scan() if recipe is None or recipe.is_identity else self._scan_with_values()
         try:
-            df = (self._scan().with_row_index("_row").filter(pl.col("subject_id").is_in(ids.implode())).collect())
+            df = (scan.with_row_index("_row").filter(pl.col("subject_id").is_in(ids.implode())).collect())
         except Exception as e:  # a shard whose footer reads but whose pages do not
             raise UserInputError("readable parquet data pages", str(e).splitlines()[0][:200],
                                  "re-export the corrupt shard") from None
         check_rows(df)
-        return timelines_from_frame(df)
+        return timelines_from_frame(df, recipe or StreamRecipe())
 
     def code_subject_counts(self, subject_ids: Iterable[int]) -> dict[str, int]:
         """How many of `subject_ids` have each code at least once."""
@@ -127,15 +145,24 @@ def check_rows(df: pl.DataFrame) -> None:
                              "deduplicate the data (e.g. polars .unique()) before auditing")
 
 
-def timelines_from_frame(df: pl.DataFrame) -> dict[int, Timeline]:
-    """Group rows into timelines; the stable sort keeps the order of codes sharing a time."""
+def timelines_from_frame(df: pl.DataFrame, recipe: StreamRecipe | None = None) -> dict[int, Timeline]:
+    """Group rows into timelines; static rows (time = null) first, then a stable sort by time that
+    keeps the order of codes sharing a time."""
     if df.is_empty():
         return {}
+    recipe = recipe or StreamRecipe()
     df = df.sort(["subject_id", "time", "_row"] if "_row" in df.columns else ["subject_id", "time"],
-                 maintain_order=True)
+                 nulls_last=False, maintain_order=True)
+    simple = recipe.is_identity and not df["time"].null_count()
     out: dict[int, Timeline] = {}
     for (sid,), part in df.group_by(["subject_id"], maintain_order=True):
-        t = part["time"].to_numpy().astype("datetime64[us]").astype(np.int64)
-        days = (t - t[0]) / 86_400e6 if t.size else np.zeros(0)
-        out[int(sid)] = Timeline(tuple(part["code"].to_list()), days.astype(np.float64))
+        if simple:
+            t = part["time"].to_numpy().astype("datetime64[us]").astype(np.int64)
+            days = (t - t[0]) / 86_400e6 if t.size else np.zeros(0)
+            out[int(sid)] = Timeline(tuple(part["code"].to_list()), days.astype(np.float64))
+            continue
+        times = part["time"].dt.epoch("us").to_list()
+        values = part["numeric_value"].to_list() if "numeric_value" in part.columns else [None] * part.height
+        codes, days, static, header = build_stream(times, part["code"].to_list(), values, recipe)
+        out[int(sid)] = Timeline(tuple(codes), days, static, header)
     return out

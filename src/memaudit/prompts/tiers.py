@@ -26,10 +26,11 @@ class Prompt:
 
 
 def split_demographics(timeline: Timeline, prefixes: Sequence[str]) -> tuple[tuple[str, ...], int]:
-    """Demographic codes (by prefix) and the index where the clinical timeline starts."""
-    demo = [c for c in timeline.codes if c.startswith(tuple(prefixes))]
-    first_clinical = next((i for i, c in enumerate(timeline.codes) if not c.startswith(tuple(prefixes))),
-                          len(timeline.codes))
+    """Demographic codes (the timeline's header of static rows and derived age, then codes with a
+    demographic prefix) and the index where the clinical timeline starts."""
+    pre, codes = tuple(prefixes), timeline.codes
+    demo = [*codes[:timeline.header], *(c for c in codes[timeline.header:] if c.startswith(pre))]
+    first_clinical = next((i for i in range(timeline.header, len(codes)) if not codes[i].startswith(pre)), len(codes))
     return tuple(demo), first_clinical
 
 

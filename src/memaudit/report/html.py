@@ -166,6 +166,26 @@ def _vocabulary(report: dict) -> str:
             f"<p>{escape(v['summary'])}</p>" + (f"<ul>{masked}</ul>" if masked else ""))
 
 
+def _model_input(report: dict) -> str:
+    """What the model was sent: skipped tiers, static rows, derived codes, context windows."""
+    c, items = report["cohort"], []
+    for tier, why in c.get("skipped_tiers", {}).items():
+        items.append(f"Tier <code>{escape(tier)}</code> was not run: {escape(why)}.")
+    stream = c.get("stream") or {}
+    static = stream.get("static_rows_found")
+    if static and static.get("static_codes"):
+        items.append(f"Static rows ({static['static_codes']} distinct codes) were "
+                     f"{'kept' if static['used'] else 'dropped'}: {escape(static['reason'])}.")
+    derived = [name for key, name in (("derived_age", "an age band at the first event"),
+                                      ("derived_time_gaps", "time-gap codes between events"),
+                                      ("event_to_code", "codes rewritten by the event_to_code hook")) if stream.get(key)]
+    if derived:
+        items.append("The model's stream was rebuilt from MEDS with " + escape(", ".join(derived)) + ".")
+    if report.get("model_input"):
+        items.append(escape(report["model_input"]["summary"]))
+    return "<h3>Model input</h3>" + "".join(f"<p>{i}</p>" for i in items) if items else ""
+
+
 def _flagged(report: dict) -> str:
     rows = "".join(f"<tr><td><code>{escape(f['subject'])}</code></td><td>{escape(f.get('arm', ''))}</td>"
                    f"<td>{escape(', '.join(f['tests']))}</td></tr>" for f in report["flagged_subjects"])
@@ -184,7 +204,7 @@ def render_html(report: dict) -> str:
             f" · {escape(report['created'])} · seed {report['seed']} · {c['members']} members vs {c['non_members']} "
             f"non-members · data {escape(report['inputs']['data'])} · model {escape(report['inputs']['model'])}</p>"
             + _executive(report) + _leakage(report) + _roc(report) + _t5(report) + _t6(report)
-            + _vocabulary(report) + f"<h2>Methods</h2>{methods}" + _flagged(report) + "</body></html>")
+            + _vocabulary(report) + f"<h2>Methods</h2>{methods}" + _model_input(report) + _flagged(report) + "</body></html>")
 
 
 def write_html(report: dict, path: Path) -> None:

@@ -17,7 +17,7 @@ from ..audits.runner import AuditOutcome
 from ..config import AuditConfig
 from .privacy import subject_hash
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 
 
 def _clean(obj: Any, salt: str) -> Any:
@@ -75,7 +75,9 @@ def build_report(outcome: AuditOutcome, config: AuditConfig, salt: str, data_has
                    "excluded_per_tier": dict(ctx.excluded),
                    "excluded_reason": "timeline shorter than the tier's K codes plus t1.extraction_k codes to continue",
                    "unknown_codes": {"distinct": len(outcome.unknown_codes),
-                                     "occurrences": int(sum(outcome.unknown_codes.values()))}},
+                                     "occurrences": int(sum(outcome.unknown_codes.values()))},
+                   "skipped_tiers": dict(ctx.skipped_tiers), "stream": dict(ctx.stream)},
+        "model_input": outcome.model_input,
         "tests": tests,
         "findings": {"vocabulary_artifacts": outcome.vocabulary or
                      {"status": "skipped", "summary": "Skipped: the model adapter exposes no vocabulary."}},

@@ -41,7 +41,7 @@ def placebo_audit(data: Path, model: Path, out: Path, report: dict, progress: bo
     overrides["splits"] = {"members": POSING_MEMBERS, "non_members": TRUE_NON_MEMBERS}
     config = load_config(overrides=overrides)
     dataset = PlaceboDataset(data, report["config"]["splits"]["non_members"], config.seed)
-    adapter = HFAdapter(model, batch_size=int(config["generation"]["batch_size"]))
+    adapter = HFAdapter(model, batch_size=int(config["generation"]["batch_size"]), model_input=config["model_input"])
     out.mkdir(parents=True, exist_ok=True)
     outcome = run_audit(dataset, adapter, config, out / "cache.sqlite", None, progress)
     write_outputs(outcome, config, dataset, adapter, out, model, include_examples=False)

@@ -1,12 +1,15 @@
 """T5 perturbation: does a flagged T2 case survive small changes to the identifiers in the prompt?
 
-A sharp drop of p̂ when age, sex or one code changes means the answer was tied to this patient
-(memorization); a flat profile means any similar patient gets it (generalization). The null of
-the drop comes from non-members put through the same perturbations."""
+First the flag is replicated with fresh samples; a flag that does not reach the T2 threshold again
+was sampling noise and is reported `not_replicated`. Then a sharp drop of p̂ when age, sex, one
+code or the order of the codes changes means the answer was tied to this patient (memorization);
+a flat profile means any similar patient gets it (generalization). The null of the drop comes from
+non-members put through the same perturbations."""
 
 from __future__ import annotations
 
 import hashlib
+from itertools import zip_longest
 
 import numpy as np
 
@@ -42,7 +45,9 @@ def _code_type(code: str) -> str:
 
 
 def perturbations(ctx: AuditContext, prompt: tuple[str, ...], candidates: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:
-    """Named perturbed prompts: age ±1..±n bands, sex flipped, one non-sensitive code swapped."""
+    """Named perturbed prompts: age ±1..±n bands, sex flipped, one non-sensitive code swapped, and
+    the clinical codes in another order (a memorized sequence is keyed on its order; a pattern
+    learnt across patients mostly is not)."""
     out: dict[str, tuple[str, ...]] = {}
     steps = int(ctx.config["t5"]["age_steps"])
     for i, c in enumerate(prompt):
@@ -55,12 +60,20 @@ def perturbations(ctx: AuditContext, prompt: tuple[str, ...], candidates: dict[s
             out["sex"] = prompt[:i] + ("SEX//M" if c == "SEX//F" else "SEX//F",) + prompt[i + 1:]
     swappable = [i for i, c in enumerate(prompt) if not c.startswith(tuple(ctx.config["demographic_prefixes"]))
                  and len(candidates.get(_code_type(c), [])) > 1]
+    seed = int.from_bytes(hashlib.sha256("\x1f".join(prompt).encode()).digest()[:8], "little")
+    rng = np.random.default_rng([ctx.config.seed, seed])
     if swappable:
-        seed = int.from_bytes(hashlib.sha256("\x1f".join(prompt).encode()).digest()[:8], "little")
-        rng = np.random.default_rng([ctx.config.seed, seed])
         i = swappable[int(rng.integers(len(swappable)))]
         pool = [c for c in candidates[_code_type(prompt[i])] if c != prompt[i]]
         out["code_swap"] = prompt[:i] + (pool[int(rng.integers(len(pool)))],) + prompt[i + 1:]
+    clinical = [i for i, c in enumerate(prompt) if not c.startswith(tuple(ctx.config["demographic_prefixes"]))]
+    if len({prompt[i] for i in clinical}) > 1:
+        order = [clinical[k] for k in rng.permutation(len(clinical))]
+        shuffled = list(prompt)
+        for target, source in zip(clinical, order):
+            shuffled[target] = prompt[source]
+        if tuple(shuffled) != prompt:
+            out["order"] = tuple(shuffled)
     return out
 
 
@@ -72,23 +85,41 @@ def _candidates(ctx: AuditContext) -> dict[str, list[str]]:
     return out
 
 
+def _surprise(p_hat_: float, base: float, n: int) -> float:
+    """P(at least this many of n samples carry the group | the non-members' rate): small when the
+    member's p̂ is not what any patient with the group would get."""
+    from scipy.stats import binom
+
+    k = int(round(p_hat_ * n))
+    return float(binom.sf(k - 1, n, min(max(base, 0.5 / n), 1 - 0.5 / n)))
+
+
 def cases(ctx: AuditContext, flagged: list[FlaggedCase], t2_p_hat: dict[str, dict[int, float]]
           ) -> tuple[list[FlaggedCase], dict[tuple[str, str], list[FlaggedCase]]]:
     """The flagged member cases to perturb and, per (group, tier), the null cases: non-members
     with the group, highest p̂ first.
 
-    When there are more cases than `t5.max_cases`, the ones kept are those whose p̂ most exceeds
-    the mean p̂ of non-members with the same group at the same tier: a case that any similar
-    patient shares (generalization) is the least informative to perturb."""
+    When there are more cases than `t5.max_cases`, the sensitive groups take turns, and within a
+    group the cases least explained by the non-members with the same group at the same tier come
+    first (smallest binomial tail of the member's count of group samples at the non-members' mean
+    rate): a case that any similar patient shares (generalization) is the least informative to
+    perturb."""
     cfg = ctx.config["t5"]
+    n = int(ctx.generation()["n_samples"])
     base: dict[tuple[str, str], float] = {}
     for group, tier in {(c.group, c.tier) for c in flagged}:
         labels = ctx.labels(group)
         scores = t2_p_hat.get(f"t2_p_hat__{group}__{tier}", {})
         vals = [v for s, v in scores.items() if ctx.arm(s) == "non_member" and labels[s]]
         base[(group, tier)] = float(np.mean(vals)) if vals else 0.0
-    chosen = sorted(flagged, key=lambda c: (-(c.p_hat - base[(c.group, c.tier)]), c.group, c.tier, c.subject_id)
-                    )[: int(cfg["max_cases"])]
+    ranked = sorted(flagged, key=lambda c: (_surprise(c.p_hat, base[(c.group, c.tier)], n),
+                                            -(c.p_hat - base[(c.group, c.tier)]), c.group, c.tier, c.subject_id))
+    by_group: dict[str, list[FlaggedCase]] = {}
+    for c in ranked:
+        by_group.setdefault(c.group, []).append(c)
+    # groups take turns, so a common condition cannot crowd the rare ones out of the perturbation budget
+    chosen = [c for rnd in zip_longest(*(by_group[g] for g in sorted(by_group))) for c in rnd if c is not None
+              ][: int(cfg["max_cases"])]
     nulls = {}
     for key in sorted({(c.group, c.tier) for c in chosen}):
         group, tier = key
@@ -121,10 +152,13 @@ def profile(ctx: AuditContext, case: FlaggedCase, responses: Responses, cand: di
 
 def verdict_of(profile_: dict[str, float], sharpness: float, p_value: float, alpha: float, min_drop: float,
                threshold: float) -> str:
-    """memorized: p̂ drops sharply and more than in non-members; generalized: the answer persists
-    under perturbation (mean perturbed p̂ still at the T2 threshold); inconclusive otherwise, which
-    includes a flag that does not replicate with fresh samples."""
+    """not_replicated: fresh samples of the original prompt stay below the T2 threshold (the flag
+    was sampling noise); memorized: p̂ drops sharply and more than in non-members; generalized:
+    the answer persists under perturbation (mean perturbed p̂ still at the T2 threshold);
+    inconclusive otherwise."""
     perturbed = [v for k, v in profile_.items() if k != "original"]
+    if profile_["original"] < threshold:
+        return "not_replicated"
     if sharpness >= min_drop and p_value < alpha:
         return "memorized"
     if sharpness < min_drop and perturbed and float(np.mean(perturbed)) >= threshold:
@@ -148,14 +182,15 @@ def run(ctx: AuditContext, chosen: list[FlaggedCase], nulls: dict, responses: Re
         verdicts.setdefault(c.subject_id, []).append(verdict)
         if verdict == "memorized":
             flags.setdefault(c.subject_id, []).append(f"T5:{c.group}@{c.tier}")
-    counts = {v: sum(r["verdict"] == v for r in rows) for v in ("memorized", "generalized", "inconclusive")}
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in ("memorized", "generalized", "inconclusive", "not_replicated")}
     if not rows:
         return TestResult(NAME, TITLE, PASS, "No T2 case was flagged, so there was nothing to perturb.",
                           {"cases": [], "counts": counts})
     status = FAIL if counts["memorized"] else (WARN if counts["inconclusive"] else PASS)
     summary = (f"Of {len(rows)} flagged case(s), {counts['memorized']} behaved like patient-level memorization "
                f"(p̂ dropped sharply when identifiers changed), {counts['generalized']} like generalization, "
-               f"{counts['inconclusive']} inconclusive.")
+               f"{counts['inconclusive']} inconclusive; {counts['not_replicated']} did not replicate with fresh samples "
+               "(the T2 flag was sampling noise).")
     per_subject = {"t5_memorized": {s: float(any(v == "memorized" for v in vs)) for s, vs in verdicts.items()}}
     return TestResult(NAME, TITLE, status, summary,
                       {"cases": rows, "counts": counts, "alpha": alpha, "min_drop": min_drop,

@@ -109,6 +109,13 @@ def format_table(v: dict) -> str:
               "", "| T5 | value |", "|---|---|",
               f"| planted-at-random cases labelled memorized | {f(t5['random_labelled_memorized'])} (n={t5['n_random_cases']}) |",
               f"| planted-by-pattern cases labelled generalized | {f(t5['pattern_labelled_generalized'])} (n={t5['n_pattern_cases']}) |",
+              f"| of which canaries ≥ 20× labelled memorized | {f(t5['canary_20_plus_labelled_memorized'])} "
+              f"(n={t5['n_canary_20_plus_cases']}) |",
+              f"| counting flags that did not replicate: random → memorized | "
+              f"{f(t5['random_labelled_memorized_all_cases'])} (n={t5['n_random_all_cases']}) |",
+              f"| counting flags that did not replicate: pattern → generalized | "
+              f"{f(t5['pattern_labelled_generalized_all_cases'])} (n={t5['n_pattern_all_cases']}) |",
+              f"| verdicts of planted-at-random cases | {t5['verdicts_of_random']} |",
               "", "targets met: " + ", ".join(f"{k}={'yes' if ok else 'NO'}" for k, ok in v["targets_met"].items())]
     if "information" in v:
         lines += ["", "information: " + json.dumps(v["information"])]

@@ -99,18 +99,29 @@ def _binomial_acceptance(n: int, p: float) -> tuple[float, float]:
 
 
 def t5_accuracy(report: dict, gt: pl.DataFrame) -> dict:
+    """T5 verdicts against the planting. The headline shares count the cases whose flag replicated
+    with fresh samples (the ones T5 can call memorized or generalized); the `_all_cases` shares
+    count every case that reached T5, including flags that did not replicate."""
     cases = report["tests"]["T5"]["metrics"].get("cases", [])
-    kinds = {}
-    for row in gt.select("subject", "planted").iter_rows(named=True):
+    kinds, repeats = {}, {}
+    for row in gt.select("subject", "planted", "canary_repetitions").iter_rows(named=True):
+        repeats[row["subject"]] = row["canary_repetitions"] or 0
         for p in row["planted"] or []:
             kinds[(row["subject"], p["group"])] = p["kind"]
-    random_cases = [c for c in cases if kinds.get((c["subject"], c["group"])) == "random"]
-    pattern_cases = [c for c in cases if kinds.get((c["subject"], c["group"])) == "pattern"]
+    replicated = [c for c in cases if c["verdict"] != "not_replicated"]
+    of_kind = lambda xs, k: [c for c in xs if kinds.get((c["subject"], c["group"])) == k]  # noqa: E731
     share = lambda xs, v: float(np.mean([c["verdict"] == v for c in xs])) if xs else None  # noqa: E731
-    return {"random_labelled_memorized": share(random_cases, "memorized"),
-            "pattern_labelled_generalized": share(pattern_cases, "generalized"),
-            "n_cases": len(cases), "n_random_cases": len(random_cases), "n_pattern_cases": len(pattern_cases),
-            "random_cases_ci95": list(clopper_pearson(sum(c["verdict"] == "memorized" for c in random_cases),
-                                                     len(random_cases))),
-            "pattern_cases_ci95": list(clopper_pearson(sum(c["verdict"] == "generalized" for c in pattern_cases),
-                                                      len(pattern_cases)))}
+    ci = lambda xs, v: list(clopper_pearson(sum(c["verdict"] == v for c in xs), len(xs)))  # noqa: E731
+    random_rep, pattern_rep = of_kind(replicated, "random"), of_kind(replicated, "pattern")
+    canaries = [c for c in random_rep if repeats.get(c["subject"], 0) >= 20]
+    return {"random_labelled_memorized": share(random_rep, "memorized"),
+            "pattern_labelled_generalized": share(pattern_rep, "generalized"),
+            "n_cases": len(cases), "n_replicated": len(replicated),
+            "n_random_cases": len(random_rep), "n_pattern_cases": len(pattern_rep),
+            "random_cases_ci95": ci(random_rep, "memorized"), "pattern_cases_ci95": ci(pattern_rep, "generalized"),
+            "canary_20_plus_labelled_memorized": share(canaries, "memorized"), "n_canary_20_plus_cases": len(canaries),
+            "random_labelled_memorized_all_cases": share(of_kind(cases, "random"), "memorized"),
+            "pattern_labelled_generalized_all_cases": share(of_kind(cases, "pattern"), "generalized"),
+            "n_random_all_cases": len(of_kind(cases, "random")), "n_pattern_all_cases": len(of_kind(cases, "pattern")),
+            "verdicts_of_random": {v: sum(c["verdict"] == v for c in of_kind(cases, "random"))
+                                   for v in ("memorized", "generalized", "inconclusive", "not_replicated")}}

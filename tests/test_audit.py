@@ -100,3 +100,14 @@ def test_t5_perturbs_identifiers_and_order_and_separates_unreplicated_flags(outc
     assert t5._surprise(3 / 8, 0.05, 8) < t5._surprise(1.0, 0.9, 8)
     counts = outcome.results["T5"].metrics["counts"]
     assert set(counts) == {"memorized", "generalized", "inconclusive", "not_replicated"}
+
+
+def test_t5_drop_test_uses_binomial_noise_and_the_null_offset() -> None:
+    from memaudit.audits.t5_perturbation import drop_p
+
+    sharp = {"original": 0.9, **{f"p{i}": 0.2 for i in range(9)}}
+    assert drop_p(sharp, 20, 0.0) < 1e-6
+    assert drop_p(sharp, 20, 0.7) == pytest.approx(0.5, abs=0.01)  # no more than non-members drop
+    noisy = {"original": 0.45, **{f"p{i}": 0.25 for i in range(9)}}  # a 0.2 drop is within noise at 20 samples
+    assert 0.01 < drop_p(noisy, 20, 0.0) < 0.1
+    assert drop_p({"original": 0.5}, 20, 0.0) == 1.0

@@ -85,3 +85,39 @@ def test_auroc_gap_is_member_minus_non_member_auroc() -> None:
     member = np.c_[[0.9, 0.8, 0.1, 0.2], [1, 1, 0, 0]]
     non_member = np.c_[[0.1, 0.8, 0.9, 0.2], [1, 1, 0, 0]]
     assert stats.auroc_gap(member, non_member) == pytest.approx(1.0 - 0.25)
+
+
+def test_gap_permutation_p_is_calibrated_under_exchangeable_arms_and_small_for_a_real_gap() -> None:
+    from memaudit.audits.stats import gap_permutation_p
+
+    rng = np.random.default_rng(0)
+
+    def rows(n: int, shift: float) -> np.ndarray:
+        y = rng.random(n) < 0.2
+        return np.c_[rng.normal(size=n) + shift * y, y]
+
+    null_p = np.array([gap_permutation_p(rows(60, 0.5), rows(60, 0.5), rng, 199) for _ in range(200)])
+    assert 0.01 <= np.mean(null_p < 0.05) <= 0.10  # binomial range of 5% over 200 trials
+    assert gap_permutation_p(rows(150, 3.0), rows(150, 0.0), rng, 199) <= 0.01
+
+
+def test_judge_gaps_needs_significance_after_benjamini_hochberg() -> None:
+    from memaudit.audits.arm_gaps import GapQuestion, judge_gaps
+
+    rng = np.random.default_rng(1)
+
+    def rows(n: int, shift: float) -> np.ndarray:
+        y = np.arange(n) % 4 == 0
+        return np.c_[rng.normal(size=n) + shift * y, y]
+
+    from memaudit.audits.stats import auroc_gap
+
+    nulls = [GapQuestion({}, rows(80, 0.3), rows(80, 0.3)) for _ in range(15)]
+    for q in nulls:
+        q.entry["auroc_gap"] = auroc_gap(q.member_rows, q.non_member_rows)
+    status, worst = judge_gaps(nulls, rng, 199, 0.95, 0.05, 0.15)
+    assert status == "pass" and worst == 0.0 and all("auroc_gap_q" in q.entry for q in nulls)
+    real = GapQuestion({}, rows(200, 3.0), rows(200, 0.0))
+    real.entry["auroc_gap"] = auroc_gap(real.member_rows, real.non_member_rows)
+    status, worst = judge_gaps(nulls + [real], rng, 999, 0.95, 0.05, 0.15)  # 16 questions need p < 0.05 / 16
+    assert status == "fail" and real.entry["significant"] and worst == real.entry["auroc_gap"] > 0.15

@@ -53,6 +53,10 @@ class AuditContext:
         return int(self.config["statistics"]["n_bootstrap"])
 
     @property
+    def n_perm(self) -> int:
+        return int(self.config["statistics"]["n_permutations"])
+
+    @property
     def confidence(self) -> float:
         return float(self.config["statistics"]["confidence"])
 

@@ -80,6 +80,22 @@ def permutation_p(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, n_perm
     return (hits + 1) / (n_perm + 1)
 
 
+def gap_permutation_p(member_rows: np.ndarray, non_member_rows: np.ndarray, rng: np.random.Generator,
+                      n_perm: int = 1000) -> float:
+    """One-sided p-value of `auroc_gap` > 0 when arm labels are exchangeable (no membership
+    effect): the subjects' arm labels are permuted, keeping the arm sizes."""
+    observed = auroc_gap(member_rows, non_member_rows)
+    if not np.isfinite(observed):
+        return 1.0
+    pooled, n = np.vstack([member_rows, non_member_rows]), len(member_rows)
+    hits = 0
+    for _ in range(n_perm):
+        order = rng.permutation(len(pooled))
+        gap = auroc_gap(pooled[order[:n]], pooled[order[n:]])
+        hits += bool(np.isfinite(gap) and gap >= observed - 1e-12)
+    return (hits + 1) / (n_perm + 1)
+
+
 def residual_risk(member_rate: float, non_member_rate: float) -> float:
     """(r_m − r_n) / (1 − r_n): what the model gives away beyond what it tells about anyone."""
     if not np.isfinite(member_rate) or not np.isfinite(non_member_rate):

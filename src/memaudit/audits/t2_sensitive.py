@@ -8,7 +8,8 @@ import numpy as np
 
 from .context import AuditContext
 from .requests import Request, Responses
-from .result import FAIL, PASS, WARN, TestResult
+from .result import TestResult
+from .arm_gaps import GapQuestion, judge_gaps
 from .stats import auroc, auroc_gap, average_precision, bootstrap_ci, residual_risk
 from .t1_trajectory import sample_request
 
@@ -45,7 +46,7 @@ def run(ctx: AuditContext, responses: Responses) -> tuple[TestResult, list[Flagg
     thr = float(ctx.config["t2"]["threshold"])
     rng = ctx.rng(NAME)
     by_group, per_subject, flagged, flags = {}, {}, [], {}
-    status, worst_gap = PASS, 0.0
+    questions: list[GapQuestion] = []
     for g in ctx.matcher.groups:
         labels_all = ctx.labels(g.name)
         by_tier = {}
@@ -65,17 +66,16 @@ def run(ctx: AuditContext, responses: Responses) -> tuple[TestResult, list[Flagg
             entry["residual_risk_recall"] = residual_risk(entry["member"]["recall"], entry["non_member"]["recall"])
             entry["status"] = "ok" if enough else "insufficient positives in an arm"
             by_tier[tier] = entry
-            if enough and entry["auroc_gap_ci95"][0] > 0:
-                worst_gap = max(worst_gap, entry["auroc_gap"])
-                if entry["auroc_gap"] >= ctx.config["risk"]["t2_auroc_gap_fail"]:
-                    status = FAIL
-                elif entry["auroc_gap"] >= ctx.config["risk"]["t2_auroc_gap_warn"] and status != FAIL:
-                    status = WARN
+            if enough:
+                questions.append(GapQuestion(entry, np.c_[ms, ml], np.c_[ns, nl]))
             for s, v in scores.items():
                 if v >= thr and labels_all[s] and ctx.arm(s) == "member":
                     flagged.append(FlaggedCase(s, g.name, tier, v))
                     flags.setdefault(s, []).append(f"T2:{g.name}@{tier}")
         by_group[g.name] = {"label": g.label, "by_tier": by_tier}
+    risk = ctx.config["risk"]
+    status, worst_gap = judge_gaps(questions, rng, ctx.n_perm, ctx.confidence, risk["t2_auroc_gap_warn"],
+                                   risk["t2_auroc_gap_fail"])
     n_members_flagged = len({c.subject_id for c in flagged})
     summary = (f"{n_members_flagged} member(s) had a removed sensitive condition regenerated in at least "
                f"{thr:.0%} of samples; the largest significant member-minus-non-member AUROC gap is {worst_gap:.2f}.")

@@ -10,7 +10,8 @@ from sklearn.preprocessing import StandardScaler
 
 from .context import AuditContext
 from .requests import Embed, Request, Responses
-from .result import FAIL, PASS, WARN, TestResult
+from .result import TestResult
+from .arm_gaps import GapQuestion, judge_gaps
 from .stats import auroc, auroc_gap, bootstrap_ci
 
 NAME, TITLE = "T3", "Embedding probe"
@@ -39,7 +40,8 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
     cfg = ctx.config["t3"]
     folds, min_pos = int(cfg["folds"]), int(cfg["min_positives"])
     rng = ctx.rng(NAME)
-    by_group, status, worst_gap = {}, PASS, 0.0
+    by_group: dict = {}
+    questions: list[GapQuestion] = []
     for g in ctx.matcher.groups:
         labels_all = ctx.labels(g.name)
         by_tier = {}
@@ -63,13 +65,12 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
             entry["auroc_gap_ci95"] = list(bootstrap_ci(auroc_gap, [arms["member"], arms["non_member"]], rng,
                                                         min(ctx.n_boot, 300), ctx.confidence))
             by_tier[tier] = entry
-            if np.isfinite(gap) and entry["auroc_gap_ci95"][0] > 0:
-                worst_gap = max(worst_gap, gap)
-                if gap >= ctx.config["risk"]["t3_auroc_gap_fail"]:
-                    status = FAIL
-                elif gap >= ctx.config["risk"]["t3_auroc_gap_warn"] and status != FAIL:
-                    status = WARN
+            if np.isfinite(gap):
+                questions.append(GapQuestion(entry, arms["member"], arms["non_member"]))
         by_group[g.name] = {"label": g.label, "by_tier": by_tier}
+    risk = ctx.config["risk"]
+    status, worst_gap = judge_gaps(questions, rng, ctx.n_perm, ctx.confidence, risk["t3_auroc_gap_warn"],
+                                   risk["t3_auroc_gap_fail"])
     probed = [e for g in by_group.values() for e in g["by_tier"].values() if e["status"] == "ok"]
     if not probed:
         return TestResult(NAME, TITLE, "skipped", "Skipped: too few subjects with any sensitive group to train a probe.",

@@ -15,8 +15,9 @@ import numpy as np
 
 from .context import AuditContext
 from .requests import Request, Responses
-from .result import FAIL, PASS, WARN, TestResult
+from .result import FAIL, PASS, TestResult
 from .requests import Generate
+from .stats import benjamini_hochberg
 from .t2_sensitive import FlaggedCase, p_hat
 
 NAME, TITLE = "T5", "Perturbation"
@@ -150,6 +151,24 @@ def profile(ctx: AuditContext, case: FlaggedCase, responses: Responses, cand: di
     return {"original": original, **prof}, sharpness
 
 
+def drop_p(profile_: dict[str, float], n_samples: int, null_drop: float) -> float:
+    """One-sided p-value that this case's p̂ falls under perturbation by more than the non-members'
+    mean drop: a two-proportion z-test of the original prompt's samples against all perturbed
+    samples pooled. Sampling noise is binomial and known, so the non-members are needed only for the
+    offset; a rank p-value among 20 non-members could not go below 1/21, too coarse to survive a
+    correction over many cases."""
+    from scipy.stats import norm
+
+    perturbed = [v for k, v in profile_.items() if k != "original"]
+    if not perturbed:
+        return 1.0
+    n_o, n_p = n_samples, n_samples * len(perturbed)
+    p_o, p_p = profile_["original"], float(np.mean(perturbed))
+    pooled = (p_o * n_o + p_p * n_p) / (n_o + n_p)
+    se = np.sqrt(max(pooled * (1 - pooled), 1 / (4 * (n_o + n_p))) * (1 / n_o + 1 / n_p))
+    return float(norm.sf((p_o - p_p - max(null_drop, 0.0)) / se))
+
+
 def verdict_of(profile_: dict[str, float], sharpness: float, p_value: float, alpha: float, min_drop: float,
                threshold: float) -> str:
     """not_replicated: fresh samples of the original prompt stay below the T2 threshold (the flag
@@ -172,13 +191,18 @@ def run(ctx: AuditContext, chosen: list[FlaggedCase], nulls: dict, responses: Re
     cand = _candidates(ctx)
     null_stats = {k: [profile(ctx, n, responses, cand)[1] for n in v] for k, v in nulls.items()}
     rows, flags, verdicts = [], {}, {}
+    measured = []
     for c in chosen:
         prof, s = profile(ctx, c, responses, cand)
-        null = np.array(null_stats[(c.group, c.tier)])
-        p = float((1 + np.sum(null >= s - 1e-12)) / (1 + null.size))
-        verdict = verdict_of(prof, s, p, alpha, min_drop, float(ctx.config["t2"]["threshold"]))
+        null = null_stats[(c.group, c.tier)]
+        measured.append((c, prof, s, drop_p(prof, int(cfg["n_samples"]), float(np.mean(null)) if null else 0.0)))
+    # many cases are tested at once: "memorized" needs the Benjamini-Hochberg q-value below alpha
+    _, q_values = benjamini_hochberg([m[3] for m in measured], alpha)
+    for (c, prof, s, p), q in zip(measured, q_values):
+        verdict = verdict_of(prof, s, float(q), alpha, min_drop, float(ctx.config["t2"]["threshold"]))
         rows.append({"subject_id": c.subject_id, "group": c.group, "tier": c.tier, "p_hat": c.p_hat,
-                     "profile": prof, "sharpness": s, "p_value": p, "n_null": int(null.size), "verdict": verdict})
+                     "profile": prof, "sharpness": s, "p_value": p, "q_value": float(q),
+                     "n_null": len(null_stats[(c.group, c.tier)]), "verdict": verdict})
         verdicts.setdefault(c.subject_id, []).append(verdict)
         if verdict == "memorized":
             flags.setdefault(c.subject_id, []).append(f"T5:{c.group}@{c.tier}")
@@ -186,7 +210,9 @@ def run(ctx: AuditContext, chosen: list[FlaggedCase], nulls: dict, responses: Re
     if not rows:
         return TestResult(NAME, TITLE, PASS, "No T2 case was flagged, so there was nothing to perturb.",
                           {"cases": [], "counts": counts})
-    status = FAIL if counts["memorized"] else (WARN if counts["inconclusive"] else PASS)
+    # an inconclusive case is reported, not warned on: T2 already carries whether members leak more,
+    # and on a placebo audit (no member was ever seen) some flags are always inconclusive
+    status = FAIL if counts["memorized"] else PASS
     summary = (f"Of {len(rows)} flagged case(s), {counts['memorized']} behaved like patient-level memorization "
                f"(p̂ dropped sharply when identifiers changed), {counts['generalized']} like generalization, "
                f"{counts['inconclusive']} inconclusive; {counts['not_replicated']} did not replicate with fresh samples "
@@ -194,5 +220,8 @@ def run(ctx: AuditContext, chosen: list[FlaggedCase], nulls: dict, responses: Re
     per_subject = {"t5_memorized": {s: float(any(v == "memorized" for v in vs)) for s, vs in verdicts.items()}}
     return TestResult(NAME, TITLE, status, summary,
                       {"cases": rows, "counts": counts, "alpha": alpha, "min_drop": min_drop,
-                       "statistic": "sharpness = p̂(original) − mean p̂(perturbed); p-value against non-members "
-                                    "put through the same perturbations"}, per_subject, flags)
+                       "statistic": "sharpness = p̂(original) − mean p̂(perturbed); one-sided two-proportion z-test "
+                                    "of the original against the pooled perturbed samples, offset by the mean sharpness "
+                                    "of non-members put through the same perturbations; memorized needs the "
+                                    "Benjamini-Hochberg q-value across cases below alpha"},
+                      per_subject, flags)

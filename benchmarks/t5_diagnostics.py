@@ -3,8 +3,8 @@
     python benchmarks/t5_diagnostics.py --dir validation_run [--samples 20] [--null 40]
 
 Runs on the cohort and model of `memaudit validate --quick --out DIR` (DIR/data, DIR/model),
-sends every flagged T2 case to T5 (not only `t5.max_cases`), adds two exploratory families (half
-of the clinical codes swapped, the earlier half dropped) to the shipped ones, and prints, per class
+sends every flagged T2 case to T5 (not only `t5.max_cases`), adds three exploratory families (the
+clinical codes reordered, half of them swapped, the earlier half dropped) to the shipped ones, and prints, per class
 of case, the mean drop p̂(original) − p̂(perturbed) per family. A family separates memorization from
 generalization when it moves canaries (random plants repeated ≥ 5×) and not pattern cases.
 Responses are cached in DIR/t5_diagnostics.sqlite.
@@ -42,6 +42,10 @@ def with_exploratory(ctx, prompt, candidates):  # noqa: ANN001, ANN201
             if pool:
                 swapped[i] = pool[int(rng.integers(len(pool)))]
         out["half_swapped"] = tuple(swapped)
+        reordered = list(prompt)
+        for target, source in zip(clinical, [clinical[k] for k in rng.permutation(len(clinical))]):
+            reordered[target] = prompt[source]
+        out["order"] = tuple(reordered)
         early = set(clinical[: len(clinical) // 2])
         out["early_half_dropped"] = tuple(c for i, c in enumerate(prompt) if i not in early)
     return out

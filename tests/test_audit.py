@@ -83,16 +83,15 @@ def test_rerun_is_served_from_the_cache(cohort_dir: Path, model_dir: Path, tmp_p
     assert dump(first) == dump(second)
 
 
-def test_t5_perturbs_identifiers_and_order_and_separates_unreplicated_flags(outcome) -> None:  # noqa: ANN001
+def test_t5_perturbs_identifiers_and_separates_unreplicated_flags(outcome) -> None:  # noqa: ANN001
     from memaudit.audits import t5_perturbation as t5
 
     ctx = outcome.context
     prompt = next(p.codes for p in ctx.prompts["codes:10"].values() if any(c.startswith("AGE//") for c in p.codes))
     variants = t5.perturbations(ctx, prompt, t5._candidates(ctx))
-    assert {"sex", "code_swap", "order", "age+1"} <= set(variants) or {"sex", "code_swap", "order", "age-1"} <= set(variants)
-    assert sorted(variants["order"]) == sorted(prompt) and variants["order"] != prompt
-    assert variants["order"][:2] == prompt[:2]  # demographics stay in place; only clinical codes move
+    assert {"sex", "code_swap"} <= set(variants) and any(k.startswith("age") for k in variants)
     assert sum(a != b for a, b in zip(variants["code_swap"], prompt)) == 1
+    assert sum(a != b for a, b in zip(variants["sex"], prompt)) == 1
     assert t5.verdict_of({"original": 0.1, "sex": 0.0}, 0.1, 0.01, 0.05, 0.2, 0.3) == "not_replicated"
     assert t5.verdict_of({"original": 0.6, "sex": 0.1}, 0.5, 0.01, 0.05, 0.2, 0.3) == "memorized"
     assert t5.verdict_of({"original": 0.6, "sex": 0.6}, 0.0, 0.5, 0.05, 0.2, 0.3) == "generalized"

@@ -36,6 +36,7 @@ def test_the_placebo_arm_is_not_flagged(validation) -> None:  # noqa: ANN001
     lo, hi = p["share_p_below_0_05_acceptance95"]
     assert lo <= p["share_p_below_0_05"] <= hi
     assert p["false_flag_rate"] <= 0.1
+    assert p["risk_level"] != "high"  # no test may fail on a model that never saw either arm
     placebo_report = json.loads((run / "placebo" / "report.json").read_text())
     assert placebo_report["cohort"]["member_split"] == "placebo_members"
 

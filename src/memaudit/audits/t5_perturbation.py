@@ -1,8 +1,8 @@
 """T5 perturbation: does a flagged T2 case survive small changes to the identifiers in the prompt?
 
 First the flag is replicated with fresh samples; a flag that does not reach the T2 threshold again
-was sampling noise and is reported `not_replicated`. Then a sharp drop of p̂ when age, sex, one
-code or the order of the codes changes means the answer was tied to this patient (memorization);
+was sampling noise and is reported `not_replicated`. Then a sharp drop of p̂ when age, sex or one
+code changes means the answer was tied to this patient (memorization);
 a flat profile means any similar patient gets it (generalization). The null of the drop comes from
 non-members put through the same perturbations."""
 
@@ -46,9 +46,11 @@ def _code_type(code: str) -> str:
 
 
 def perturbations(ctx: AuditContext, prompt: tuple[str, ...], candidates: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:
-    """Named perturbed prompts: age ±1..±n bands, sex flipped, one non-sensitive code swapped, and
-    the clinical codes in another order (a memorized sequence is keyed on its order; a pattern
-    learnt across patients mostly is not)."""
+    """Named perturbed prompts: age ±1..±n bands, sex flipped, one non-sensitive code swapped.
+
+    Reordering the clinical codes was tried and dropped: it moves canaries more than pattern cases
+    on average, but it also changes which codes are most recent, and a next-code pattern keyed on
+    recency then collapses (pattern cases called memorized; benchmarks/t5_diagnostics.py)."""
     out: dict[str, tuple[str, ...]] = {}
     steps = int(ctx.config["t5"]["age_steps"])
     for i, c in enumerate(prompt):
@@ -67,14 +69,6 @@ def perturbations(ctx: AuditContext, prompt: tuple[str, ...], candidates: dict[s
         i = swappable[int(rng.integers(len(swappable)))]
         pool = [c for c in candidates[_code_type(prompt[i])] if c != prompt[i]]
         out["code_swap"] = prompt[:i] + (pool[int(rng.integers(len(pool)))],) + prompt[i + 1:]
-    clinical = [i for i, c in enumerate(prompt) if not c.startswith(tuple(ctx.config["demographic_prefixes"]))]
-    if len({prompt[i] for i in clinical}) > 1:
-        order = [clinical[k] for k in rng.permutation(len(clinical))]
-        shuffled = list(prompt)
-        for target, source in zip(clinical, order):
-            shuffled[target] = prompt[source]
-        if tuple(shuffled) != prompt:
-            out["order"] = tuple(shuffled)
     return out
 
 

@@ -106,6 +106,7 @@ def format_table(v: dict) -> str:
               f"| false-flag rate | {f(p['false_flag_rate'])} |",
               f"| share p < 0.05 (95% range {f(p['share_p_below_0_05_acceptance95'][0])}–"
               f"{f(p['share_p_below_0_05_acceptance95'][1])}) | {f(p['share_p_below_0_05'])} |",
+              f"| the placebo audit's report | risk {p['risk_level']} |",
               "", "| T5 | value |", "|---|---|",
               f"| planted-at-random cases labelled memorized | {f(t5['random_labelled_memorized'])} (n={t5['n_random_cases']}) |",
               f"| planted-by-pattern cases labelled generalized | {f(t5['pattern_labelled_generalized'])} (n={t5['n_pattern_cases']}) |",

@@ -78,7 +78,12 @@ def run(ctx: AuditContext, responses: Responses) -> tuple[TestResult, list[Flagg
                                    risk["t2_auroc_gap_fail"])
     n_members_flagged = len({c.subject_id for c in flagged})
     summary = (f"{n_members_flagged} member(s) had a removed sensitive condition regenerated in at least "
-               f"{thr:.0%} of samples; the largest significant member-minus-non-member AUROC gap is {worst_gap:.2f}.")
+               f"{thr:.0%} of samples; ")
+    worst = [(g, t) for g, v in by_group.items() for t, e in v["by_tier"].items()
+             if e.get("significant") and e["auroc_gap"] == worst_gap and worst_gap > 0]
+    summary += (f"the largest significant member-minus-non-member AUROC gap is {worst_gap:.2f} "
+                f"({by_group[worst[0][0]]['label']} at {worst[0][1]})." if worst
+                else "no member-minus-non-member AUROC gap is significant.")
     return (TestResult(NAME, TITLE, status, summary,
                        {"threshold": thr, "by_group": by_group, "n_flagged_cases": len(flagged),
                         "n_flagged_members": n_members_flagged, "worst_significant_auroc_gap": worst_gap},

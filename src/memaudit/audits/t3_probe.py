@@ -77,7 +77,14 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
                           {"by_group": by_group, "skip_reason": "too few positives"})
     best = max(probed, key=lambda e: max(e["member_auroc"], e["non_member_auroc"]))
     summary = (f"A linear probe on prompt embeddings predicts removed sensitive groups with AUROC up to "
-               f"{best['member_auroc']:.2f} for members vs {best['non_member_auroc']:.2f} for non-members; "
-               f"the largest significant gap is {worst_gap:.2f}.")
+               f"{best['member_auroc']:.2f} for members vs {best['non_member_auroc']:.2f} for non-members; ")
+    worst = [(g, t, e) for g, v in by_group.items() for t, e in v["by_tier"].items()
+             if e.get("significant") and e["auroc_gap"] == worst_gap and worst_gap > 0]
+    if worst:
+        g, t, e = worst[0]
+        summary += (f"the largest significant gap is {worst_gap:.2f} ({by_group[g]['label']} at {t}: "
+                    f"{e['member_auroc']:.2f} vs {e['non_member_auroc']:.2f}).")
+    else:
+        summary += "no member-minus-non-member gap is significant."
     return TestResult(NAME, TITLE, status, summary, {"by_group": by_group, "worst_significant_auroc_gap": worst_gap,
                                                      "folds": folds})

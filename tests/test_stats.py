@@ -121,3 +121,18 @@ def test_judge_gaps_needs_significance_after_benjamini_hochberg() -> None:
     real.entry["auroc_gap"] = auroc_gap(real.member_rows, real.non_member_rows)
     status, worst = judge_gaps(nulls + [real], rng, 999, 0.95, 0.05, 0.15)  # 16 questions need p < 0.05 / 16
     assert status == "fail" and real.entry["significant"] and worst == real.entry["auroc_gap"] > 0.15
+
+
+def test_gap_permutation_p_equals_a_loop_over_permutations_with_ties() -> None:
+    from memaudit.audits.stats import auroc_gap, gap_permutation_p
+
+    data = np.random.default_rng(5)
+    member = np.c_[data.integers(0, 4, 40) / 4, data.random(40) < 0.3]       # coarse scores: many ties
+    non_member = np.c_[data.integers(0, 4, 50) / 4, data.random(50) < 0.3]
+    observed, pooled = auroc_gap(member, non_member), np.vstack([member, non_member])
+    rng = np.random.default_rng(7)
+    hits = 0
+    for _ in range(300):
+        order = rng.permutation(len(pooled))
+        hits += auroc_gap(pooled[order[:40]], pooled[order[40:]]) >= observed - 1e-12
+    assert gap_permutation_p(member, non_member, np.random.default_rng(7), 300) == (hits + 1) / 301

@@ -80,6 +80,24 @@ def permutation_p(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, n_perm
     return (hits + 1) / (n_perm + 1)
 
 
+def _subset_aurocs(scores: np.ndarray, labels: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """AUROC of `scores` for `labels` within each row's subset (`masks`, shape (k, n)), all rows at
+    once: after one sort, a positive's Mann-Whitney count is the subset's negatives below its score
+    plus half those tied with it, read off a running count."""
+    order = np.argsort(scores, kind="mergesort")
+    s, y, m = scores[order], labels[order].astype(bool), masks[:, order]
+    starts = np.r_[0, np.flatnonzero(np.diff(s)) + 1]                  # first index of each tie group
+    group = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, s.size]))
+    negatives = np.cumsum(m & ~y, axis=1)
+    padded = np.c_[np.zeros(len(m), dtype=negatives.dtype), negatives]
+    ends = np.r_[starts[1:], s.size]
+    below, through = padded[:, starts[group]], padded[:, ends[group]]   # negatives before / through the tie group
+    u = ((below + 0.5 * (through - below)) * (m & y)).sum(axis=1)
+    n_pos, n_neg = (m & y).sum(axis=1), (m & ~y).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((n_pos > 0) & (n_neg > 0), u / (n_pos * n_neg), np.nan)
+
+
 def gap_permutation_p(member_rows: np.ndarray, non_member_rows: np.ndarray, rng: np.random.Generator,
                       n_perm: int = 1000) -> float:
     """One-sided p-value of `auroc_gap` > 0 when arm labels are exchangeable (no membership
@@ -88,11 +106,12 @@ def gap_permutation_p(member_rows: np.ndarray, non_member_rows: np.ndarray, rng:
     if not np.isfinite(observed):
         return 1.0
     pooled, n = np.vstack([member_rows, non_member_rows]), len(member_rows)
-    hits = 0
-    for _ in range(n_perm):
-        order = rng.permutation(len(pooled))
-        gap = auroc_gap(pooled[order[:n]], pooled[order[n:]])
-        hits += bool(np.isfinite(gap) and gap >= observed - 1e-12)
+    masks = np.zeros((n_perm, len(pooled)), dtype=bool)
+    for k in range(n_perm):
+        masks[k, rng.permutation(len(pooled))[:n]] = True
+    scores, labels = pooled[:, 0].astype(float), pooled[:, 1] > 0
+    gaps = _subset_aurocs(scores, labels, masks) - _subset_aurocs(scores, labels, ~masks)
+    hits = int(np.sum(np.isfinite(gaps) & (gaps >= observed - 1e-12)))
     return (hits + 1) / (n_perm + 1)
 
 

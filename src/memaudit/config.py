@@ -15,6 +15,7 @@ from typing import Any, Mapping
 import yaml
 
 from .cohort.sensitive import SensitiveGroup, parse_groups
+from .cohort.stream import StreamRecipe
 from .errors import UserInputError
 
 _TIER = re.compile(r"^(none|static|codes:([1-9][0-9]*))$")
@@ -48,6 +49,7 @@ class Tier:
 class AuditConfig:
     raw: Mapping[str, Any]
     groups: tuple[SensitiveGroup, ...]
+    recipe: StreamRecipe = StreamRecipe()   # section `cohort:`, built (and its hook imported) once
 
     def __getitem__(self, key: str) -> Any:
         return self.raw[key]
@@ -86,7 +88,8 @@ def load_config(path: Path | None = None, overrides: Mapping[str, Any] | None = 
     if overrides:
         _merge(raw, dict(overrides), "")
     _validate(raw)
-    return AuditConfig(raw, parse_groups(raw["sensitive_groups"]))
+    # the recipe is checked and its hook imported here, before any model loads
+    return AuditConfig(raw, parse_groups(raw["sensitive_groups"]), StreamRecipe.from_config(raw["cohort"]))
 
 
 def _merge(base: dict[str, Any], user: Mapping[str, Any], where: str) -> None:
@@ -182,6 +185,3 @@ def _validate(raw: Mapping[str, Any]) -> None:
     pad = raw["model_input"]["pad_id"]
     if pad is not None and (not isinstance(pad, int) or isinstance(pad, bool) or pad < 0):
         raise UserInputError("'model_input.pad_id' a non-negative integer", repr(pad), "set e.g. pad_id: 0")
-    from .cohort.stream import StreamRecipe
-
-    StreamRecipe.from_config(raw["cohort"])  # checks the recipe and imports its hook now, before any model loads

@@ -17,6 +17,7 @@ from .tokenizer import load_tokenizer
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
+UNBOUNDED_CONTEXT = 1 << 30  # a config without max_position_embeddings / n_positions (Mamba)
 
 
 class _SeededSampler:
@@ -77,7 +78,8 @@ class HFAdapter:
                                  "save the model with save_pretrained(safe_serialization=True)") from None
         self.model.to(self.device).eval()
         cfg = self.model.config
-        self.context = int(getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None) or 1 << 30)
+        self.context = int(getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
+                           or UNBOUNDED_CONTEXT)
         if len(self.vocab.vocab) > self.model.get_input_embeddings().num_embeddings:
             raise UserInputError(f"a vocabulary of at most {self.model.get_input_embeddings().num_embeddings} ids",
                                  f"{len(self.vocab.vocab)} ids in the vocabulary",
@@ -115,7 +117,7 @@ class HFAdapter:
         """How scoring, embedding and prompting fit these sequences into the model's context."""
         lengths = np.array([len(self._prefix()) + len(self.vocab.encode(s)) for s in sequences] or [0])
         longer = int((lengths > self.context).sum())
-        bounded = self.context < (1 << 30)
+        bounded = self.context < UNBOUNDED_CONTEXT
         return {"context_tokens": self.context if bounded else None, "window_tokens": self.context if bounded else None,
                 "window_overlap_tokens": self.context // 2 if bounded else None,
                 "sequences": len(sequences), "sequences_longer_than_context": longer,

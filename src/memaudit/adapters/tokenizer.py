@@ -62,8 +62,7 @@ class CodeTokenizer:
         if ids is None:
             tokens = [code] if self.code_to_tokens is None else list(self.code_to_tokens(code))
             known = bool(tokens) and all(t in self.token_to_id for t in tokens)
-            fallback = self.unk_id if self.unk_id is not None else self.pad_id
-            ids = tuple(self.token_to_id[t] for t in tokens) if known else (fallback,)
+            ids = tuple(self.token_to_id[t] for t in tokens) if known else (self.vocab.unknown_id,)
             self._ids[code], self._known[code] = ids, known
             if known and not self.one_to_one:
                 self._add_to_trie(code, ids)
@@ -103,10 +102,7 @@ class CodeTokenizer:
     def decode(self, ids: Iterable[int]) -> list[str]:
         if self.one_to_one:
             return self.vocab.decode(ids)
-        ids = [int(i) for i in ids]
-        if self.eos_id is not None and self.eos_id in ids:
-            ids = ids[: ids.index(self.eos_id)]
-        ids = [i for i in ids if i not in self.special_ids]
+        ids = self.vocab.content_ids(ids)
         out, pos = [], 0
         while pos < len(ids):
             node, match, end = self._trie, None, pos

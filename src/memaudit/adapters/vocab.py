@@ -120,19 +120,27 @@ class Vocab:
             i = self.token_to_id.get(c)
             if i is None:
                 self.unknown_counts[c] = self.unknown_counts.get(c, 0) + 1
-                i = self.unk_id if self.unk_id is not None else self.pad_id
+                i = self.unknown_id
             out.append(i)
         return out
 
-    def decode(self, ids: Iterable[int]) -> list[str]:
-        codes = []
+    @property
+    def unknown_id(self) -> int:
+        """The id a code outside the vocabulary is sent as: the unknown token, else padding."""
+        return self.unk_id if self.unk_id is not None else self.pad_id
+
+    def content_ids(self, ids: Iterable[int]) -> list[int]:
+        """A generated run up to the end token, without special tokens."""
+        out = []
         for i in ids:
             if i == self.eos_id:
                 break
-            if i in self._special_ids:
-                continue
-            codes.append(self.id_to_token.get(int(i), "[UNK]"))
-        return codes
+            if i not in self._special_ids:
+                out.append(int(i))
+        return out
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        return [self.id_to_token.get(i, "[UNK]") for i in self.content_ids(ids)]
 
     @property
     def special_ids(self) -> frozenset[int]:

@@ -11,7 +11,6 @@ import numpy as np
 from ..adapters.base import EMBED, GENERATE, SCORE
 from ..adapters.cache import CachedAdapter
 from ..cohort.meds_reader import MedsDataset, Timeline
-from ..cohort.stream import StreamRecipe
 from ..cohort.sensitive import GroupMatcher
 from ..config import AuditConfig
 from ..errors import UserInputError
@@ -74,7 +73,7 @@ def prepare_context(dataset: MedsDataset, config: AuditConfig, capabilities: fro
     rng = np.random.default_rng([config.seed, 101])
     members = _sample_arm(member_ids, config["subjects_per_arm"], rng)
     non_members = _sample_arm(non_member_ids, config["subjects_per_arm"], rng)
-    recipe = StreamRecipe.from_config(config["cohort"])
+    recipe = config.recipe
     timelines, static_note = _static_rows(dataset.timelines(members + non_members, recipe), recipe.static_rows, knows)
     members = [s for s in members if s in timelines]
     non_members = [s for s in non_members if s in timelines]

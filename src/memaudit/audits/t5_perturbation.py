@@ -63,9 +63,9 @@ def perturbations(ctx: AuditContext, prompt: tuple[str, ...], candidates: dict[s
             out["sex"] = prompt[:i] + ("SEX//M" if c == "SEX//F" else "SEX//F",) + prompt[i + 1:]
     swappable = [i for i, c in enumerate(prompt) if not c.startswith(tuple(ctx.config["demographic_prefixes"]))
                  and len(candidates.get(_code_type(c), [])) > 1]
-    seed = int.from_bytes(hashlib.sha256("\x1f".join(prompt).encode()).digest()[:8], "little")
-    rng = np.random.default_rng([ctx.config.seed, seed])
     if swappable:
+        seed = int.from_bytes(hashlib.sha256("\x1f".join(prompt).encode()).digest()[:8], "little")
+        rng = np.random.default_rng([ctx.config.seed, seed])
         i = swappable[int(rng.integers(len(swappable)))]
         pool = [c for c in candidates[_code_type(prompt[i])] if c != prompt[i]]
         out["code_swap"] = prompt[:i] + (pool[int(rng.integers(len(pool)))],) + prompt[i + 1:]
@@ -163,7 +163,7 @@ def drop_p(profile_: dict[str, float], n_samples: int, null_drop: float) -> floa
     return float(norm.sf((p_o - p_p - max(null_drop, 0.0)) / se))
 
 
-def verdict_of(profile_: dict[str, float], sharpness: float, p_value: float, alpha: float, min_drop: float,
+def verdict_of(profile_: dict[str, float], sharpness: float, q_value: float, alpha: float, min_drop: float,
                threshold: float) -> str:
     """not_replicated: fresh samples of the original prompt stay below the T2 threshold (the flag
     was sampling noise); memorized: p̂ drops sharply and more than in non-members; generalized:
@@ -172,7 +172,7 @@ def verdict_of(profile_: dict[str, float], sharpness: float, p_value: float, alp
     perturbed = [v for k, v in profile_.items() if k != "original"]
     if profile_["original"] < threshold:
         return "not_replicated"
-    if sharpness >= min_drop and p_value < alpha:
+    if sharpness >= min_drop and q_value < alpha:
         return "memorized"
     if sharpness < min_drop and perturbed and float(np.mean(perturbed)) >= threshold:
         return "generalized"

@@ -105,7 +105,7 @@ class MedsDataset:
             raise UserInputError("readable parquet data pages", str(e).splitlines()[0][:200],
                                  "re-export the corrupt shard") from None
         check_rows(df)
-        return timelines_from_frame(df, recipe or StreamRecipe())
+        return timelines_from_frame(df, recipe)
 
     def code_subject_counts(self, subject_ids: Iterable[int]) -> dict[str, int]:
         """How many of `subject_ids` have each code at least once."""

@@ -1,13 +1,18 @@
 """T5 diagnostics: how much each perturbation family moves p̂, by what the ground truth planted.
 
-    python benchmarks/t5_diagnostics.py --dir validation_run [--samples 20] [--null 40]
+    python benchmarks/t5_diagnostics.py --dir validation_run [--model MODEL_DIR] [--samples 20] [--null 40]
 
-Runs on the cohort and model of `memaudit validate --quick --out DIR` (DIR/data, DIR/model),
-sends every flagged T2 case to T5 (not only `t5.max_cases`), adds three exploratory families (the
-clinical codes reordered, half of them swapped, the earlier half dropped) to the shipped ones, and prints, per class
-of case, the mean drop p̂(original) − p̂(perturbed) per family. A family separates memorization from
-generalization when it moves canaries (random plants repeated ≥ 5×) and not pattern cases.
-Responses are cached in DIR/t5_diagnostics.sqlite.
+Runs on the cohort and model of `memaudit validate --quick --out DIR` (DIR/data, DIR/model; or
+another model trained on DIR/data, e.g. a larger one from `memaudit train --hidden-size 256
+--layers 4 --epochs 20`), sends every flagged T2 case to T5 (not only `t5.max_cases`), adds four
+exploratory families to the shipped ones: the clinical codes reordered, half of them swapped, the
+earlier half dropped, and every code *not linked* to a sensitive group swapped for another unlinked
+code of its type (linked: see memaudit.audits.clinical_links), which keeps the clinical picture that predicts a
+group and replaces the rest of the patient. It prints, per class of case, the mean drop
+p̂(original) − p̂(perturbed) per family, then every planted-at-random case whose flag replicated
+with its mean p̂ per family. A family separates memorization from generalization when it moves
+canaries (random plants repeated ≥ 5×) and not pattern cases. Responses are cached in
+MODEL_DIR/../t5_diagnostics.sqlite next to the model.
 """
 
 from __future__ import annotations
@@ -23,12 +28,15 @@ import polars as pl
 from memaudit.adapters.cache import CachedAdapter
 from memaudit.adapters.hf import HFAdapter
 from memaudit.audits import runner, t1_trajectory, t2_sensitive, t5_perturbation as t5
+from memaudit.audits.t2_sensitive import FlaggedCase
+from memaudit.audits.clinical_links import linked_codes
 from memaudit.audits.requests import fulfil
 from memaudit.cohort.meds_reader import MedsDataset
 from memaudit.config import load_config
 from memaudit.validation.run import QUICK_AUDIT
 
 SHIPPED = t5.perturbations
+LINKED: set[str] = set()   # codes linked to a sensitive group in the audited cohort (filled in main)
 
 
 def with_exploratory(ctx, prompt, candidates):  # noqa: ANN001, ANN201
@@ -48,6 +56,12 @@ def with_exploratory(ctx, prompt, candidates):  # noqa: ANN001, ANN201
         out["order"] = tuple(reordered)
         early = set(clinical[: len(clinical) // 2])
         out["early_half_dropped"] = tuple(c for i, c in enumerate(prompt) if i not in early)
+        unlinked = list(prompt)
+        for i in (i for i in clinical if prompt[i] not in LINKED):
+            pool = [c for c in candidates.get(t5._code_type(prompt[i]), []) if c != prompt[i] and c not in LINKED]
+            if pool:
+                unlinked[i] = pool[int(rng.integers(len(pool)))]
+        out["unlinked_swapped"] = tuple(unlinked)
     return out
 
 
@@ -58,15 +72,19 @@ def family(name: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--dir", default="validation_run")
+    ap.add_argument("--model", default=None, help="model directory (default DIR/model)")
     ap.add_argument("--samples", type=int, default=20)
     ap.add_argument("--null", type=int, default=40)
     args = ap.parse_args()
     root = Path(args.dir)
     config = load_config(overrides={**QUICK_AUDIT, "seed": 0,
                                     "t5": {"max_cases": 100_000, "n_samples": args.samples, "n_null": args.null}})
-    adapter = HFAdapter(root / "model", batch_size=256)
+    model = Path(args.model) if args.model else root / "model"
+    adapter = HFAdapter(model, batch_size=256)
     ctx = runner.prepare_context(MedsDataset(root / "data"), config, adapter.capabilities())
-    cached = CachedAdapter(adapter, root / "t5_diagnostics.sqlite")
+    for group in ctx.config["sensitive_groups"]:
+        LINKED.update(linked_codes({s: t.codes for s, t in ctx.timelines.items()}, ctx.labels(group)))
+    cached = CachedAdapter(adapter, model.parent / "t5_diagnostics.sqlite")
     responses = fulfil(t1_trajectory.requests(ctx) + t2_sensitive.requests(ctx), cached, config.seed, 2048, True)
     t2_result, flagged = t2_sensitive.run(ctx, responses)
     t5.perturbations = with_exploratory
@@ -78,6 +96,7 @@ def main() -> None:
             for r in truth.iter_rows(named=True) for p in (r["planted"] or [])}
     threshold = float(config["t2"]["threshold"])
     drops: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    random_cases: list[tuple[int, FlaggedCase, dict[str, list[float]]]] = []
     candidates = t5._candidates(ctx)
     for arm, cases in (("member", chosen), ("non-member null", [n for v in nulls.values() for n in v])):
         for c in cases:
@@ -87,6 +106,11 @@ def main() -> None:
             if arm == "member" and profile["original"] < threshold:
                 label += " (not replicated)"
             drops[label]["n"].append(1.0)
+            if arm == "member" and planted == "random" and profile["original"] >= threshold:
+                by_family: dict[str, list[float]] = defaultdict(list)
+                for name, value in profile.items():
+                    by_family[family(name)].append(value)
+                random_cases.append((repeats, c, by_family))
             for name, value in profile.items():
                 if name != "original":
                     drops[label][family(name)].append(profile["original"] - value)
@@ -98,6 +122,12 @@ def main() -> None:
         d = drops[label]
         cells = [f"{np.mean(d[f]):+.3f}" if d.get(f) else "–" for f in families]
         print(f"| {label} | {len(d['n'])} | " + " | ".join(cells) + " |")
+    print(f"\nplanted-at-random member cases whose flag replicated: mean p̂ per family ({len(random_cases)})")
+    print("| repeats | group | tier | original | " + " | ".join(families) + " |")
+    print("|---|---|---|---|" + "---|" * len(families))
+    for repeats, c, by_family in sorted(random_cases, key=lambda x: (-x[0], x[1].group, x[1].tier)):
+        cells = [f"{np.mean(by_family[f]):.2f}" if by_family.get(f) else "–" for f in families]
+        print(f"| {repeats} | {c.group} | {c.tier} | {by_family['original'][0]:.2f} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

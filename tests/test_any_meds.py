@@ -114,7 +114,7 @@ def foreign(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     config.write_text(json.dumps({
         "splits": {"members": "fit", "non_members": "holdout"}, "subjects_per_arm": 20,
         "tiers": ["static", "codes:10"], "generation": {"n_samples": 3, "max_new_codes": 8},
-        "statistics": {"n_bootstrap": 50}, "t5": {"max_cases": 2, "n_samples": 3, "n_null": 3},
+        "statistics": {"n_bootstrap": 50}, "t5": {"max_cases": 2, "n_samples": 3, "n_samples_original": 6, "n_null": 3},
         "cohort": {"static_rows": "auto", "event_to_code": f"{hooks}:bin_lab",
                    "derive_age": {"birth_code": "MEDS_BIRTH", "prefix": "AGE//", "band_years": 5}, "derive_time_gaps": GAPS},
         "model_input": {"vocab": "tokens.parquet", "code_column": "token", "index_column": "token_id",

@@ -19,7 +19,7 @@ from memaudit.config import load_config
 
 OVERRIDES = {"subjects_per_arm": None, "tiers": ["none", "static", "codes:10", "codes:20"],
              "generation": {"n_samples": 6, "max_new_codes": 64}, "statistics": {"n_bootstrap": 200},
-             "t5": {"max_cases": 12, "n_null": 19, "n_samples": 8}}
+             "t5": {"max_cases": 12, "n_null": 19, "n_samples": 8, "n_samples_original": 16}}
 
 
 @pytest.fixture(scope="module")
@@ -101,12 +101,44 @@ def test_t5_perturbs_identifiers_and_separates_unreplicated_flags(outcome) -> No
     assert set(counts) == {"memorized", "generalized", "inconclusive", "not_replicated"}
 
 
+def test_linked_codes_need_several_subjects_and_a_lift() -> None:
+    from memaudit.audits.clinical_links import linked_codes
+
+    # 600 subjects, 40 with the group; 12 of the 15 on drug D have it, 20 of the 300 with lab L do,
+    # and the one subject with rare code R has it
+    codes = {s: (["D"] if s < 15 else []) + (["L"] if s % 2 else []) + (["R"] if s == 0 else []) for s in range(600)}
+    has = {s: s < 12 or 15 <= s < 43 for s in range(600)}
+    assert sum(has.values()) == 40 and sum(has[s] for s in range(15)) == 12 and sum(has[s] for s in range(1, 600, 2)) == 20
+    assert linked_codes(codes, has) == {"D"}
+    assert linked_codes(codes, has, min_subjects=1) == {"D", "R"}
+
+
+def test_t5_spends_its_budget_on_flags_the_prompt_does_not_explain_first(outcome) -> None:  # noqa: ANN001
+    from memaudit.audits import t5_perturbation as t5
+    from memaudit.audits.clinical_links import linked_codes
+    from memaudit.audits.t2_sensitive import FlaggedCase
+
+    ctx = outcome.context
+    group = max(ctx.config["sensitive_groups"], key=lambda g: sum(ctx.labels(g).values()))
+    linked = linked_codes({s: t.codes for s, t in ctx.timelines.items()}, ctx.labels(group))
+    prompts = ctx.prompts["codes:10"]
+    explained = next(s for s in ctx.members if s in prompts and set(prompts[s].codes) & linked)
+    unexplained = next(s for s in ctx.members if s in prompts and not set(prompts[s].codes) & linked)
+    # the explained flag is the more extreme one, and still comes second
+    flagged = [FlaggedCase(explained, group, "codes:10", 1.0), FlaggedCase(unexplained, group, "codes:10", 0.4)]
+    chosen, nulls = t5.cases(ctx, flagged, outcome.results["T2"].per_subject)
+    assert [c.subject_id for c in chosen] == [unexplained, explained]
+    assert all(ctx.arm(n.subject_id) == "non_member" for n in nulls[(group, "codes:10")])
+
+
 def test_t5_drop_test_uses_binomial_noise_and_the_null_offset() -> None:
     from memaudit.audits.t5_perturbation import drop_p
 
     sharp = {"original": 0.9, **{f"p{i}": 0.2 for i in range(9)}}
-    assert drop_p(sharp, 20, 0.0) < 1e-6
-    assert drop_p(sharp, 20, 0.7) == pytest.approx(0.5, abs=0.01)  # no more than non-members drop
+    assert drop_p(sharp, 20, 20, 0.0) < 1e-6
+    assert drop_p(sharp, 20, 20, 0.7) == pytest.approx(0.5, abs=0.01)  # no more than non-members drop
     noisy = {"original": 0.45, **{f"p{i}": 0.25 for i in range(9)}}  # a 0.2 drop is within noise at 20 samples
-    assert 0.01 < drop_p(noisy, 20, 0.0) < 0.1
-    assert drop_p({"original": 0.5}, 20, 0.0) == 1.0
+    assert 0.01 < drop_p(noisy, 20, 20, 0.0) < 0.1
+    # ... and clear once the original prompt, the reference of every comparison, has 100 samples
+    assert drop_p(noisy, 100, 20, 0.0) < 0.001
+    assert drop_p({"original": 0.5}, 20, 20, 0.0) == 1.0

@@ -40,7 +40,7 @@ def test_audit_writes_a_report_and_the_gate_exits_3(cohort_dir: Path, model_dir:
 
     cfg = tmp_path / "audit.yaml"
     cfg.write_text("tiers: [static, codes:10]\ngeneration:\n  n_samples: 3\n  max_new_codes: 12\n"
-                   "statistics:\n  n_bootstrap: 50\nt5:\n  max_cases: 3\n  n_samples: 4\n  n_null: 5\n")
+                   "statistics:\n  n_bootstrap: 50\nt5:\n  max_cases: 3\n  n_samples: 4\n  n_samples_original: 8\n  n_null: 5\n")
     ok = run("audit", "--data", str(cohort_dir), "--model", str(model_dir), "--out", str(tmp_path / "run"),
              "--config", str(cfg), "--subjects-per-arm", "40", "--quiet")
     assert ok.returncode == 0, ok.stderr

@@ -22,7 +22,7 @@ from memaudit.model.train import TrainConfig, train_model
 from memaudit.testing import check_adapter
 
 SMALL = {"subjects_per_arm": 15, "tiers": ["static", "codes:10"], "generation": {"n_samples": 3, "max_new_codes": 8},
-         "statistics": {"n_bootstrap": 50}, "t5": {"max_cases": 2, "n_samples": 3, "n_null": 3}}
+         "statistics": {"n_bootstrap": 50}, "t5": {"max_cases": 2, "n_samples": 3, "n_samples_original": 6, "n_null": 3}}
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import polars as pl
 import pytest
 
 CONFIG = ("tiers: [none, static, codes:10]\ngeneration:\n  n_samples: 4\n  max_new_codes: 24\n"
-          "statistics:\n  n_bootstrap: 100\nt5:\n  max_cases: 4\n  n_null: 5\n  n_samples: 4\n")
+          "statistics:\n  n_bootstrap: 100\nt5:\n  max_cases: 4\n  n_null: 5\n  n_samples: 4\n  n_samples_original: 8\n")
 
 
 def audit(data: Path, model: Path, out: Path, *extra: str, config: str = CONFIG, **kw) -> subprocess.CompletedProcess:  # noqa: ANN003

@@ -20,7 +20,7 @@ def run_dir(cohort_dir: Path, model_dir: Path, tmp_path_factory: pytest.TempPath
     out = tmp_path_factory.mktemp("report_run")
     overrides = {"subjects_per_arm": 60, "tiers": ["none", "static", "codes:10"],
                  "generation": {"n_samples": 4, "max_new_codes": 24}, "statistics": {"n_bootstrap": 100},
-                 "t5": {"max_cases": 4, "n_samples": 6, "n_null": 8}}
+                 "t5": {"max_cases": 4, "n_samples": 6, "n_samples_original": 12, "n_null": 8}}
     audit(cohort_dir, model_dir, out, overrides=overrides, progress=False)
     return out
 

@@ -15,7 +15,7 @@ from memaudit.validation.run import QUICK_AUDIT, format_table, validate
 def validation(cohort_dir: Path, model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     run = tmp_path_factory.mktemp("validation") / "audit"
     overrides = {**QUICK_AUDIT, "generation": {"n_samples": 6, "max_new_codes": 48}, "statistics": {"n_bootstrap": 200},
-                 "t5": {"max_cases": 20, "n_null": 19, "n_samples": 8}}
+                 "t5": {"max_cases": 20, "n_null": 19, "n_samples": 8, "n_samples_original": 16}}
     audit(cohort_dir, model_dir, run, overrides=overrides, progress=False, echo=False)
     return validate(cohort_dir, run, progress=False), run
 

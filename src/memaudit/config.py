@@ -175,7 +175,7 @@ def _validate(raw: Mapping[str, Any]) -> None:
         raise UserInputError("statistics.confidence in (0.5, 1)", repr(raw["statistics"]["confidence"]), "use 0.95")
     _positive(raw, "statistics.n_bootstrap", raw["statistics"]["n_bootstrap"])
     _positive(raw, "statistics.n_permutations", raw["statistics"]["n_permutations"])
-    for key in ("n_samples", "age_steps", "n_null", "max_cases"):
+    for key in ("n_samples", "n_samples_original", "age_steps", "n_null", "max_cases"):
         _positive(raw, f"t5.{key}", raw["t5"][key])
     _positive(raw, "t6.k_anonymity", raw["t6"]["k_anonymity"])
     for key in ("vocab", "code_to_tokens", "start_token", "end_token", "unk_token", "code_column", "index_column"):

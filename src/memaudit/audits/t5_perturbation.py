@@ -13,6 +13,7 @@ from itertools import zip_longest
 
 import numpy as np
 
+from .clinical_links import linked_codes
 from .context import AuditContext
 from .requests import Request, Responses
 from .result import FAIL, PASS, TestResult
@@ -23,13 +24,15 @@ from .t2_sensitive import FlaggedCase, p_hat
 NAME, TITLE = "T5", "Perturbation"
 
 
-def sample_request(ctx: AuditContext, prompt: tuple[str, ...]) -> Generate:
-    """T5's own sampling: `t5.n_samples` fresh samples (drawn under T5's seed, see `t5_seed`), so
-    the original p̂ is re-estimated rather than reused. Reusing the T2 estimate that selected the
-    case would carry its winner's curse into the sharpness statistic."""
-    g = ctx.generation()
-    return Generate(prompt, int(ctx.config["t5"]["n_samples"]), int(g["max_new_codes"]), float(g["temperature"]),
-                    float(g["top_p"]))
+def sample_request(ctx: AuditContext, prompt: tuple[str, ...], original: bool = False) -> Generate:
+    """T5's own sampling, drawn under T5's seed (see `t5_seed`): `t5.n_samples_original` fresh
+    samples of the original prompt, so the original p̂ is re-estimated rather than reused (reusing
+    the T2 estimate that selected the case would carry its winner's curse into the statistic), and
+    `t5.n_samples` per perturbed prompt. The original gets more: every perturbed prompt is compared
+    with it, so its sampling noise dominates the drop test's standard error."""
+    g, cfg = ctx.generation(), ctx.config["t5"]
+    n = int(cfg["n_samples_original"] if original else cfg["n_samples"])
+    return Generate(prompt, n, int(g["max_new_codes"]), float(g["temperature"]), float(g["top_p"]))
 
 
 def t5_seed(seed: int) -> int:
@@ -95,20 +98,32 @@ def cases(ctx: AuditContext, flagged: list[FlaggedCase], t2_p_hat: dict[str, dic
     with the group, highest p̂ first.
 
     When there are more cases than `t5.max_cases`, the sensitive groups take turns, and within a
-    group the cases least explained by the non-members with the same group at the same tier come
-    first (smallest binomial tail of the member's count of group samples at the non-members' mean
-    rate): a case that any similar patient shares (generalization) is the least informative to
-    perturb."""
+    group the cases least explained by the clinical picture in their prompt come first: smallest
+    binomial tail of the member's count of group samples at the mean rate of the non-members whose
+    prompts at that tier carry the same evidence (a code linked to the group, see
+    `clinical_links`, or none). A case that any patient with such a prompt shares (generalization)
+    is the least informative to perturb; comparing every case with the non-members *with* the
+    group instead ranked a canary whose sensitive code was planted at random, with no clinical
+    sign of it, below the patients whose prompts announce the group."""
     cfg = ctx.config["t5"]
     n = int(ctx.generation()["n_samples"])
-    base: dict[tuple[str, str], float] = {}
+    linked = {g: linked_codes({s: t.codes for s, t in ctx.timelines.items()}, ctx.labels(g))
+              for g in sorted({c.group for c in flagged})}
+
+    def evidence(group: str, tier: str, subject: int) -> bool:
+        return any(c in linked[group] for c in ctx.prompts[tier][subject].codes)
+
+    base: dict[tuple[str, str, bool], float] = {}
     for group, tier in {(c.group, c.tier) for c in flagged}:
-        labels = ctx.labels(group)
         scores = t2_p_hat.get(f"t2_p_hat__{group}__{tier}", {})
-        vals = [v for s, v in scores.items() if ctx.arm(s) == "non_member" and labels[s]]
-        base[(group, tier)] = float(np.mean(vals)) if vals else 0.0
-    ranked = sorted(flagged, key=lambda c: (_surprise(c.p_hat, base[(c.group, c.tier)], n),
-                                            -(c.p_hat - base[(c.group, c.tier)]), c.group, c.tier, c.subject_id))
+        non_members = [s for s in scores if ctx.arm(s) == "non_member"]
+        for has in (False, True):
+            vals = [scores[s] for s in non_members if evidence(group, tier, s) == has] or \
+                   [scores[s] for s in non_members]
+            base[(group, tier, has)] = float(np.mean(vals)) if vals else 0.0
+    rate = {c: base[(c.group, c.tier, evidence(c.group, c.tier, c.subject_id))] for c in flagged}
+    ranked = sorted(flagged, key=lambda c: (evidence(c.group, c.tier, c.subject_id), _surprise(c.p_hat, rate[c], n),
+                                            -(c.p_hat - rate[c]), c.group, c.tier, c.subject_id))
     by_group: dict[str, list[FlaggedCase]] = {}
     for c in ranked:
         by_group.setdefault(c.group, []).append(c)
@@ -131,21 +146,21 @@ def requests(ctx: AuditContext, chosen: list[FlaggedCase], nulls: dict) -> list[
     out: list[Request] = []
     for c in chosen + [n for v in nulls.values() for n in v]:
         prompt = ctx.prompts[c.tier][c.subject_id].codes
-        out.append(sample_request(ctx, prompt))
+        out.append(sample_request(ctx, prompt, original=True))
         out += [sample_request(ctx, p) for p in perturbations(ctx, prompt, cand).values()]
     return out
 
 
 def profile(ctx: AuditContext, case: FlaggedCase, responses: Responses, cand: dict) -> tuple[dict[str, float], float]:  # noqa: ANN001
     prompt = ctx.prompts[case.tier][case.subject_id].codes
-    original = p_hat(ctx, responses[sample_request(ctx, prompt)], case.group)
+    original = p_hat(ctx, responses[sample_request(ctx, prompt, original=True)], case.group)
     prof = {name: p_hat(ctx, responses[sample_request(ctx, p)], case.group)
             for name, p in perturbations(ctx, prompt, cand).items()}
     sharpness = original - float(np.mean(list(prof.values()))) if prof else 0.0
     return {"original": original, **prof}, sharpness
 
 
-def drop_p(profile_: dict[str, float], n_samples: int, null_drop: float) -> float:
+def drop_p(profile_: dict[str, float], n_original: int, n_perturbed: int, null_drop: float) -> float:
     """One-sided p-value that this case's p̂ falls under perturbation by more than the non-members'
     mean drop: a two-proportion z-test of the original prompt's samples against all perturbed
     samples pooled. Sampling noise is binomial and known, so the non-members are needed only for the
@@ -156,7 +171,7 @@ def drop_p(profile_: dict[str, float], n_samples: int, null_drop: float) -> floa
     perturbed = [v for k, v in profile_.items() if k != "original"]
     if not perturbed:
         return 1.0
-    n_o, n_p = n_samples, n_samples * len(perturbed)
+    n_o, n_p = n_original, n_perturbed * len(perturbed)
     p_o, p_p = profile_["original"], float(np.mean(perturbed))
     pooled = (p_o * n_o + p_p * n_p) / (n_o + n_p)
     se = np.sqrt(max(pooled * (1 - pooled), 1 / (4 * (n_o + n_p))) * (1 / n_o + 1 / n_p))
@@ -189,7 +204,8 @@ def run(ctx: AuditContext, chosen: list[FlaggedCase], nulls: dict, responses: Re
     for c in chosen:
         prof, s = profile(ctx, c, responses, cand)
         null = null_stats[(c.group, c.tier)]
-        measured.append((c, prof, s, drop_p(prof, int(cfg["n_samples"]), float(np.mean(null)) if null else 0.0)))
+        measured.append((c, prof, s, drop_p(prof, int(cfg["n_samples_original"]), int(cfg["n_samples"]),
+                                              float(np.mean(null)) if null else 0.0)))
     # many cases are tested at once: "memorized" needs the Benjamini-Hochberg q-value below alpha
     _, q_values = benjamini_hochberg([m[3] for m in measured], alpha)
     for (c, prof, s, p), q in zip(measured, q_values):

@@ -97,8 +97,10 @@ def test_t5_perturbs_identifiers_and_separates_unreplicated_flags(outcome) -> No
     assert t5.verdict_of({"original": 0.6, "sex": 0.6}, 0.0, 0.5, 0.05, 0.2, 0.3) == "generalized"
     # a member at 3 of 8 where non-members sit at 5% is more surprising than one at 8 of 8 where they sit at 90%
     assert t5._surprise(3 / 8, 0.05, 8) < t5._surprise(1.0, 0.9, 8)
-    counts = outcome.results["T5"].metrics["counts"]
-    assert set(counts) == {"memorized", "generalized", "inconclusive", "not_replicated"}
+    metrics = outcome.results["T5"].metrics
+    assert set(metrics["counts"]) == {"memorized", "generalized", "inconclusive", "not_replicated"}
+    assert metrics["cases"] and all(isinstance(r["prompt_evidence"], bool) for r in metrics["cases"])
+    assert metrics["n_without_prompt_evidence"] == sum(not r["prompt_evidence"] for r in metrics["cases"])
 
 
 def test_linked_codes_need_several_subjects_and_a_lift() -> None:

@@ -9,6 +9,7 @@ non-members put through the same perturbations."""
 from __future__ import annotations
 
 import hashlib
+from typing import Callable
 from itertools import zip_longest
 
 import numpy as np
@@ -92,6 +93,15 @@ def _surprise(p_hat_: float, base: float, n: int) -> float:
     return float(binom.sf(k - 1, n, min(max(base, 0.5 / n), 1 - 0.5 / n)))
 
 
+def prompt_evidence(ctx: AuditContext, groups: set[str]) -> Callable[[str, str, int], bool]:
+    """Whether a subject's prompt at a tier carries a code linked to the group (`clinical_links`):
+    a flag such a prompt explains may be generalization; one it does not explain is where
+    patient-level memorization would show."""
+    codes = {s: t.codes for s, t in ctx.timelines.items()}
+    linked = {g: linked_codes(codes, ctx.labels(g)) for g in sorted(groups)}
+    return lambda group, tier, subject: any(c in linked[group] for c in ctx.prompts[tier][subject].codes)
+
+
 def cases(ctx: AuditContext, flagged: list[FlaggedCase], t2_p_hat: dict[str, dict[int, float]]
           ) -> tuple[list[FlaggedCase], dict[tuple[str, str], list[FlaggedCase]]]:
     """The flagged member cases to perturb and, per (group, tier), the null cases: non-members
@@ -107,12 +117,7 @@ def cases(ctx: AuditContext, flagged: list[FlaggedCase], t2_p_hat: dict[str, dic
     sign of it, below the patients whose prompts announce the group."""
     cfg = ctx.config["t5"]
     n = int(ctx.generation()["n_samples"])
-    linked = {g: linked_codes({s: t.codes for s, t in ctx.timelines.items()}, ctx.labels(g))
-              for g in sorted({c.group for c in flagged})}
-
-    def evidence(group: str, tier: str, subject: int) -> bool:
-        return any(c in linked[group] for c in ctx.prompts[tier][subject].codes)
-
+    evidence = prompt_evidence(ctx, {c.group for c in flagged})
     base: dict[tuple[str, str, bool], float] = {}
     for group, tier in {(c.group, c.tier) for c in flagged}:
         scores = t2_p_hat.get(f"t2_p_hat__{group}__{tier}", {})
@@ -198,6 +203,7 @@ def run(ctx: AuditContext, chosen: list[FlaggedCase], nulls: dict, responses: Re
     cfg = ctx.config["t5"]
     alpha, min_drop = float(cfg["alpha"]), float(cfg["min_drop"])
     cand = _candidates(ctx)
+    evidence = prompt_evidence(ctx, {c.group for c in chosen})
     null_stats = {k: [profile(ctx, n, responses, cand)[1] for n in v] for k, v in nulls.items()}
     rows, flags, verdicts = [], {}, {}
     measured = []
@@ -212,11 +218,13 @@ def run(ctx: AuditContext, chosen: list[FlaggedCase], nulls: dict, responses: Re
         verdict = verdict_of(prof, s, float(q), alpha, min_drop, float(ctx.config["t2"]["threshold"]))
         rows.append({"subject_id": c.subject_id, "group": c.group, "tier": c.tier, "p_hat": c.p_hat,
                      "profile": prof, "sharpness": s, "p_value": p, "q_value": float(q),
-                     "n_null": len(null_stats[(c.group, c.tier)]), "verdict": verdict})
+                     "n_null": len(null_stats[(c.group, c.tier)]),
+                     "prompt_evidence": evidence(c.group, c.tier, c.subject_id), "verdict": verdict})
         verdicts.setdefault(c.subject_id, []).append(verdict)
         if verdict == "memorized":
             flags.setdefault(c.subject_id, []).append(f"T5:{c.group}@{c.tier}")
     counts = {v: sum(r["verdict"] == v for r in rows) for v in ("memorized", "generalized", "inconclusive", "not_replicated")}
+    unexplained = sum(not r["prompt_evidence"] for r in rows)
     if not rows:
         return TestResult(NAME, TITLE, PASS, "No T2 case was flagged, so there was nothing to perturb.",
                           {"cases": [], "counts": counts})
@@ -226,10 +234,11 @@ def run(ctx: AuditContext, chosen: list[FlaggedCase], nulls: dict, responses: Re
     summary = (f"Of {len(rows)} flagged case(s), {counts['memorized']} behaved like patient-level memorization "
                f"(p̂ dropped sharply when identifiers changed), {counts['generalized']} like generalization, "
                f"{counts['inconclusive']} inconclusive; {counts['not_replicated']} did not replicate with fresh samples "
-               "(the T2 flag was sampling noise).")
+               f"(the T2 flag was sampling noise). {unexplained} of the flags had no code linked to the group "
+               "in the prompt.")
     per_subject = {"t5_memorized": {s: float(any(v == "memorized" for v in vs)) for s, vs in verdicts.items()}}
     return TestResult(NAME, TITLE, status, summary,
-                      {"cases": rows, "counts": counts, "alpha": alpha, "min_drop": min_drop,
+                      {"cases": rows, "counts": counts, "n_without_prompt_evidence": unexplained, "alpha": alpha, "min_drop": min_drop,
                        "statistic": "sharpness = p̂(original) − mean p̂(perturbed); one-sided two-proportion z-test "
                                     "of the original against the pooled perturbed samples, offset by the mean sharpness "
                                     "of non-members put through the same perturbations; memorized needs the "

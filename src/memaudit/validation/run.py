@@ -95,6 +95,7 @@ def targets_met(v: dict) -> dict:
 
 def format_table(v: dict) -> str:
     f = lambda x: "–" if x is None else (f"{x:.2f}" if isinstance(x, float) else str(x))  # noqa: E731
+    ci = lambda lo_hi: f"[{f(lo_hi[0])}, {f(lo_hi[1])}]"  # noqa: E731
     lines = ["| canary repeats | canaries | T4 power @1% FPR | exposure (bits) | T1 power | T2 power |",
              "|---|---|---|---|---|---|"]
     for r in v["power_by_repeats"]:
@@ -108,8 +109,10 @@ def format_table(v: dict) -> str:
               f"{f(p['share_p_below_0_05_acceptance95'][1])}) | {f(p['share_p_below_0_05'])} |",
               f"| the placebo audit's report | risk {p['risk_level']} |",
               "", "| T5 | value |", "|---|---|",
-              f"| planted-at-random cases labelled memorized | {f(t5['random_labelled_memorized'])} (n={t5['n_random_cases']}) |",
-              f"| planted-by-pattern cases labelled generalized | {f(t5['pattern_labelled_generalized'])} (n={t5['n_pattern_cases']}) |",
+              f"| planted-at-random cases labelled memorized [95% CI] | {f(t5['random_labelled_memorized'])} "
+              f"{ci(t5['random_cases_ci95'])} (n={t5['n_random_cases']}) |",
+              f"| planted-by-pattern cases labelled generalized [95% CI] | {f(t5['pattern_labelled_generalized'])} "
+              f"{ci(t5['pattern_cases_ci95'])} (n={t5['n_pattern_cases']}) |",
               f"| of which canaries ≥ 20× labelled memorized | {f(t5['canary_20_plus_labelled_memorized'])} "
               f"(n={t5['n_canary_20_plus_cases']}) |",
               f"| counting flags that did not replicate: random → memorized | "

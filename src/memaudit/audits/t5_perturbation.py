@@ -9,8 +9,8 @@ non-members put through the same perturbations."""
 from __future__ import annotations
 
 import hashlib
-from typing import Callable
 from itertools import zip_longest
+from typing import Callable
 
 import numpy as np
 
@@ -107,14 +107,14 @@ def cases(ctx: AuditContext, flagged: list[FlaggedCase], t2_p_hat: dict[str, dic
     """The flagged member cases to perturb and, per (group, tier), the null cases: non-members
     with the group, highest p̂ first.
 
-    When there are more cases than `t5.max_cases`, the sensitive groups take turns, and within a
-    group the cases least explained by the clinical picture in their prompt come first: smallest
-    binomial tail of the member's count of group samples at the mean rate of the non-members whose
-    prompts at that tier carry the same evidence (a code linked to the group, see
-    `clinical_links`, or none). A case that any patient with such a prompt shares (generalization)
-    is the least informative to perturb; comparing every case with the non-members *with* the
-    group instead ranked a canary whose sensitive code was planted at random, with no clinical
-    sign of it, below the patients whose prompts announce the group."""
+    When there are more cases than `t5.max_cases`, the sensitive groups take turns. Within a
+    group, flags whose prompt carries no code linked to the group (`clinical_links`) come first,
+    then those whose prompt does; within each, the least explained first: smallest binomial tail
+    of the member's count of group samples at the mean rate of the non-members whose prompts at
+    that tier carry the same evidence. A case that any patient with such a prompt shares
+    (generalization) is the least informative to perturb; comparing every case with the
+    non-members *with* the group instead ranked a canary whose sensitive code was planted at
+    random, with no clinical sign of it, below the patients whose prompts announce the group."""
     cfg = ctx.config["t5"]
     n = int(ctx.generation()["n_samples"])
     evidence = prompt_evidence(ctx, {c.group for c in flagged})

@@ -29,7 +29,6 @@ from memaudit.adapters.cache import CachedAdapter
 from memaudit.adapters.hf import HFAdapter
 from memaudit.audits import runner, t1_trajectory, t2_sensitive, t5_perturbation as t5
 from memaudit.audits.t2_sensitive import FlaggedCase
-from memaudit.audits.clinical_links import linked_codes
 from memaudit.audits.requests import fulfil
 from memaudit.cohort.meds_reader import MedsDataset
 from memaudit.config import load_config
@@ -39,29 +38,31 @@ SHIPPED = t5.perturbations
 LINKED: set[str] = set()   # codes linked to a sensitive group in the audited cohort (filled in main)
 
 
+def swapped(prompt, positions, candidates, rng, avoid=frozenset()):  # noqa: ANN001, ANN201
+    """The prompt with each position's code replaced by another code of its type, not in `avoid`."""
+    out = list(prompt)
+    for i in positions:
+        pool = [c for c in candidates.get(t5._code_type(prompt[i]), []) if c != prompt[i] and c not in avoid]
+        if pool:
+            out[i] = pool[int(rng.integers(len(pool)))]
+    return tuple(out)
+
+
 def with_exploratory(ctx, prompt, candidates):  # noqa: ANN001, ANN201
     out = dict(SHIPPED(ctx, prompt, candidates))
     clinical = [i for i, c in enumerate(prompt) if not c.startswith(tuple(ctx.config["demographic_prefixes"]))]
     if len(clinical) >= 4:
         rng = np.random.default_rng(int.from_bytes(hashlib.sha256("|".join(prompt).encode()).digest()[:8], "little"))
-        swapped = list(prompt)
-        for i in rng.choice(clinical, size=len(clinical) // 2, replace=False):
-            pool = [c for c in candidates.get(t5._code_type(prompt[i]), []) if c != prompt[i]]
-            if pool:
-                swapped[i] = pool[int(rng.integers(len(pool)))]
-        out["half_swapped"] = tuple(swapped)
+        out["half_swapped"] = swapped(prompt, rng.choice(clinical, size=len(clinical) // 2, replace=False),
+                                      candidates, rng)
         reordered = list(prompt)
         for target, source in zip(clinical, [clinical[k] for k in rng.permutation(len(clinical))]):
             reordered[target] = prompt[source]
         out["order"] = tuple(reordered)
         early = set(clinical[: len(clinical) // 2])
         out["early_half_dropped"] = tuple(c for i, c in enumerate(prompt) if i not in early)
-        unlinked = list(prompt)
-        for i in (i for i in clinical if prompt[i] not in LINKED):
-            pool = [c for c in candidates.get(t5._code_type(prompt[i]), []) if c != prompt[i] and c not in LINKED]
-            if pool:
-                unlinked[i] = pool[int(rng.integers(len(pool)))]
-        out["unlinked_swapped"] = tuple(unlinked)
+        out["unlinked_swapped"] = swapped(prompt, [i for i in clinical if prompt[i] not in LINKED], candidates, rng,
+                                          avoid=LINKED)
     return out
 
 
@@ -83,7 +84,7 @@ def main() -> None:
     adapter = HFAdapter(model, batch_size=256)
     ctx = runner.prepare_context(MedsDataset(root / "data"), config, adapter.capabilities())
     for group in ctx.config["sensitive_groups"]:
-        LINKED.update(linked_codes({s: t.codes for s, t in ctx.timelines.items()}, ctx.labels(group)))
+        LINKED.update(ctx.linked_codes(group))
     cached = CachedAdapter(adapter, model.parent / "t5_diagnostics.sqlite")
     responses = fulfil(t1_trajectory.requests(ctx) + t2_sensitive.requests(ctx), cached, config.seed, 2048, True)
     t2_result, flagged = t2_sensitive.run(ctx, responses)

@@ -123,6 +123,7 @@ def test_t5_spends_its_budget_on_flags_the_prompt_does_not_explain_first(outcome
     ctx = outcome.context
     group = max(ctx.config["sensitive_groups"], key=lambda g: sum(ctx.labels(g).values()))
     linked = linked_codes({s: t.codes for s, t in ctx.timelines.items()}, ctx.labels(group))
+    assert ctx.linked_codes(group) == linked
     prompts = ctx.prompts["codes:10"]
     explained = next(s for s in ctx.members if s in prompts and set(prompts[s].codes) & linked)
     unexplained = next(s for s in ctx.members if s in prompts and not set(prompts[s].codes) & linked)

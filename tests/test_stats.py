@@ -115,12 +115,13 @@ def test_judge_gaps_needs_significance_after_benjamini_hochberg() -> None:
     nulls = [GapQuestion({}, rows(80, 0.3), rows(80, 0.3)) for _ in range(15)]
     for q in nulls:
         q.entry["auroc_gap"] = auroc_gap(q.member_rows, q.non_member_rows)
-    status, worst = judge_gaps(nulls, rng, 199, 0.95, 0.05, 0.15)
-    assert status == "pass" and worst == 0.0 and all("auroc_gap_q" in q.entry for q in nulls)
+    status, worst, where = judge_gaps(nulls, rng, 199, 0.95, 0.05, 0.15)
+    assert status == "pass" and worst == 0.0 and where is None and all("auroc_gap_q" in q.entry for q in nulls)
     real = GapQuestion({}, rows(200, 3.0), rows(200, 0.0))
     real.entry["auroc_gap"] = auroc_gap(real.member_rows, real.non_member_rows)
-    status, worst = judge_gaps(nulls + [real], rng, 999, 0.95, 0.05, 0.15)  # 16 questions need p < 0.05 / 16
+    status, worst, where = judge_gaps(nulls + [real], rng, 999, 0.95, 0.05, 0.15)  # 16 questions need p < 0.05 / 16
     assert status == "fail" and real.entry["significant"] and worst == real.entry["auroc_gap"] > 0.15
+    assert where is real
 
 
 def test_gap_permutation_p_equals_a_loop_over_permutations_with_ties() -> None:

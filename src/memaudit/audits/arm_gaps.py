@@ -20,24 +20,27 @@ class GapQuestion:
     entry: dict                 # the (group, tier) metrics; receives auroc_gap_p, auroc_gap_q, significant
     member_rows: np.ndarray     # (score, label) per member
     non_member_rows: np.ndarray
+    where: tuple[str, str] = ("", "")   # (group label, tier), for the summary
 
 
 def judge_gaps(questions: list[GapQuestion], rng: np.random.Generator, n_perm: int, confidence: float,
-               warn: float, fail: float) -> tuple[str, float]:
-    """The test's status and its largest significant gap; annotates each question's entry."""
+               warn: float, fail: float) -> tuple[str, float, GapQuestion | None]:
+    """The test's status, its largest significant gap and the question it came from (None when no
+    gap is significant); annotates each question's entry."""
     for q in questions:  # one score for everyone (the `none` tier) cannot separate anything: not a question
         if np.ptp(np.r_[q.member_rows[:, 0], q.non_member_rows[:, 0]]) == 0:
             q.entry.update(auroc_gap_p=1.0, auroc_gap_q=1.0, significant=False)
     questions = [q for q in questions if "auroc_gap_q" not in q.entry]
     if not questions:
-        return PASS, 0.0
+        return PASS, 0.0, None
     p = [gap_permutation_p(q.member_rows, q.non_member_rows, rng, n_perm) for q in questions]
     rejected, adjusted = benjamini_hochberg(p, 1 - confidence)
-    status, worst = PASS, 0.0
+    status, worst, worst_question = PASS, 0.0, None
     for q, p_value, q_value, significant in zip(questions, p, adjusted, rejected):
         gap = q.entry["auroc_gap"]
         q.entry.update(auroc_gap_p=float(p_value), auroc_gap_q=float(q_value), significant=bool(significant))
         if significant and gap > 0:
-            worst = max(worst, gap)
+            if gap > worst:
+                worst, worst_question = gap, q
             status = FAIL if gap >= fail or status == FAIL else (WARN if gap >= warn else status)
-    return status, worst
+    return status, worst, worst_question

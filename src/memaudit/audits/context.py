@@ -12,6 +12,7 @@ from ..cohort.meds_reader import Timeline
 from ..cohort.sensitive import GroupMatcher
 from ..config import AuditConfig
 from ..prompts.tiers import Prompt
+from .clinical_links import linked_codes
 
 
 @dataclass
@@ -40,6 +41,7 @@ class AuditContext:
     def __post_init__(self) -> None:
         self._member_set = set(self.members)
         self._labels: dict[str, dict[int, bool]] = {}
+        self._linked: dict[str, frozenset[str]] = {}
 
     def labels(self, group: str) -> dict[int, bool]:
         """Whether each audited subject has the group anywhere in the timeline (computed once per
@@ -47,6 +49,13 @@ class AuditContext:
         if group not in self._labels:
             self._labels[group] = {s: self.matcher.has_group(t.codes, group) for s, t in self.timelines.items()}
         return self._labels[group]
+
+    def linked_codes(self, group: str) -> frozenset[str]:
+        """Codes linked to the group in the audited cohort (`clinical_links`; computed once per
+        group: T5 asks when it picks its cases and again when it reports them)."""
+        if group not in self._linked:
+            self._linked[group] = linked_codes({s: t.codes for s, t in self.timelines.items()}, self.labels(group))
+        return self._linked[group]
 
     @property
     def n_boot(self) -> int:

@@ -67,22 +67,20 @@ def run(ctx: AuditContext, responses: Responses) -> tuple[TestResult, list[Flagg
             entry["status"] = "ok" if enough else "insufficient positives in an arm"
             by_tier[tier] = entry
             if enough:
-                questions.append(GapQuestion(entry, np.c_[ms, ml], np.c_[ns, nl]))
+                questions.append(GapQuestion(entry, np.c_[ms, ml], np.c_[ns, nl], (g.label, tier)))
             for s, v in scores.items():
                 if v >= thr and labels_all[s] and ctx.arm(s) == "member":
                     flagged.append(FlaggedCase(s, g.name, tier, v))
                     flags.setdefault(s, []).append(f"T2:{g.name}@{tier}")
         by_group[g.name] = {"label": g.label, "by_tier": by_tier}
     risk = ctx.config["risk"]
-    status, worst_gap = judge_gaps(questions, rng, ctx.n_perm, ctx.confidence, risk["t2_auroc_gap_warn"],
-                                   risk["t2_auroc_gap_fail"])
+    status, worst_gap, worst = judge_gaps(questions, rng, ctx.n_perm, ctx.confidence, risk["t2_auroc_gap_warn"],
+                                          risk["t2_auroc_gap_fail"])
     n_members_flagged = len({c.subject_id for c in flagged})
     summary = (f"{n_members_flagged} member(s) had a removed sensitive condition regenerated in at least "
                f"{thr:.0%} of samples; ")
-    worst = [(g, t) for g, v in by_group.items() for t, e in v["by_tier"].items()
-             if e.get("significant") and e["auroc_gap"] == worst_gap and worst_gap > 0]
     summary += (f"the largest significant member-minus-non-member AUROC gap is {worst_gap:.2f} "
-                f"({by_group[worst[0][0]]['label']} at {worst[0][1]})." if worst
+                f"({worst.where[0]} at {worst.where[1]})." if worst
                 else "no member-minus-non-member AUROC gap is significant.")
     return (TestResult(NAME, TITLE, status, summary,
                        {"threshold": thr, "by_group": by_group, "n_flagged_cases": len(flagged),

@@ -66,11 +66,11 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
                                                         min(ctx.n_boot, 300), ctx.confidence))
             by_tier[tier] = entry
             if np.isfinite(gap):
-                questions.append(GapQuestion(entry, arms["member"], arms["non_member"]))
+                questions.append(GapQuestion(entry, arms["member"], arms["non_member"], (g.label, tier)))
         by_group[g.name] = {"label": g.label, "by_tier": by_tier}
     risk = ctx.config["risk"]
-    status, worst_gap = judge_gaps(questions, rng, ctx.n_perm, ctx.confidence, risk["t3_auroc_gap_warn"],
-                                   risk["t3_auroc_gap_fail"])
+    status, worst_gap, worst = judge_gaps(questions, rng, ctx.n_perm, ctx.confidence, risk["t3_auroc_gap_warn"],
+                                          risk["t3_auroc_gap_fail"])
     probed = [e for g in by_group.values() for e in g["by_tier"].values() if e["status"] == "ok"]
     if not probed:
         return TestResult(NAME, TITLE, "skipped", "Skipped: too few subjects with any sensitive group to train a probe.",
@@ -78,11 +78,9 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
     best = max(probed, key=lambda e: max(e["member_auroc"], e["non_member_auroc"]))
     summary = (f"A linear probe on prompt embeddings predicts removed sensitive groups with AUROC up to "
                f"{best['member_auroc']:.2f} for members vs {best['non_member_auroc']:.2f} for non-members; ")
-    worst = [(g, t, e) for g, v in by_group.items() for t, e in v["by_tier"].items()
-             if e.get("significant") and e["auroc_gap"] == worst_gap and worst_gap > 0]
     if worst:
-        g, t, e = worst[0]
-        summary += (f"the largest significant gap is {worst_gap:.2f} ({by_group[g]['label']} at {t}: "
+        e = worst.entry
+        summary += (f"the largest significant gap is {worst_gap:.2f} ({worst.where[0]} at {worst.where[1]}: "
                     f"{e['member_auroc']:.2f} vs {e['non_member_auroc']:.2f}).")
     else:
         summary += "no member-minus-non-member gap is significant."

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from itertools import zip_longest
-from typing import Callable
 
 import numpy as np
 
-from .clinical_links import linked_codes
 from .context import AuditContext
 from .requests import Request, Responses
 from .result import FAIL, PASS, TestResult
@@ -93,13 +91,12 @@ def _surprise(p_hat_: float, base: float, n: int) -> float:
     return float(binom.sf(k - 1, n, min(max(base, 0.5 / n), 1 - 0.5 / n)))
 
 
-def prompt_evidence(ctx: AuditContext, groups: set[str]) -> Callable[[str, str, int], bool]:
-    """Whether a subject's prompt at a tier carries a code linked to the group (`clinical_links`):
-    a flag such a prompt explains may be generalization; one it does not explain is where
-    patient-level memorization would show."""
-    codes = {s: t.codes for s, t in ctx.timelines.items()}
-    linked = {g: linked_codes(codes, ctx.labels(g)) for g in sorted(groups)}
-    return lambda group, tier, subject: any(c in linked[group] for c in ctx.prompts[tier][subject].codes)
+def prompt_evidence(ctx: AuditContext, group: str, tier: str, subject: int) -> bool:
+    """Whether the subject's prompt at the tier carries a code linked to the group
+    (`clinical_links`): a flag such a prompt explains may be generalization; one it does not
+    explain is where patient-level memorization would show."""
+    linked = ctx.linked_codes(group)
+    return any(c in linked for c in ctx.prompts[tier][subject].codes)
 
 
 def cases(ctx: AuditContext, flagged: list[FlaggedCase], t2_p_hat: dict[str, dict[int, float]]
@@ -117,18 +114,20 @@ def cases(ctx: AuditContext, flagged: list[FlaggedCase], t2_p_hat: dict[str, dic
     random, with no clinical sign of it, below the patients whose prompts announce the group."""
     cfg = ctx.config["t5"]
     n = int(ctx.generation()["n_samples"])
-    evidence = prompt_evidence(ctx, {c.group for c in flagged})
     base: dict[tuple[str, str, bool], float] = {}
     for group, tier in {(c.group, c.tier) for c in flagged}:
         scores = t2_p_hat.get(f"t2_p_hat__{group}__{tier}", {})
-        non_members = [s for s in scores if ctx.arm(s) == "non_member"]
-        for has in (False, True):
-            vals = [scores[s] for s in non_members if evidence(group, tier, s) == has] or \
-                   [scores[s] for s in non_members]
-            base[(group, tier, has)] = float(np.mean(vals)) if vals else 0.0
-    rate = {c: base[(c.group, c.tier, evidence(c.group, c.tier, c.subject_id))] for c in flagged}
-    ranked = sorted(flagged, key=lambda c: (evidence(c.group, c.tier, c.subject_id), _surprise(c.p_hat, rate[c], n),
-                                            -(c.p_hat - rate[c]), c.group, c.tier, c.subject_id))
+        by_evidence: dict[bool, list[float]] = {False: [], True: []}
+        for s, v in scores.items():
+            if ctx.arm(s) == "non_member":
+                by_evidence[prompt_evidence(ctx, group, tier, s)].append(v)
+        everyone = by_evidence[False] + by_evidence[True]
+        for has, vals in by_evidence.items():
+            base[(group, tier, has)] = float(np.mean(vals or everyone)) if everyone else 0.0
+    explained = {c: prompt_evidence(ctx, c.group, c.tier, c.subject_id) for c in flagged}
+    rate = {c: base[(c.group, c.tier, explained[c])] for c in flagged}
+    ranked = sorted(flagged, key=lambda c: (explained[c], _surprise(c.p_hat, rate[c], n), -(c.p_hat - rate[c]),
+                                            c.group, c.tier, c.subject_id))
     by_group: dict[str, list[FlaggedCase]] = {}
     for c in ranked:
         by_group.setdefault(c.group, []).append(c)
@@ -203,7 +202,6 @@ def run(ctx: AuditContext, chosen: list[FlaggedCase], nulls: dict, responses: Re
     cfg = ctx.config["t5"]
     alpha, min_drop = float(cfg["alpha"]), float(cfg["min_drop"])
     cand = _candidates(ctx)
-    evidence = prompt_evidence(ctx, {c.group for c in chosen})
     null_stats = {k: [profile(ctx, n, responses, cand)[1] for n in v] for k, v in nulls.items()}
     rows, flags, verdicts = [], {}, {}
     measured = []
@@ -219,7 +217,7 @@ def run(ctx: AuditContext, chosen: list[FlaggedCase], nulls: dict, responses: Re
         rows.append({"subject_id": c.subject_id, "group": c.group, "tier": c.tier, "p_hat": c.p_hat,
                      "profile": prof, "sharpness": s, "p_value": p, "q_value": float(q),
                      "n_null": len(null_stats[(c.group, c.tier)]),
-                     "prompt_evidence": evidence(c.group, c.tier, c.subject_id), "verdict": verdict})
+                     "prompt_evidence": prompt_evidence(ctx, c.group, c.tier, c.subject_id), "verdict": verdict})
         verdicts.setdefault(c.subject_id, []).append(verdict)
         if verdict == "memorized":
             flags.setdefault(c.subject_id, []).append(f"T5:{c.group}@{c.tier}")

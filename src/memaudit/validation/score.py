@@ -113,6 +113,7 @@ def t5_accuracy(report: dict, gt: pl.DataFrame) -> dict:
     share = lambda xs, v: float(np.mean([c["verdict"] == v for c in xs])) if xs else None  # noqa: E731
     ci = lambda xs, v: list(clopper_pearson(sum(c["verdict"] == v for c in xs), len(xs)))  # noqa: E731
     random_rep, pattern_rep = of_kind(replicated, "random"), of_kind(replicated, "pattern")
+    random_all, pattern_all = of_kind(cases, "random"), of_kind(cases, "pattern")
     canaries = [c for c in random_rep if repeats.get(c["subject"], 0) >= 20]
     return {"random_labelled_memorized": share(random_rep, "memorized"),
             "pattern_labelled_generalized": share(pattern_rep, "generalized"),
@@ -120,8 +121,8 @@ def t5_accuracy(report: dict, gt: pl.DataFrame) -> dict:
             "n_random_cases": len(random_rep), "n_pattern_cases": len(pattern_rep),
             "random_cases_ci95": ci(random_rep, "memorized"), "pattern_cases_ci95": ci(pattern_rep, "generalized"),
             "canary_20_plus_labelled_memorized": share(canaries, "memorized"), "n_canary_20_plus_cases": len(canaries),
-            "random_labelled_memorized_all_cases": share(of_kind(cases, "random"), "memorized"),
-            "pattern_labelled_generalized_all_cases": share(of_kind(cases, "pattern"), "generalized"),
-            "n_random_all_cases": len(of_kind(cases, "random")), "n_pattern_all_cases": len(of_kind(cases, "pattern")),
-            "verdicts_of_random": {v: sum(c["verdict"] == v for c in of_kind(cases, "random"))
+            "random_labelled_memorized_all_cases": share(random_all, "memorized"),
+            "pattern_labelled_generalized_all_cases": share(pattern_all, "generalized"),
+            "n_random_all_cases": len(random_all), "n_pattern_all_cases": len(pattern_all),
+            "verdicts_of_random": {v: sum(c["verdict"] == v for c in random_all)
                                    for v in ("memorized", "generalized", "inconclusive", "not_replicated")}}

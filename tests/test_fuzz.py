@@ -36,6 +36,16 @@ def test_config_parser_accepts_or_explains(raw: object) -> None:
         assert config.tiers and config["generation"]["n_samples"] >= 1
 
 
+def test_t5_sample_counts_must_be_positive() -> None:
+    for key in ("n_samples", "n_samples_original"):
+        try:
+            load_config(overrides={"t5": {key: 0}})
+        except UserInputError as e:
+            assert f"t5.{key}" in e.expected and e.fix
+        else:
+            raise AssertionError(f"t5.{key}: 0 was accepted")
+
+
 columns = st.fixed_dictionaries({}, optional={
     "subject_id": st.sampled_from([pl.Int64, pl.String, pl.Float64]),
     "time": st.sampled_from([pl.Datetime("us"), pl.Int64, pl.String]),

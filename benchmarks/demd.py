@@ -27,8 +27,14 @@ def measure(n_pairs: int, length: int, seed: int = 0) -> dict:
     t0 = time.perf_counter()
     pot = np.array([ot.emd2(w, w, c) for c in costs])
     t_pot = time.perf_counter() - t0
-    return {"demd_pairs": n_pairs, "demd_length": length, "demd_ours_seconds": t_ours, "demd_pot_seconds": t_pot,
-            "demd_speedup": t_pot / t_ours, "demd_max_abs_diff": float(np.max(np.abs(ours - pot)))}
+    return {
+        "demd_pairs": n_pairs,
+        "demd_length": length,
+        "demd_ours_seconds": t_ours,
+        "demd_pot_seconds": t_pot,
+        "demd_speedup": t_pot / t_ours,
+        "demd_max_abs_diff": float(np.max(np.abs(ours - pot))),
+    }
 
 
 def main() -> None:
@@ -38,7 +44,10 @@ def main() -> None:
     args = ap.parse_args()
     result = measure(args.pairs, args.length)
     print(json.dumps(result, indent=2))
-    print(f"ours is {result['demd_speedup']:.2f}x the speed of POT emd2 per pair; max |diff| {result['demd_max_abs_diff']:.1e}")
+    print(
+        f"ours is {result['demd_speedup']:.2f}x the speed of POT emd2 per pair; max |diff| "
+        f"{result['demd_max_abs_diff']:.1e}"
+    )
 
 
 if __name__ == "__main__":

@@ -26,26 +26,26 @@ class TimedAdapter:
         self.backend, self.seconds = backend, 0.0
         self.vocab, self.model = backend.vocab, backend.model
 
-    def capabilities(self):  # noqa: ANN201
+    def capabilities(self):
         return self.backend.capabilities()
 
     def fingerprint(self) -> str:
         return self.backend.fingerprint()
 
-    def _timed(self, name: str, *args):  # noqa: ANN002, ANN202
+    def _timed(self, name: str, *args):
         t0 = time.perf_counter()
         try:
             return getattr(self.backend, name)(*args)
         finally:
             self.seconds += time.perf_counter() - t0
 
-    def generate(self, *args):  # noqa: ANN002, ANN201
+    def generate(self, *args):
         return self._timed("generate", *args)
 
-    def score(self, *args):  # noqa: ANN002, ANN201
+    def score(self, *args):
         return self._timed("score", *args)
 
-    def embed(self, *args):  # noqa: ANN002, ANN201
+    def embed(self, *args):
         return self._timed("embed", *args)
 
 
@@ -60,8 +60,11 @@ def measure(workdir: Path, subjects: int, per_arm: int) -> dict:
     t0 = time.perf_counter()
     run_audit(MedsDataset(data), adapter, config, workdir / f"cache_{time.time_ns()}.sqlite")
     wall = time.perf_counter() - t0
-    return {"overhead_wall_seconds": wall, "overhead_model_seconds": adapter.seconds,
-            "overhead_fraction": (wall - adapter.seconds) / wall}
+    return {
+        "overhead_wall_seconds": wall,
+        "overhead_model_seconds": adapter.seconds,
+        "overhead_fraction": (wall - adapter.seconds) / wall,
+    }
 
 
 def main() -> None:

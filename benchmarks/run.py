@@ -1,6 +1,6 @@
 """All four benchmarks in one run; `--quick` uses small sizes (a few minutes on 2 cores).
 
-    python benchmarks/run.py --quick --json bench.json"""
+python benchmarks/run.py --quick --json bench.json"""
 
 from __future__ import annotations
 
@@ -12,12 +12,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import demd as demd_bench  # noqa: E402
-import overhead as overhead_bench  # noqa: E402
-import scale as scale_bench  # noqa: E402
-import t4_scoring as t4_bench  # noqa: E402
-
-from memaudit.adapters.hf import HFAdapter  # noqa: E402
+import demd as demd_bench
+import overhead as overhead_bench
+import scale as scale_bench
+import t4_scoring as t4_bench
+from memaudit.adapters.hf import HFAdapter
 
 
 def main() -> None:
@@ -34,8 +33,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         result.update(overhead_bench.measure(Path(d), 400 if q else 600, 60 if q else 100))
     result.update(scale_bench.measure([5000, 20000] if q else [10000, 30000, 100000], 100 if q else 200))
-    keys = ["t4_speedup", "t4_max_abs_diff", "demd_speedup", "demd_max_abs_diff", "overhead_fraction",
-            "scale_peak_rss_gb", "scale_seconds_per_1k_subjects"]
+    keys = [
+        "t4_speedup",
+        "t4_max_abs_diff",
+        "demd_speedup",
+        "demd_max_abs_diff",
+        "overhead_fraction",
+        "scale_peak_rss_gb",
+        "scale_seconds_per_1k_subjects",
+    ]
     for k in keys:
         print(f"{k:32s} {result[k]:.4g}")
     if args.json:

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-STAGE = r'''
+STAGE = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 stage, root, n, per_arm = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -25,16 +25,21 @@ else:
     from memaudit.audits.runner import prepare_context
     from memaudit.cohort.meds_reader import MedsDataset
     from memaudit.config import load_config
-    ctx = prepare_context(MedsDataset(root), load_config(overrides={"subjects_per_arm": per_arm}), frozenset({GENERATE}))
+    config = load_config(overrides={"subjects_per_arm": per_arm})
+    ctx = prepare_context(MedsDataset(root), config, frozenset({GENERATE}))
     assert len(ctx.members) == per_arm
 print(json.dumps({"seconds": time.perf_counter() - t0,
                   "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2}))
-'''
+"""
 
 
 def stage(name: str, root: Path, n: int, per_arm: int) -> dict:
-    out = subprocess.run([sys.executable, "-c", STAGE, name, str(root), str(n), str(per_arm)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", STAGE, name, str(root), str(n), str(per_arm)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -45,11 +50,21 @@ def measure(sizes: list[int], per_arm: int) -> dict:
             root = Path(d) / f"cohort_{n}"
             synth = stage("synth", root, n, per_arm)
             load = stage("prepare", root, n, per_arm)
-            rows.append({"subjects": n, "synth_seconds": synth["seconds"], "synth_peak_rss_gb": synth["peak_rss_gb"],
-                         "load_and_prompts_seconds": load["seconds"], "load_peak_rss_gb": load["peak_rss_gb"],
-                         "seconds_per_1k_subjects": (synth["seconds"] + load["seconds"]) / (n / 1000)})
-    return {"scale": rows, "scale_peak_rss_gb": max(max(r["synth_peak_rss_gb"], r["load_peak_rss_gb"]) for r in rows),
-            "scale_seconds_per_1k_subjects": rows[-1]["seconds_per_1k_subjects"]}
+            rows.append(
+                {
+                    "subjects": n,
+                    "synth_seconds": synth["seconds"],
+                    "synth_peak_rss_gb": synth["peak_rss_gb"],
+                    "load_and_prompts_seconds": load["seconds"],
+                    "load_peak_rss_gb": load["peak_rss_gb"],
+                    "seconds_per_1k_subjects": (synth["seconds"] + load["seconds"]) / (n / 1000),
+                }
+            )
+    return {
+        "scale": rows,
+        "scale_peak_rss_gb": max(max(r["synth_peak_rss_gb"], r["load_peak_rss_gb"]) for r in rows),
+        "scale_seconds_per_1k_subjects": rows[-1]["seconds_per_1k_subjects"],
+    }
 
 
 def main() -> None:
@@ -60,9 +75,12 @@ def main() -> None:
     result = measure([int(s) for s in args.sizes.split(",")], args.per_arm)
     print(json.dumps(result, indent=2))
     for r in result["scale"]:
-        print(f"{r['subjects']:>7} subjects: synth {r['synth_seconds']:.1f}s ({r['synth_peak_rss_gb']:.2f} GB), "
-              f"load+prompts {r['load_and_prompts_seconds']:.1f}s ({r['load_peak_rss_gb']:.2f} GB), "
-              f"{r['seconds_per_1k_subjects']:.2f}s per 1k subjects")
+        print(
+            f"{r['subjects']:>7} subjects: synth {r['synth_seconds']:.1f}s ({r['synth_peak_rss_gb']:.2f} "
+            "GB), "
+            f"load+prompts {r['load_and_prompts_seconds']:.1f}s ({r['load_peak_rss_gb']:.2f} GB), "
+            f"{r['seconds_per_1k_subjects']:.2f}s per 1k subjects"
+        )
 
 
 if __name__ == "__main__":

@@ -49,8 +49,14 @@ def measure(adapter: HFAdapter, n_codes: int, n_sequences: int, seed: int = 0) -
     slow = [per_prefix_loop(adapter, s) for s in seqs]
     t_slow = time.perf_counter() - t0
     diff = max(float(np.max(np.abs(f.logprobs - s))) for f, s in zip(fast, slow))
-    return {"t4_codes": n_codes, "t4_sequences": n_sequences, "t4_single_pass_seconds": t_fast,
-            "t4_per_prefix_seconds": t_slow, "t4_speedup": t_slow / t_fast, "t4_max_abs_diff": diff}
+    return {
+        "t4_codes": n_codes,
+        "t4_sequences": n_sequences,
+        "t4_single_pass_seconds": t_fast,
+        "t4_per_prefix_seconds": t_slow,
+        "t4_speedup": t_slow / t_fast,
+        "t4_max_abs_diff": diff,
+    }
 
 
 def main() -> None:
@@ -63,8 +69,10 @@ def main() -> None:
         model = Path(args.model) if args.model else tiny_model(Path(d))
         result = measure(HFAdapter(model, batch_size=16), args.codes, args.sequences)
     print(json.dumps(result, indent=2))
-    print(f"single pass is {result['t4_speedup']:.1f}x faster than the per-prefix loop at {args.codes} codes; "
-          f"max |diff| {result['t4_max_abs_diff']:.2e}")
+    print(
+        f"single pass is {result['t4_speedup']:.1f}x faster than the per-prefix loop at {args.codes} codes; "
+        f"max |diff| {result['t4_max_abs_diff']:.2e}"
+    )
 
 
 if __name__ == "__main__":

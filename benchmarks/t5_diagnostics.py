@@ -7,8 +7,8 @@ another model trained on DIR/data, e.g. a larger one from `memaudit train --hidd
 --layers 4 --epochs 20`), sends every flagged T2 case to T5 (not only `t5.max_cases`), adds four
 exploratory families to the shipped ones: the clinical codes reordered, half of them swapped, the
 earlier half dropped, and every code *not linked* to a sensitive group swapped for another unlinked
-code of its type (linked: see memaudit.audits.clinical_links), which keeps the clinical picture that predicts a
-group and replaces the rest of the patient. It prints, per class of case, the mean drop
+code of its type (linked: see memaudit.audits.clinical_links), which keeps the clinical picture that
+predicts a group and replaces the rest of the patient. It prints, per class of case, the mean drop
 p̂(original) − p̂(perturbed) per family, then every planted-at-random case whose flag replicated
 with its mean p̂ per family. A family separates memorization from generalization when it moves
 canaries (random plants repeated ≥ 5×) and not pattern cases. Responses are cached in
@@ -27,18 +27,19 @@ import polars as pl
 
 from memaudit.adapters.cache import CachedAdapter
 from memaudit.adapters.hf import HFAdapter
-from memaudit.audits import runner, t1_trajectory, t2_sensitive, t5_perturbation as t5
-from memaudit.audits.t2_sensitive import FlaggedCase
+from memaudit.audits import runner, t1_trajectory, t2_sensitive
+from memaudit.audits import t5_perturbation as t5
 from memaudit.audits.requests import fulfil
+from memaudit.audits.t2_sensitive import FlaggedCase
 from memaudit.cohort.meds_reader import MedsDataset
 from memaudit.config import load_config
 from memaudit.validation.run import QUICK_AUDIT
 
 SHIPPED = t5.perturbations
-LINKED: set[str] = set()   # codes linked to a sensitive group in the audited cohort (filled in main)
+LINKED: set[str] = set()  # codes linked to a sensitive group in the audited cohort (filled in main)
 
 
-def swapped(prompt, positions, candidates, rng, avoid=frozenset()):  # noqa: ANN001, ANN201
+def swapped(prompt, positions, candidates, rng, avoid=frozenset()):
     """The prompt with each position's code replaced by another code of its type, not in `avoid`."""
     out = list(prompt)
     for i in positions:
@@ -48,21 +49,27 @@ def swapped(prompt, positions, candidates, rng, avoid=frozenset()):  # noqa: ANN
     return tuple(out)
 
 
-def with_exploratory(ctx, prompt, candidates):  # noqa: ANN001, ANN201
+def with_exploratory(ctx, prompt, candidates):
     out = dict(SHIPPED(ctx, prompt, candidates))
-    clinical = [i for i, c in enumerate(prompt) if not c.startswith(tuple(ctx.config["demographic_prefixes"]))]
+    clinical = [
+        i for i, c in enumerate(prompt) if not c.startswith(tuple(ctx.config["demographic_prefixes"]))
+    ]
     if len(clinical) >= 4:
-        rng = np.random.default_rng(int.from_bytes(hashlib.sha256("|".join(prompt).encode()).digest()[:8], "little"))
-        out["half_swapped"] = swapped(prompt, rng.choice(clinical, size=len(clinical) // 2, replace=False),
-                                      candidates, rng)
+        rng = np.random.default_rng(
+            int.from_bytes(hashlib.sha256("|".join(prompt).encode()).digest()[:8], "little")
+        )
+        out["half_swapped"] = swapped(
+            prompt, rng.choice(clinical, size=len(clinical) // 2, replace=False), candidates, rng
+        )
         reordered = list(prompt)
         for target, source in zip(clinical, [clinical[k] for k in rng.permutation(len(clinical))]):
             reordered[target] = prompt[source]
         out["order"] = tuple(reordered)
         early = set(clinical[: len(clinical) // 2])
         out["early_half_dropped"] = tuple(c for i, c in enumerate(prompt) if i not in early)
-        out["unlinked_swapped"] = swapped(prompt, [i for i in clinical if prompt[i] not in LINKED], candidates, rng,
-                                          avoid=LINKED)
+        out["unlinked_swapped"] = swapped(
+            prompt, [i for i in clinical if prompt[i] not in LINKED], candidates, rng, avoid=LINKED
+        )
     return out
 
 
@@ -78,23 +85,33 @@ def main() -> None:
     ap.add_argument("--null", type=int, default=40)
     args = ap.parse_args()
     root = Path(args.dir)
-    config = load_config(overrides={**QUICK_AUDIT, "seed": 0,
-                                    "t5": {"max_cases": 100_000, "n_samples": args.samples, "n_null": args.null}})
+    config = load_config(
+        overrides={
+            **QUICK_AUDIT,
+            "seed": 0,
+            "t5": {"max_cases": 100_000, "n_samples": args.samples, "n_null": args.null},
+        }
+    )
     model = Path(args.model) if args.model else root / "model"
     adapter = HFAdapter(model, batch_size=256)
     ctx = runner.prepare_context(MedsDataset(root / "data"), config, adapter.capabilities())
     for group in ctx.config["sensitive_groups"]:
         LINKED.update(ctx.linked_codes(group))
     cached = CachedAdapter(adapter, model.parent / "t5_diagnostics.sqlite")
-    responses = fulfil(t1_trajectory.requests(ctx) + t2_sensitive.requests(ctx), cached, config.seed, 2048, True)
+    responses = fulfil(
+        t1_trajectory.requests(ctx) + t2_sensitive.requests(ctx), cached, config.seed, 2048, True
+    )
     t2_result, flagged = t2_sensitive.run(ctx, responses)
     t5.perturbations = with_exploratory
     chosen, nulls = t5.cases(ctx, flagged, t2_result.per_subject)
     t5_responses = fulfil(t5.requests(ctx, chosen, nulls), cached, t5.t5_seed(config.seed), 2048, True)
     cached.close()
     truth = pl.read_parquet(root / "data" / "ground_truth.parquet")
-    kind = {(r["subject_id"], p["group"]): (p["kind"], r["canary_repetitions"])
-            for r in truth.iter_rows(named=True) for p in (r["planted"] or [])}
+    kind = {
+        (r["subject_id"], p["group"]): (p["kind"], r["canary_repetitions"])
+        for r in truth.iter_rows(named=True)
+        for p in (r["planted"] or [])
+    }
     threshold = float(config["t2"]["threshold"])
     drops: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     random_cases: list[tuple[int, FlaggedCase, dict[str, list[float]]]] = []
@@ -128,7 +145,11 @@ def main() -> None:
     print("|---|---|---|---|" + "---|" * len(families))
     for repeats, c, by_family in sorted(random_cases, key=lambda x: (-x[0], x[1].group, x[1].tier)):
         cells = [f"{np.mean(by_family[f]):.2f}" if by_family.get(f) else "–" for f in families]
-        print(f"| {repeats} | {c.group} | {c.tier} | {by_family['original'][0]:.2f} | " + " | ".join(cells) + " |")
+        print(
+            f"| {repeats} | {c.group} | {c.tier} | {by_family['original'][0]:.2f} | "
+            + " | ".join(cells)
+            + " |"
+        )
 
 
 if __name__ == "__main__":

@@ -37,31 +37,72 @@ def main() -> None:
         for epochs in [int(e) for e in args.epochs.split(",")]:
             cell = out / f"h{size}_e{epochs}"
             if not (cell / "model" / "config.json").exists():
-                train_model(data, cell / "model", TrainConfig(epochs=epochs, hidden_size=size, seed=args.seed), progress=False)
+                train_model(
+                    data,
+                    cell / "model",
+                    TrainConfig(epochs=epochs, hidden_size=size, seed=args.seed),
+                    progress=False,
+                )
             if not (cell / "audit" / "report.json").exists():
-                audit(data, cell / "model", cell / "audit", overrides={**QUICK_AUDIT, "seed": args.seed},
-                      progress=False, echo=False)
+                audit(
+                    data,
+                    cell / "model",
+                    cell / "audit",
+                    overrides={**QUICK_AUDIT, "seed": args.seed},
+                    progress=False,
+                    echo=False,
+                )
             v = validate(data, cell / "audit", progress=False)
             for r, p in v["power_by_repeats"].items():
-                rows.append({"hidden_size": size, "epochs": epochs, "repeats": int(r), "t4_power_at_1pct_fpr": p,
-                             "exposure_bits": v["exposure_by_repeats"][r], "placebo_auroc": v["placebo"]["t4_auroc"],
-                             "placebo_false_flag_rate": v["placebo"]["false_flag_rate"]})
-            print(json.dumps({"cell": cell.name, "power": v["power_by_repeats"], "targets_met": v["targets_met"]}))
+                rows.append(
+                    {
+                        "hidden_size": size,
+                        "epochs": epochs,
+                        "repeats": int(r),
+                        "t4_power_at_1pct_fpr": p,
+                        "exposure_bits": v["exposure_by_repeats"][r],
+                        "placebo_auroc": v["placebo"]["t4_auroc"],
+                        "placebo_false_flag_rate": v["placebo"]["false_flag_rate"],
+                    }
+                )
+            print(
+                json.dumps(
+                    {"cell": cell.name, "power": v["power_by_repeats"], "targets_met": v["targets_met"]}
+                )
+            )
     with open(out / "validation_grid.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    md = ["| hidden | epochs | repeats | T4 power @1% FPR | exposure (bits) | placebo AUROC | placebo false flags |",
-          "|---|---|---|---|---|---|---|"]
-    md += [f"| {r['hidden_size']} | {r['epochs']} | {r['repeats']} | {r['t4_power_at_1pct_fpr']} | "
-           f"{r['exposure_bits']:.2f} | {r['placebo_auroc']:.3f} | {r['placebo_false_flag_rate']:.3f} |" for r in rows]
+    md = [
+        "| hidden | epochs | repeats | T4 power @1% FPR | exposure (bits) | placebo AUROC | placebo false "
+        "flags |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    md += [
+        f"| {r['hidden_size']} | {r['epochs']} | {r['repeats']} | {r['t4_power_at_1pct_fpr']} | "
+        f"{r['exposure_bits']:.2f} | {r['placebo_auroc']:.3f} | {r['placebo_false_flag_rate']:.3f} |"
+        for r in rows
+    ]
     (out / "validation_grid.md").write_text("\n".join(md) + "\n")
     repeats = sorted({r["repeats"] for r in rows})
-    series = {f"h{s}_e{e}": [(next(x["t4_power_at_1pct_fpr"] for x in rows if x["hidden_size"] == s and x["epochs"] == e
-                                    and x["repeats"] == k), None) for k in repeats]
-              for s, e in sorted({(r["hidden_size"], r["epochs"]) for r in rows})}
+    series = {
+        f"h{s}_e{e}": [
+            (
+                next(
+                    x["t4_power_at_1pct_fpr"]
+                    for x in rows
+                    if x["hidden_size"] == s and x["epochs"] == e and x["repeats"] == k
+                ),
+                None,
+            )
+            for k in repeats
+        ]
+        for s, e in sorted({(r["hidden_size"], r["epochs"]) for r in rows})
+    }
     (out / "power_vs_repetitions.svg").write_text(
-        svg.tier_lines([str(k) for k in repeats], series, "T4 power at 1% FPR", "power vs canary repetitions"))
+        svg.tier_lines([str(k) for k in repeats], series, "T4 power at 1% FPR", "power vs canary repetitions")
+    )
     print("\n".join(md))
 
 

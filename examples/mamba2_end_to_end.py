@@ -25,10 +25,18 @@ def main() -> None:
     if not (out / "data" / "metadata").exists():
         write_cohort(out / "data", SynthConfig(n_subjects=args.subjects, canaries_per_repetition=5))
     if not (out / "model" / "config.json").exists():
-        train_model(out / "data", out / "model", TrainConfig(epochs=args.epochs, hidden_size=64, architecture="mamba2"))
-    report = memaudit.run_audit(out / "data", out / "model",
-                                {"subjects_per_arm": 100, "tiers": ["none", "static", "codes:10", "codes:20"]},
-                                out=out / "audit", progress=True)
+        train_model(
+            out / "data",
+            out / "model",
+            TrainConfig(epochs=args.epochs, hidden_size=64, architecture="mamba2"),
+        )
+    report = memaudit.run_audit(
+        out / "data",
+        out / "model",
+        {"subjects_per_arm": 100, "tiers": ["none", "static", "codes:10", "codes:20"]},
+        out=out / "audit",
+        progress=True,
+    )
     print(f"risk {report['risk']['level']}; report at {out / 'audit' / 'report.html'}")
     for name, test in report["tests"].items():
         print(f"{name} {test['status']}: {test['summary']}")

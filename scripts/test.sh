@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Set up and run the test suite.
+# Set up .venv with the test extras, check the house style and the import contracts, run the tests.
+# Extra arguments go to pytest (e.g. -m "not slow" skips the tests that train a model).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
+.venv/bin/ruff format --check src tests benchmarks examples
+.venv/bin/ruff check src tests benchmarks examples
+.venv/bin/lint-imports
 exec .venv/bin/python -m pytest -p no:cacheprovider "$@"

@@ -1,16 +1,17 @@
-"""The `memaudit` command. Bad input ends with one line on stderr and exit code 2."""
+"""The `memaudit` command: arguments only; each command calls the pipeline (or the synthetic
+cohort, trainer and validation built on it). Bad input ends with one line on stderr and exit
+code 2; a failed release gate exits 3."""
 
 from __future__ import annotations
 
 import argparse
-import errno
-import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
-from . import __version__
 from .errors import UserInputError
+from .rundir import writable_location, write_error
+from .version import __version__
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_GATE = 0, 2, 3
 
@@ -29,74 +30,96 @@ def _int_list(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(v) for v in text.split(",") if v.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers like 1,5,20,50, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated whole numbers like 1,5,20,50, got {text!r}"
+        ) from None
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected positive repetition counts like 1,5,20,50, got {text!r}")
     return values
 
 
-def _writable_dir(path: Path) -> Path:
-    """Refuse an output location we cannot write before any work starts."""
-    probe = path
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise UserInputError("a writable output location", f"{path} (cannot write under {probe})",
-                             "choose an --out directory you can write to")
-    return path
-
-
 def cmd_synth(args: argparse.Namespace) -> int:
-    from .cohort.synth import SynthConfig, write_cohort
+    from .synthetic.cohort import SynthConfig, write_cohort
 
-    cfg = SynthConfig(n_subjects=args.subjects, seed=args.seed, canary_repetitions=args.canary_repetitions,
-                      canaries_per_repetition=args.canaries_per_repetition)
-    counts = write_cohort(_writable_dir(Path(args.out)), cfg, progress=not args.quiet)
+    cfg = SynthConfig(
+        n_subjects=args.subjects,
+        seed=args.seed,
+        canary_repetitions=args.canary_repetitions,
+        canaries_per_repetition=args.canaries_per_repetition,
+    )
+    counts = write_cohort(writable_location(Path(args.out)), cfg, progress=not args.quiet)
     print(f"wrote MEDS cohort to {args.out}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
     return EXIT_OK
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .model.train import TrainConfig, train_model
+    from .synthetic.trainer import TrainConfig, train_model
 
-    cfg = TrainConfig(epochs=args.epochs, hidden_size=args.hidden_size, layers=args.layers, heads=args.heads,
-                      seed=args.seed, repeat_canaries=not args.no_canary_repetition,
-                      early_stopping_patience=args.early_stopping, architecture=args.architecture)
-    info = train_model(Path(args.data), _writable_dir(Path(args.out)), cfg, progress=not args.quiet)
+    cfg = TrainConfig(
+        epochs=args.epochs,
+        hidden_size=args.hidden_size,
+        layers=args.layers,
+        heads=args.heads,
+        seed=args.seed,
+        repeat_canaries=not args.no_canary_repetition,
+        early_stopping_patience=args.early_stopping,
+        architecture=args.architecture,
+    )
+    info = train_model(Path(args.data), writable_location(Path(args.out)), cfg, progress=not args.quiet)
     last = info["history"][-1]
-    print(f"trained {info['n_member_subjects']} members for {last['epoch']} epochs in {info['seconds']}s: "
-          f"train loss {last['train_loss']:.3f}, tuning loss {last['tuning_loss']:.3f}; saved to {args.out}")
+    print(
+        f"trained {info['n_member_subjects']} members for {last['epoch']} epochs in {info['seconds']}s: "
+        f"train loss {last['train_loss']:.3f}, tuning loss {last['tuning_loss']:.3f}; saved to {args.out}"
+    )
     return EXIT_OK
 
 
-def cmd_audit(args: argparse.Namespace) -> int:
-    from .audit_command import audit
+def _config(args: argparse.Namespace):
+    from .config import load_config
 
-    overrides = {"subjects_per_arm": args.subjects_per_arm} if args.subjects_per_arm else None
+    overrides = (
+        {"subjects_per_arm": args.subjects_per_arm} if getattr(args, "subjects_per_arm", None) else None
+    )
+    return load_config(Path(args.config) if args.config else None, overrides)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from .pipeline import ModelSource, audit
+
     if not args.model and not args.generations:
         raise UserInputError("--model MODEL_DIR or --generations FILE", "neither", "pass one of them")
-    _, code = audit(Path(args.data), Path(args.model or "."), _writable_dir(Path(args.out)),
-                    Path(args.config) if args.config else None, overrides, args.fail_on, args.include_examples,
-                    args.trust_pickle, progress=not args.quiet,
-                    generations=Path(args.generations) if args.generations else None, backend=args.backend,
-                    ray_address=args.ray_address)
+    source = ModelSource(
+        model=Path(args.model) if args.model else None,
+        generations=Path(args.generations) if args.generations else None,
+        backend=args.backend,
+        ray_address=args.ray_address,
+        trust_pickle=args.trust_pickle,
+    )
+    _, code = audit(
+        Path(args.data),
+        source,
+        writable_location(Path(args.out)),
+        _config(args),
+        args.fail_on,
+        args.include_examples,
+        progress=not args.quiet,
+    )
     return code
 
 
 def cmd_prompts(args: argparse.Namespace) -> int:
-    from .cohort.meds_reader import MedsDataset
-    from .config import load_config
-    from .prompts.export import export_prompts
+    from .pipeline import export_prompts
 
-    n = export_prompts(MedsDataset(Path(args.data)), load_config(Path(args.config) if args.config else None),
-                       _writable_dir(Path(args.out)))
-    print(f"wrote {n} distinct prompts to {args.out}; generate every row and pass the samples to "
-          "`memaudit audit --generations FILE`")
+    n = export_prompts(Path(args.data), _config(args), writable_location(Path(args.out)))
+    print(
+        f"wrote {n} distinct prompts to {args.out}; generate every row and pass the samples to "
+        "`memaudit audit --generations FILE`"
+    )
     return EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .audit_command import rerender
+    from .pipeline import rerender
 
     print(f"wrote {rerender(Path(args.run_dir))}")
     return EXIT_OK
@@ -111,18 +134,34 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    from .config.reference import default_yaml
+
+    print(default_yaml(), end="")
+    return EXIT_OK
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .validation.run import format_table, quick, validate
+    from .groundtruth.validate import format_table, quick, validate
 
     if args.quick:
-        result = quick(_writable_dir(Path(args.out or "validation_run")), seed=args.seed, progress=not args.quiet,
-                       with_information=not args.no_information)
+        result = quick(
+            writable_location(Path(args.out or "validation_run")),
+            seed=args.seed,
+            progress=not args.quiet,
+            with_information=not args.no_information,
+        )
         where = Path(args.out or "validation_run") / "validation.json"
     else:
         if not args.data or not args.run:
-            raise UserInputError("--data and --run (or --quick)", "missing arguments",
-                                 "pass --data DIR --run RUN_DIR, or --quick --out DIR")
-        result = validate(Path(args.data), Path(args.run), Path(args.model) if args.model else None, not args.quiet)
+            raise UserInputError(
+                "--data and --run (or --quick)",
+                "missing arguments",
+                "pass --data DIR --run RUN_DIR, or --quick --out DIR",
+            )
+        result = validate(
+            Path(args.data), Path(args.run), Path(args.model) if args.model else None, not args.quiet
+        )
         where = Path(args.run) / "validation.json"
     print(format_table(result))
     print(f"wrote {where}")
@@ -130,10 +169,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .synthetic.demo import run_demo
 
-    return run_demo(_writable_dir(Path(args.out)), subjects=args.subjects, epochs=args.epochs, seed=args.seed,
-                    quiet=args.quiet)
+    return run_demo(
+        writable_location(Path(args.out)),
+        subjects=args.subjects,
+        epochs=args.epochs,
+        seed=args.seed,
+        quiet=args.quiet,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -163,24 +207,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heads", type=_positive_int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-canary-repetition", action="store_true", help="train each member once")
-    p.add_argument("--architecture", default="llama", choices=["llama", "gpt2", "mamba", "mamba2"],
-                   help="transformers architecture of the built-in model (default llama)")
-    p.add_argument("--early-stopping", type=_positive_int, default=None, metavar="PATIENCE",
-                   help="stop after PATIENCE epochs without tuning-loss improvement")
+    p.add_argument(
+        "--architecture",
+        default="llama",
+        choices=["llama", "gpt2", "mamba", "mamba2"],
+        help="transformers architecture of the built-in model (default llama)",
+    )
+    p.add_argument(
+        "--early-stopping",
+        type=_positive_int,
+        default=None,
+        metavar="PATIENCE",
+        help="stop after PATIENCE epochs without tuning-loss improvement",
+    )
 
     p = add("audit", cmd_audit, "run the memorization audit T1-T6 on a model and a MEDS cohort")
     p.add_argument("--data", required=True, help="MEDS dataset directory")
     p.add_argument("--model", help="Hugging Face model directory with vocab.json")
-    p.add_argument("--generations", help="parquet of precomputed samples instead of a model (see `memaudit prompts`)")
+    p.add_argument(
+        "--generations", help="parquet of precomputed samples instead of a model (see `memaudit prompts`)"
+    )
     p.add_argument("--out", required=True, help="run directory (report.json, subjects.parquet, cache)")
-    p.add_argument("--config", help="audit YAML (defaults: memaudit/data/default_config.yaml)")
+    p.add_argument("--config", help="audit YAML merged over the defaults (`memaudit config` prints them)")
     p.add_argument("--subjects-per-arm", type=_positive_int, help="override subjects_per_arm")
     p.add_argument("--fail-on", choices=["medium", "high"], help="exit 3 when the risk level reaches this")
-    p.add_argument("--include-examples", action="store_true", help="opt in: show raw timelines of flagged subjects")
+    p.add_argument(
+        "--include-examples", action="store_true", help="opt in: show raw timelines of flagged subjects"
+    )
     p.add_argument("--trust-pickle", action="store_true", help="allow pickle checkpoints (they can run code)")
-    p.add_argument("--backend", choices=["local", "ray"], default="local",
-                   help="ray: model calls as Ray Data map_batches over model-replica actors (memaudit[ray])")
-    p.add_argument("--ray-address", help="with --backend ray: join this Ray cluster (default: start a local one)")
+    p.add_argument(
+        "--backend",
+        choices=["local", "ray"],
+        default="local",
+        help="ray: model calls as Ray Data map_batches over model-replica actors (memaudit[ray])",
+    )
+    p.add_argument(
+        "--ray-address", help="with --backend ray: join this Ray cluster (default: start a local one)"
+    )
 
     p = add("prompts", cmd_prompts, "export the audit's prompts for a model that runs elsewhere")
     p.add_argument("--data", required=True, help="MEDS dataset directory")
@@ -191,15 +254,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="synthetic MEDS cohort (with ground_truth.parquet)")
     p.add_argument("--run", help="finished audit run directory")
     p.add_argument("--model", help="model directory for the placebo audit (default: the run's model)")
-    p.add_argument("--quick", action="store_true", help="synth, train, audit, placebo audit and score a small cohort")
+    p.add_argument(
+        "--quick", action="store_true", help="synth, train, audit, placebo audit and score a small cohort"
+    )
     p.add_argument("--out", help="with --quick: output directory (default validation_run)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-information", action="store_true",
-                   help="with --quick: skip the informational model trained without canary repetition")
+    p.add_argument(
+        "--no-information",
+        action="store_true",
+        help="with --quick: skip the informational model trained without canary repetition",
+    )
 
     p = add("report", cmd_report, "re-render report.html from a run directory's report.json")
     p.add_argument("run_dir")
     add("schema", cmd_schema, "print the JSON Schema of report.json")
+    add("config", cmd_config, "print the default audit configuration as commented YAML")
 
     p = add("demo", cmd_demo, "synth, train and audit the built-in model end to end")
     p.add_argument("--out", default="demo_run", help="run directory (default demo_run)")
@@ -218,11 +287,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"memaudit: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as e:
-        if e.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT, errno.EPERM, errno.EFBIG):
-            print(f"memaudit: error: expected room and permission to write; got {e.strerror} at {e.filename or '?'}. "
-                  "Fix: free disk space or choose a writable --out", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        raise
+        message = write_error(e)
+        if message is None:
+            raise
+        print(f"memaudit: error: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("memaudit: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130

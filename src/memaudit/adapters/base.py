@@ -1,15 +1,29 @@
-"""The model adapter contract (DESIGN.md): batched generate / score / embed + capabilities.
+"""The model adapter contract: batched generate / score / embed, and what else an adapter may offer.
 
-Requests go in as lists and results come back in the same order, as in lm-evaluation-harness.
-Generation is seeded per (seed, prompt, sample index), so a prompt's samples do not depend on
-which batch it travelled in: that is what lets the runner cache, resume and shard requests.
+Requests go in as lists and results come back in the same order, as in lm-evaluation-harness's
+`LM`. Generation is seeded per (seed, prompt, sample index), so a prompt's samples do not depend
+on the batch it travelled in: that is what lets the runner cache, resume and shard requests.
+
+Required: `capabilities()`, `fingerprint()` and the methods the capabilities name. Optional (an
+adapter that lacks one gets `AdapterBase`'s default, through `optional`):
+
+- `adaptive` (default True): answers any prompt. False for a backend that holds only precomputed
+  samples of exported prompts; audits that ask new prompts are then skipped.
+- `vocabulary()` (default None): the model's vocabulary (`knows(code)`, `tokens()`), so the audit
+  can count unknown codes, choose static rows and scan tokens for values.
+- `learn(codes)` (default: nothing): the codes generated token runs may decode to (multi-token
+  vocabularies).
+- `window_plan(sequences)` (default None): how the sequences fit the model's context, for the report.
+- `code_embeddings()` (default None): the model's input embedding of each code (T1's `model`
+  embedding).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -19,7 +33,7 @@ ALL_CAPABILITIES = frozenset({GENERATE, SCORE, EMBED})
 
 @dataclass(frozen=True)
 class ScoreResult:
-    """Per-position scores of a sequence's codes under the model.
+    """Per-position scores of a sequence's codes under the model, each of shape (n_codes,).
 
     logprobs[t] = log p(code_t | codes_<t); mean[t] and std[t] are the mean and standard
     deviation of log p(v | codes_<t) over the vocabulary under the model's own distribution
@@ -30,22 +44,71 @@ class ScoreResult:
     std: np.ndarray
 
 
-@runtime_checkable
+class Vocabulary(Protocol):
+    def knows(self, code: str) -> bool:
+        """Whether the model has a token (or tokens) for the code."""
+        ...
+
+    def tokens(self) -> Iterable[str]:
+        """Every token string of the vocabulary."""
+        ...
+
+
 class ModelAdapter(Protocol):
-    def capabilities(self) -> frozenset[str]: ...
+    def capabilities(self) -> frozenset[str]:
+        """The batch methods this adapter offers: a subset of {generate, score, embed}."""
+        ...
 
     def fingerprint(self) -> str:
         """A stable identity of the model (weights and vocabulary), used in cache keys."""
         ...
 
-    def generate(self, prompts: Sequence[Sequence[str]], n_samples: int, max_new_codes: int,
-                 temperature: float, top_p: float, seed: int) -> list[list[list[str]]]:
-        """For each prompt, `n_samples` continuations (lists of codes). temperature 0 = greedy."""
+    def generate(
+        self,
+        prompts: Sequence[Sequence[str]],
+        n_samples: int,
+        max_new_codes: int,
+        temperature: float,
+        top_p: float,
+        seed: int,
+    ) -> list[list[list[str]]]:
+        """For each prompt, `n_samples` continuations (lists of codes); sample j of a prompt is
+        seeded by `sample_seed(seed, prompt, j)`. temperature 0 = greedy."""
         ...
 
-    def score(self, sequences: Sequence[Sequence[str]]) -> list[ScoreResult]: ...
+    def score(self, sequences: Sequence[Sequence[str]]) -> list[ScoreResult]:
+        """For each sequence, log p of each code given the codes before it."""
+        ...
 
-    def embed(self, sequences: Sequence[Sequence[str]]) -> np.ndarray: ...
+    def embed(self, sequences: Sequence[Sequence[str]]) -> np.ndarray:
+        """(n_sequences, d): one vector per sequence."""
+        ...
+
+
+class AdapterBase:
+    """Defaults of the optional members; the built-in adapters inherit from it."""
+
+    adaptive: bool = True
+
+    def vocabulary(self) -> Vocabulary | None:
+        return None
+
+    def learn(self, codes: Sequence[str]) -> None:
+        return None
+
+    def window_plan(self, sequences: Sequence[Sequence[str]]) -> dict | None:
+        return None
+
+    def code_embeddings(self) -> Mapping[str, np.ndarray] | None:
+        return None
+
+
+_DEFAULTS = AdapterBase()
+
+
+def optional(adapter: Any, name: str) -> Any:
+    """An optional member of `adapter`, or AdapterBase's default when the adapter lacks it."""
+    return getattr(adapter, name) if hasattr(adapter, name) else getattr(_DEFAULTS, name)
 
 
 def sample_seed(seed: int, prompt: Sequence[str], sample_index: int) -> int:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,13 +37,21 @@ class CachedAdapter:
     def fingerprint(self) -> str:
         return self._fp
 
-    def _cached(self, kind: str, payloads: Sequence[Any], compute: Callable[[list[int]], list[Any]],
-                encode: Callable[[Any], str], decode: Callable[[str], Any]) -> list[Any]:
+    def _cached(
+        self,
+        kind: str,
+        payloads: Sequence[Any],
+        compute: Callable[[list[int]], list[Any]],
+        encode: Callable[[Any], str],
+        decode: Callable[[str], Any],
+    ) -> list[Any]:
         keys = [request_key(self._fp, kind, p) for p in payloads]
         found: dict[str, str] = {}
         for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
-            rows = self.db.execute(f"SELECT key, value FROM responses WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+            chunk = keys[start : start + 500]
+            rows = self.db.execute(
+                f"SELECT key, value FROM responses WHERE key IN ({','.join('?' * len(chunk))})", chunk
+            )
             found.update(rows.fetchall())
         missing = [i for i, k in enumerate(keys) if k not in found]
         self.hits += len(keys) - len(missing)
@@ -51,29 +60,50 @@ class CachedAdapter:
             values = compute(missing)
             encoded = [encode(v) for v in values]
             with self.db:
-                self.db.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?)",
-                                    [(keys[i], e) for i, e in zip(missing, encoded)])
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO responses VALUES (?, ?)",
+                    [(keys[i], e) for i, e in zip(missing, encoded)],
+                )
             found.update((keys[i], e) for i, e in zip(missing, encoded))
         return [decode(found[k]) for k in keys]
 
-    def generate(self, prompts: Sequence[Sequence[str]], n_samples: int, max_new_codes: int,
-                 temperature: float, top_p: float, seed: int) -> list[list[list[str]]]:
+    def generate(
+        self,
+        prompts: Sequence[Sequence[str]],
+        n_samples: int,
+        max_new_codes: int,
+        temperature: float,
+        top_p: float,
+        seed: int,
+    ) -> list[list[list[str]]]:
         params = [n_samples, max_new_codes, temperature, top_p, seed]
         return self._cached(
-            "generate", [[list(p), params] for p in prompts],
-            lambda idx: self.backend.generate([prompts[i] for i in idx], n_samples, max_new_codes, temperature, top_p, seed),
-            json.dumps, json.loads)
+            "generate",
+            [[list(p), params] for p in prompts],
+            lambda idx: self.backend.generate(
+                [prompts[i] for i in idx], n_samples, max_new_codes, temperature, top_p, seed
+            ),
+            json.dumps,
+            json.loads,
+        )
 
     def score(self, sequences: Sequence[Sequence[str]]) -> list[ScoreResult]:
         return self._cached(
-            "score", [list(s) for s in sequences], lambda idx: self.backend.score([sequences[i] for i in idx]),
+            "score",
+            [list(s) for s in sequences],
+            lambda idx: self.backend.score([sequences[i] for i in idx]),
             lambda r: json.dumps([r.logprobs.tolist(), r.mean.tolist(), r.std.tolist()]),
-            lambda t: ScoreResult(*(np.asarray(x, float) for x in json.loads(t))))
+            lambda t: ScoreResult(*(np.asarray(x, float) for x in json.loads(t))),
+        )
 
     def embed(self, sequences: Sequence[Sequence[str]]) -> np.ndarray:
         rows = self._cached(
-            "embed", [list(s) for s in sequences], lambda idx: list(self.backend.embed([sequences[i] for i in idx])),
-            lambda v: json.dumps(np.asarray(v, float).tolist()), lambda t: np.asarray(json.loads(t), float))
+            "embed",
+            [list(s) for s in sequences],
+            lambda idx: list(self.backend.embed([sequences[i] for i in idx])),
+            lambda v: json.dumps(np.asarray(v, float).tolist()),
+            lambda t: np.asarray(json.loads(t), float),
+        )
         return np.vstack(rows) if rows else np.zeros((0, 0))
 
     def close(self) -> None:

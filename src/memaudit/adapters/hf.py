@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..errors import UserInputError
 from ..fingerprint import hash_files
-from .base import ALL_CAPABILITIES, ScoreResult, sample_seed
-from .tokenizer import load_tokenizer
+from .base import ALL_CAPABILITIES, AdapterBase, ScoreResult, sample_seed
+from .tokenizer import CodeTokenizer, load_tokenizer
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
@@ -55,14 +56,20 @@ def quiet_transformers() -> None:
     hf_logging.set_verbosity_error()
 
 
-class HFAdapter:
+class HFAdapter(AdapterBase):
     """Loads a Hugging Face causal LM directory; safetensors only unless `trust_pickle`.
 
     `model_input` (the config section) says how codes become the model's tokens (default: the
     directory's vocab.json, one token per code); see adapters/tokenizer.py."""
 
-    def __init__(self, model_dir: Path, batch_size: int = 64, trust_pickle: bool = False,
-                 device: str | None = None, model_input: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        batch_size: int = 64,
+        trust_pickle: bool = False,
+        device: str | None = None,
+        model_input: Mapping[str, Any] | None = None,
+    ) -> None:
         self.model_dir = Path(model_dir)
         self.batch_size = batch_size
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -72,45 +79,72 @@ class HFAdapter:
 
         quiet_transformers()
         try:
-            self.model = AutoModelForCausalLM.from_pretrained(self.model_dir, use_safetensors=not trust_pickle)
+            self.model = AutoModelForCausalLM.from_pretrained(
+                self.model_dir, use_safetensors=not trust_pickle
+            )
         except (OSError, ValueError) as e:
-            raise UserInputError("a loadable transformers model directory", f"{self.model_dir}: {str(e)[:300]}",
-                                 "save the model with save_pretrained(safe_serialization=True)") from None
+            raise UserInputError(
+                "a loadable transformers model directory",
+                f"{self.model_dir}: {str(e)[:300]}",
+                "save the model with save_pretrained(safe_serialization=True)",
+            ) from None
         self.model.to(self.device).eval()
         cfg = self.model.config
-        self.context = int(getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
-                           or UNBOUNDED_CONTEXT)
+        self.context = int(
+            getattr(cfg, "max_position_embeddings", None)
+            or getattr(cfg, "n_positions", None)
+            or UNBOUNDED_CONTEXT
+        )
         if len(self.vocab.vocab) > self.model.get_input_embeddings().num_embeddings:
-            raise UserInputError(f"a vocabulary of at most {self.model.get_input_embeddings().num_embeddings} ids",
-                                 f"{len(self.vocab.vocab)} ids in the vocabulary",
-                                 "use the vocabulary the model was trained with")
+            raise UserInputError(
+                f"a vocabulary of at most {self.model.get_input_embeddings().num_embeddings} ids",
+                f"{len(self.vocab.vocab)} ids in the vocabulary",
+                "use the vocabulary the model was trained with",
+            )
         self._fingerprint: str | None = None
 
     def _check_dir(self, trust_pickle: bool) -> None:
         if not self.model_dir.is_dir():
-            raise UserInputError("a model directory", f"{self.model_dir} (does not exist)",
-                                 "pass --model pointing at a save_pretrained directory")
+            raise UserInputError(
+                "a model directory",
+                f"{self.model_dir} (does not exist)",
+                "pass --model pointing at a save_pretrained directory",
+            )
         if not (self.model_dir / "config.json").exists():
-            raise UserInputError("config.json in the model directory", f"none in {self.model_dir}",
-                                 "save the model with save_pretrained")
+            raise UserInputError(
+                "config.json in the model directory",
+                f"none in {self.model_dir}",
+                "save the model with save_pretrained",
+            )
         has_safe = any((self.model_dir / f).exists() for f in WEIGHT_FILES)
         has_pickle = any((self.model_dir / f).exists() for f in PICKLE_FILES)
         if not has_safe and has_pickle and not trust_pickle:
-            raise UserInputError("safetensors weights (model.safetensors)", f"only pickle weights in {self.model_dir}",
-                                 "convert with save_pretrained(safe_serialization=True), or pass --trust-pickle "
-                                 "if you trust the file (pickle can run code)")
+            raise UserInputError(
+                "safetensors weights (model.safetensors)",
+                f"only pickle weights in {self.model_dir}",
+                "convert with save_pretrained(safe_serialization=True), or pass --trust-pickle "
+                "if you trust the file (pickle can run code)",
+            )
         if not has_safe and not has_pickle:
-            raise UserInputError("model weights (model.safetensors)", f"none in {self.model_dir}",
-                                 "save the weights with save_pretrained")
+            raise UserInputError(
+                "model weights (model.safetensors)",
+                f"none in {self.model_dir}",
+                "save the weights with save_pretrained",
+            )
 
     def capabilities(self) -> frozenset[str]:
         return ALL_CAPABILITIES
 
     def fingerprint(self) -> str:
         if self._fingerprint is None:
-            files = hash_files(p for p in self.model_dir.iterdir()
-                               if p.is_file() and p.name.endswith((".safetensors", ".bin", ".json")))
-            self._fingerprint = hashlib.sha256(f"{files}\x1e{self.vocab.identity()}".encode()).hexdigest()[:16]
+            files = hash_files(
+                p
+                for p in self.model_dir.iterdir()
+                if p.is_file() and p.name.endswith((".safetensors", ".bin", ".json"))
+            )
+            self._fingerprint = hashlib.sha256(f"{files}\x1e{self.vocab.identity()}".encode()).hexdigest()[
+                :16
+            ]
         return self._fingerprint
 
     def window_plan(self, sequences: Sequence[Sequence[str]]) -> dict:
@@ -118,72 +152,111 @@ class HFAdapter:
         lengths = np.array([len(self._prefix()) + len(self.vocab.encode(s)) for s in sequences] or [0])
         longer = int((lengths > self.context).sum())
         bounded = self.context < UNBOUNDED_CONTEXT
-        return {"context_tokens": self.context if bounded else None, "window_tokens": self.context if bounded else None,
-                "window_overlap_tokens": self.context // 2 if bounded else None,
-                "sequences": len(sequences), "sequences_longer_than_context": longer,
-                "longest_sequence_tokens": int(lengths.max()), "tokens_per_code_max": self.vocab.max_code_tokens,
-                "summary": (f"{longer} of {len(sequences)} audited timelines exceed the model's context of {self.context} "
-                            f"tokens (longest {int(lengths.max())}). They were scored in windows of {self.context} "
-                            f"tokens, each later window re-reading the previous {self.context // 2} tokens, so every code past "
-                            f"the first window is scored with at least {self.context // 2} tokens of history; T3 embeds "
-                            "the last window, and prompts keep their most recent codes." if longer else
-                            f"Every audited timeline fits the model's context ({int(lengths.max())} tokens at most"
-                            + (f" of {self.context})" if bounded else ")") + ": each was scored in one pass.")}
+        return {
+            "context_tokens": self.context if bounded else None,
+            "window_tokens": self.context if bounded else None,
+            "window_overlap_tokens": self.context // 2 if bounded else None,
+            "sequences": len(sequences),
+            "sequences_longer_than_context": longer,
+            "longest_sequence_tokens": int(lengths.max()),
+            "tokens_per_code_max": self.vocab.max_code_tokens,
+            "summary": (
+                f"{longer} of {len(sequences)} audited timelines exceed the model's context of "
+                f"{self.context} "
+                f"tokens (longest {int(lengths.max())}). They were scored in windows of {self.context} "
+                f"tokens, each later window re-reading the previous {self.context // 2} tokens, so every "
+                "code past "
+                f"the first window is scored with at least {self.context // 2} tokens of history; T3 embeds "
+                "the last window, and prompts keep their most recent codes."
+                if longer
+                else f"Every audited timeline fits the model's context ({int(lengths.max())} tokens at most"
+                + (f" of {self.context})" if bounded else ")")
+                + ": each was scored in one pass."
+            ),
+        }
 
     def learn(self, codes: Sequence[str]) -> None:
         """Codes that generated token runs may decode to (needed only for multi-token codes)."""
         self.vocab.learn(codes)
+
+    def vocabulary(self) -> CodeTokenizer:
+        return self.vocab
+
+    def code_embeddings(self) -> dict[str, np.ndarray]:
+        table = self.model.get_input_embeddings().weight.detach().float().cpu().numpy()
+        return {c: table[i] for c, i in self.vocab.token_to_id.items()}
 
     def _prefix(self) -> list[int]:
         return [self.vocab.bos_id] if self.vocab.bos_id is not None else []
 
     # --- generate -------------------------------------------------------------------------
     @torch.no_grad()
-    def generate(self, prompts: Sequence[Sequence[str]], n_samples: int, max_new_codes: int,
-                 temperature: float, top_p: float, seed: int) -> list[list[list[str]]]:
+    def generate(
+        self,
+        prompts: Sequence[Sequence[str]],
+        n_samples: int,
+        max_new_codes: int,
+        temperature: float,
+        top_p: float,
+        seed: int,
+    ) -> list[list[list[str]]]:
         from transformers import GenerationConfig
 
         out: list[list[list[str]]] = [[[] for _ in range(n_samples)] for _ in prompts]
         rows_by_len: dict[int, list[tuple[int, int, list[int]]]] = defaultdict(list)
         max_new_tokens = max_new_codes * self.vocab.max_code_tokens
         for p, prompt in enumerate(prompts):
-            ids = (self._prefix() + self.vocab.encode(prompt))[-(self.context - max_new_tokens):]
+            ids = (self._prefix() + self.vocab.encode(prompt))[-(self.context - max_new_tokens) :]
             if not ids:
                 ids = [self.vocab.eos_id if self.vocab.eos_id is not None else self.vocab.pad_id]
             for j in range(n_samples):
                 rows_by_len[len(ids)].append((p, j, ids))
         banned = sorted(self.vocab.special_ids - {self.vocab.eos_id})
-        gen_cfg = GenerationConfig(do_sample=False, max_new_tokens=max_new_tokens, num_beams=1,
-                                   pad_token_id=self.vocab.pad_id, eos_token_id=self.vocab.eos_id)
+        gen_cfg = GenerationConfig(
+            do_sample=False,
+            max_new_tokens=max_new_tokens,
+            num_beams=1,
+            pad_token_id=self.vocab.pad_id,
+            eos_token_id=self.vocab.eos_id,
+        )
         for length in sorted(rows_by_len):  # equal lengths batch without padding
             rows = rows_by_len[length]
             for start in range(0, len(rows), self.batch_size):
-                chunk = rows[start:start + self.batch_size]
+                chunk = rows[start : start + self.batch_size]
                 input_ids = torch.tensor([r[2] for r in chunk], device=self.device)
                 seeds = [sample_seed(seed, prompts[p], j) for p, j, _ in chunk]
                 result = self.model.generate(
-                    input_ids=input_ids, attention_mask=torch.ones_like(input_ids), generation_config=gen_cfg,
-                    logits_processor=[_SeededSampler(seeds, temperature, top_p, banned)])
+                    input_ids=input_ids,
+                    attention_mask=torch.ones_like(input_ids),
+                    generation_config=gen_cfg,
+                    logits_processor=[_SeededSampler(seeds, temperature, top_p, banned)],
+                )
                 for (p, j, _), seq in zip(chunk, result[:, length:].tolist()):
                     out[p][j] = self.vocab.decode(seq)[:max_new_codes]
         return out
 
     # --- forward passes -------------------------------------------------------------------
-    def _batches(self, sequences: Sequence[Sequence[str]], keep_last: int | None = None):  # noqa: ANN202
+    def _batches(self, sequences: Sequence[Sequence[str]], keep_last: int | None = None):
         spans = [self.vocab.encode_with_spans(s) for s in sequences]
         encoded = [self._prefix() + ids for ids, _ in spans]
         if keep_last is not None:
             encoded = [e[-keep_last:] for e in encoded]
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
+            idx = order[start : start + self.batch_size]
             width = max(len(encoded[i]) for i in idx)
             ids = torch.full((len(idx), width), self.vocab.pad_id, dtype=torch.long)
             mask = torch.zeros((len(idx), width), dtype=torch.long)
             for r, i in enumerate(idx):
                 ids[r, : len(encoded[i])] = torch.tensor(encoded[i])
                 mask[r, : len(encoded[i])] = 1
-            yield idx, [len(encoded[i]) for i in idx], ids.to(self.device), mask.to(self.device), [spans[i][1] for i in idx]
+            yield (
+                idx,
+                [len(encoded[i]) for i in idx],
+                ids.to(self.device),
+                mask.to(self.device),
+                [spans[i][1] for i in idx],
+            )
 
     @torch.no_grad()
     def score(self, sequences: Sequence[Sequence[str]]) -> list[ScoreResult]:
@@ -216,8 +289,10 @@ class HFAdapter:
         covered = win
         while covered < n:
             start = covered - keep
-            part = self.model(input_ids=ids[:, start:start + win], attention_mask=mask[:, start:start + win]).logits
-            pieces.append(part[:, covered - start:])
+            part = self.model(
+                input_ids=ids[:, start : start + win], attention_mask=mask[:, start : start + win]
+            ).logits
+            pieces.append(part[:, covered - start :])
             covered = min(start + win, n)
         return torch.cat(pieces, dim=1)[:, : ids.shape[1]]
 
@@ -226,7 +301,9 @@ class HFAdapter:
         dim = self.model.get_input_embeddings().embedding_dim
         out = np.zeros((len(sequences), dim), dtype=np.float64)
         for idx, lengths, ids, mask, _ in self._batches(sequences, keep_last=self.context):
-            hidden = self.model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states[-1]
+            hidden = self.model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states[
+                -1
+            ]
             last = torch.tensor([n - 1 for n in lengths], device=hidden.device)
             vec = hidden[torch.arange(len(idx)), last].float().cpu().numpy()
             out[idx] = vec

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +34,12 @@ class CodeTokenizer:
         self.vocab = vocab
         self.code_to_tokens = code_to_tokens
         self.token_to_id = vocab.token_to_id
-        self.pad_id, self.bos_id, self.eos_id, self.unk_id = vocab.pad_id, vocab.bos_id, vocab.eos_id, vocab.unk_id
+        self.pad_id, self.bos_id, self.eos_id, self.unk_id = (
+            vocab.pad_id,
+            vocab.bos_id,
+            vocab.eos_id,
+            vocab.unk_id,
+        )
         self.unknown_counts: dict[str, int] = {}
         self._ids: dict[str, tuple[int, ...]] = {}
         self._known: dict[str, bool] = {}
@@ -51,11 +57,21 @@ class CodeTokenizer:
     def codes(self) -> list[str]:
         return self.vocab.codes()
 
+    def tokens(self) -> list[str]:
+        """Every token string, special tokens included."""
+        return list(self.token_to_id)
+
     def identity(self) -> str:
         """What changes the model's input: the token table, the special ids and the mapping hook."""
-        hook = "" if self.code_to_tokens is None else f"{self.code_to_tokens.__module__}.{self.code_to_tokens.__qualname__}"
+        hook = (
+            ""
+            if self.code_to_tokens is None
+            else f"{self.code_to_tokens.__module__}.{self.code_to_tokens.__qualname__}"
+        )
         table = json.dumps(sorted(self.token_to_id.items()))
-        return hashlib.sha256(f"{table}|{self.pad_id}|{self.bos_id}|{self.eos_id}|{self.unk_id}|{hook}".encode()).hexdigest()[:16]
+        return hashlib.sha256(
+            f"{table}|{self.pad_id}|{self.bos_id}|{self.eos_id}|{self.unk_id}|{hook}".encode()
+        ).hexdigest()[:16]
 
     def _code_ids(self, code: str) -> tuple[int, ...]:
         ids = self._ids.get(code)
@@ -120,8 +136,9 @@ class CodeTokenizer:
                 pos = end
         return out
 
-    def per_code(self, logprobs: np.ndarray, mean: np.ndarray, std: np.ndarray, ends: Sequence[int],
-                 first_scored: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def per_code(
+        self, logprobs: np.ndarray, mean: np.ndarray, std: np.ndarray, ends: Sequence[int], first_scored: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Token-level arrays (position t scores token t + first_scored) → code-level arrays, for
         the codes whose tokens are all scored."""
         if self.one_to_one:
@@ -150,11 +167,17 @@ def load_tokenizer(model_dir: Path, section: Mapping[str, Any] | None = None) ->
     else:
         path = _resolve(Path(source), Path(model_dir))
         if path.suffix in (".parquet", ".csv"):
-            vocab = Vocab.from_table(path, section.get("code_column") or "code", section.get("index_column") or "index")
+            vocab = Vocab.from_table(
+                path, section.get("code_column") or "code", section.get("index_column") or "index"
+            )
         else:
             vocab = Vocab.load(path)
-    vocab = vocab.with_specials(start=section.get("start_token"), end=section.get("end_token"),
-                                pad_id=section.get("pad_id"), unk=section.get("unk_token"))
+    vocab = vocab.with_specials(
+        start=section.get("start_token"),
+        end=section.get("end_token"),
+        pad_id=section.get("pad_id"),
+        unk=section.get("unk_token"),
+    )
     hook = section.get("code_to_tokens")
     return CodeTokenizer(vocab, load_hook(hook, "model_input.code_to_tokens") if hook else None)
 
@@ -163,16 +186,23 @@ def _resolve(path: Path, model_dir: Path) -> Path:
     for candidate in (path, model_dir / path):
         if candidate.exists():
             return candidate
-    raise UserInputError("model_input.vocab naming an existing file", f"{path} (not found, nor under {model_dir})",
-                         "give the path of the vocabulary file, absolute or relative to the model directory")
+    raise UserInputError(
+        "model_input.vocab naming an existing file",
+        f"{path} (not found, nor under {model_dir})",
+        "give the path of the vocabulary file, absolute or relative to the model directory",
+    )
 
 
 def _checked_mapping(mapping: Any, source: str) -> dict[str, int]:
     if not isinstance(mapping, Mapping) or not mapping:
-        raise UserInputError(f"{source} to return a non-empty mapping token -> id", type(mapping).__name__,
-                             "return a dict such as {'I10': 4, ...}")
+        raise UserInputError(
+            f"{source} to return a non-empty mapping token -> id",
+            type(mapping).__name__,
+            "return a dict such as {'I10': 4, ...}",
+        )
     try:
         return {str(k): int(v) for k, v in mapping.items()}
     except (TypeError, ValueError):
-        raise UserInputError(f"{source} to map tokens to integer ids", repr(next(iter(mapping.items()))),
-                             "return integer ids") from None
+        raise UserInputError(
+            f"{source} to map tokens to integer ids", repr(next(iter(mapping.items()))), "return integer ids"
+        ) from None

@@ -17,14 +17,20 @@ from .stats import benjamini_hochberg, gap_permutation_p
 
 @dataclass
 class GapQuestion:
-    entry: dict                 # the (group, tier) metrics; receives auroc_gap_p, auroc_gap_q, significant
-    member_rows: np.ndarray     # (score, label) per member
+    entry: dict  # the (group, tier) metrics; receives auroc_gap_p, auroc_gap_q, significant
+    member_rows: np.ndarray  # (score, label) per member
     non_member_rows: np.ndarray
-    where: tuple[str, str] = ("", "")   # (group label, tier), for the summary
+    where: tuple[str, str] = ("", "")  # (group label, tier), for the summary
 
 
-def judge_gaps(questions: list[GapQuestion], rng: np.random.Generator, n_perm: int, confidence: float,
-               warn: float, fail: float) -> tuple[str, float, GapQuestion | None]:
+def judge_gaps(
+    questions: list[GapQuestion],
+    rng: np.random.Generator,
+    n_perm: int,
+    confidence: float,
+    warn: float,
+    fail: float,
+) -> tuple[str, float, GapQuestion | None]:
     """The test's status, its largest significant gap and the question it came from (None when no
     gap is significant); annotates each question's entry."""
     for q in questions:  # one score for everyone (the `none` tier) cannot separate anything: not a question

@@ -8,20 +8,27 @@ twice 40/600); a background lab that 300 subjects have, 20 of them with HIV, is 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
-MIN_SUBJECTS = 3   # a code seen with the group in fewer subjects is one patient's detail, not a pattern
-MIN_LIFT = 2.0     # the group is at least this many times as common among the code's subjects as overall
+MIN_SUBJECTS = 3  # a code seen with the group in fewer subjects is one patient's detail, not a pattern
+MIN_LIFT = 2.0  # the group is at least this many times as common among the code's subjects as overall
 
 
-def linked_codes(codes_by_subject: Mapping[int, Iterable[str]], has_group: Mapping[int, bool],
-                 min_subjects: int = MIN_SUBJECTS, min_lift: float = MIN_LIFT) -> frozenset[str]:
+def linked_codes(
+    codes_by_subject: Mapping[int, Iterable[str]],
+    has_group: Mapping[int, bool],
+    min_subjects: int = MIN_SUBJECTS,
+    min_lift: float = MIN_LIFT,
+) -> frozenset[str]:
     holders: dict[str, set[int]] = defaultdict(set)
     for s, codes in codes_by_subject.items():
         for c in set(codes):
             holders[c].add(s)
     with_group = {s for s, has in has_group.items() if has}
     base = len(with_group) / max(len(has_group), 1)
-    return frozenset(c for c, subjects in holders.items()
-                     if len(subjects & with_group) >= min_subjects
-                     and len(subjects & with_group) / len(subjects) >= min_lift * base)
+    return frozenset(
+        c
+        for c, subjects in holders.items()
+        if len(subjects & with_group) >= min_subjects
+        and len(subjects & with_group) / len(subjects) >= min_lift * base
+    )

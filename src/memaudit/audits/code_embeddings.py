@@ -3,7 +3,7 @@ downloaded), the model's own input embeddings, or ICD-10-CM ontology paths."""
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -44,7 +44,11 @@ def icd_ontology(codes: Iterable[str]) -> dict[str, np.ndarray]:
     paths: dict[str, list[str]] = {}
     for c in codes:
         leaf = c.rsplit("//", 1)[-1]
-        paths[c] = [c] + (icd.get_ancestors(leaf) if c.startswith("DIAGNOSIS//ICD10CM//") and icd.is_valid_item(leaf) else [])
+        paths[c] = [c] + (
+            icd.get_ancestors(leaf)
+            if c.startswith("DIAGNOSIS//ICD10CM//") and icd.is_valid_item(leaf)
+            else []
+        )
     nodes = sorted({a for p in paths.values() for a in p})
     index = {a: i for i, a in enumerate(nodes)}
     out = {}

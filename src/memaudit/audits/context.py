@@ -1,35 +1,87 @@
-"""Everything an audit may read, prepared once by the runner: no audit touches files or the model."""
+"""Everything an audit may read, prepared once before any test runs: no audit touches files or
+the model."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 
 from ..cohort.meds_reader import Timeline
 from ..cohort.sensitive import GroupMatcher
 from ..config import AuditConfig
+from ..prompts.prepare import PreparedCohort
 from ..prompts.tiers import Prompt
 from .clinical_links import linked_codes
+from .code_embeddings import icd_ontology, ppmi_svd
 
 
 @dataclass
 class AuditContext:
     config: AuditConfig
-    matcher: GroupMatcher
-    members: list[int]
-    non_members: list[int]
-    timelines: Mapping[int, Timeline]
-    prompts: Mapping[str, Mapping[int, Prompt]]      # tier -> subject -> prompt
-    excluded: Mapping[str, int]                        # tier -> subjects too short for it
-    code_prevalence: Mapping[str, float]               # share of cohort subjects with each code
+    cohort: PreparedCohort
     code_embeddings: Mapping[str, np.ndarray] = field(default_factory=dict)
     capabilities: frozenset[str] = frozenset()
-    skipped_tiers: Mapping[str, str] = field(default_factory=dict)  # tier -> why it was not run
-    stream: Mapping = field(default_factory=dict)                   # how timelines were rebuilt (cohort/stream.py)
+    has_reference: bool = False  # a reference model (same recipe, never saw the audited subjects) answers too
 
+    @classmethod
+    def build(
+        cls,
+        cohort: PreparedCohort,
+        config: AuditConfig,
+        capabilities: frozenset[str],
+        model_embeddings: Mapping[str, np.ndarray] | None = None,
+        has_reference: bool = False,
+    ) -> AuditContext:
+        """The context, with the code embeddings T1's dEMD uses (config `t1.embedding`)."""
+        kind = config.t1.embedding
+        if kind == "model" and model_embeddings:
+            embeddings = model_embeddings
+        elif kind == "icd":
+            embeddings = icd_ontology({c for t in cohort.timelines.values() for c in t.codes})
+        else:
+            embeddings = ppmi_svd(
+                [cohort.timelines[s].codes for s in cohort.non_members], dim=config.t1.embedding_dim
+            )
+        return cls(config, cohort, embeddings, capabilities, has_reference)
+
+    def __post_init__(self) -> None:
+        self._member_set = set(self.cohort.members)
+        self._labels: dict[str, dict[int, bool]] = {}
+        self._linked: dict[str, frozenset[str]] = {}
+
+    # --- the prepared cohort -----------------------------------------------------------------
+    @property
+    def matcher(self) -> GroupMatcher:
+        return self.cohort.matcher
+
+    @property
+    def members(self) -> list[int]:
+        return self.cohort.members
+
+    @property
+    def non_members(self) -> list[int]:
+        return self.cohort.non_members
+
+    @property
+    def timelines(self) -> Mapping[int, Timeline]:
+        return self.cohort.timelines
+
+    @property
+    def prompts(self) -> Mapping[str, Mapping[int, Prompt]]:
+        return self.cohort.prompts
+
+    @property
+    def excluded(self) -> Mapping[str, int]:
+        return self.cohort.excluded
+
+    @property
+    def code_prevalence(self) -> Mapping[str, float]:
+        return self.cohort.code_prevalence
+
+    # --- derived, computed once ----------------------------------------------------------------
     def rng(self, name: str) -> np.random.Generator:
         """A named random stream derived from the one seed: audits never share state."""
         digest = hashlib.sha256(name.encode()).digest()
@@ -38,36 +90,30 @@ class AuditContext:
     def arm(self, subject_id: int) -> str:
         return "member" if subject_id in self._member_set else "non_member"
 
-    def __post_init__(self) -> None:
-        self._member_set = set(self.members)
-        self._labels: dict[str, dict[int, bool]] = {}
-        self._linked: dict[str, frozenset[str]] = {}
-
     def labels(self, group: str) -> dict[int, bool]:
-        """Whether each audited subject has the group anywhere in the timeline (computed once per
-        group: T2, T3, T5 and T6 all ask)."""
+        """Whether each audited subject has the group anywhere in the timeline."""
         if group not in self._labels:
-            self._labels[group] = {s: self.matcher.has_group(t.codes, group) for s, t in self.timelines.items()}
+            self._labels[group] = {
+                s: self.matcher.has_group(t.codes, group) for s, t in self.timelines.items()
+            }
         return self._labels[group]
 
     def linked_codes(self, group: str) -> frozenset[str]:
-        """Codes linked to the group in the audited cohort (`clinical_links`; computed once per
-        group: T5 asks when it picks its cases and again when it reports them)."""
+        """Codes linked to the group in the audited cohort (`clinical_links`)."""
         if group not in self._linked:
-            self._linked[group] = linked_codes({s: t.codes for s, t in self.timelines.items()}, self.labels(group))
+            self._linked[group] = linked_codes(
+                {s: t.codes for s, t in self.timelines.items()}, self.labels(group)
+            )
         return self._linked[group]
 
     @property
     def n_boot(self) -> int:
-        return int(self.config["statistics"]["n_bootstrap"])
+        return self.config.statistics.n_bootstrap
 
     @property
     def n_perm(self) -> int:
-        return int(self.config["statistics"]["n_permutations"])
+        return self.config.statistics.n_permutations
 
     @property
     def confidence(self) -> float:
-        return float(self.config["statistics"]["confidence"])
-
-    def generation(self) -> Mapping:
-        return self.config["generation"]
+        return self.config.statistics.confidence

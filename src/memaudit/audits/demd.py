@@ -9,12 +9,12 @@ are at 0 and sequences of unrelated codes at 1, the maximum."""
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment, linprog
 
-from ..cohort.clinical import time_bin_midpoint_days
+from ..cohort.conventions import gap_days
 from .code_embeddings import normalised_matrix
 
 
@@ -22,14 +22,14 @@ def elapsed_days(codes: Sequence[str]) -> np.ndarray:
     """Days since the prompt at each code, summing the midpoints of the time-gap codes."""
     out, t = np.zeros(len(codes)), 0.0
     for i, c in enumerate(codes):
-        gap = time_bin_midpoint_days(c) if c.startswith("TIME//") else None
-        t += gap or 0.0
+        t += gap_days(c) or 0.0
         out[i] = t
     return out
 
 
-def cost_matrix(a: Sequence[str], b: Sequence[str], embeddings: Mapping[str, np.ndarray],
-                time_scale_days: float) -> np.ndarray:
+def cost_matrix(
+    a: Sequence[str], b: Sequence[str], embeddings: Mapping[str, np.ndarray], time_scale_days: float
+) -> np.ndarray:
     ea, eb = normalised_matrix(a, embeddings), normalised_matrix(b, embeddings)
     sim = np.clip(ea @ eb.T, 0.0, 1.0)
     sim[np.equal.outer(np.asarray(a, object), np.asarray(b, object))] = 1.0
@@ -50,7 +50,7 @@ def emd_uniform(cost: np.ndarray) -> float:
         return float(cost[r, c].mean())
     a_eq = np.zeros((n + m, n * m))
     for i in range(n):
-        a_eq[i, i * m:(i + 1) * m] = 1.0
+        a_eq[i, i * m : (i + 1) * m] = 1.0
     for j in range(m):
         a_eq[n + j, j::m] = 1.0
     b_eq = np.r_[np.full(n, 1.0 / n), np.full(m, 1.0 / m)]
@@ -58,16 +58,21 @@ def emd_uniform(cost: np.ndarray) -> float:
     return float(res.fun)
 
 
-def demd(a: Sequence[str], b: Sequence[str], embeddings: Mapping[str, np.ndarray],
-         time_scale_days: float = 90.0) -> float:
+def demd(
+    a: Sequence[str], b: Sequence[str], embeddings: Mapping[str, np.ndarray], time_scale_days: float = 90.0
+) -> float:
     return emd_uniform(cost_matrix(a, b, embeddings, time_scale_days))
 
 
 END = "[END]"
 
 
-def horizon_demd(sample: Sequence[str], truth: Sequence[str], embeddings: Mapping[str, np.ndarray],
-                 time_scale_days: float = 90.0) -> float:
+def horizon_demd(
+    sample: Sequence[str],
+    truth: Sequence[str],
+    embeddings: Mapping[str, np.ndarray],
+    time_scale_days: float = 90.0,
+) -> float:
     """dEMD over the truth's horizon: the sample is cut to the truth's length, or padded with an
     end-of-record marker (maximal cost against any code) where the model stopped early. Equal
     lengths make the transport an assignment problem, solved exactly and fast."""

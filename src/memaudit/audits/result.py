@@ -1,4 +1,5 @@
-"""What every test returns: a status, one plain sentence, metrics, and per-subject values."""
+"""What every test returns: a status, one plain sentence, metrics, per-subject values, and what it
+hands to later tests."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ PASS, WARN, FAIL, SKIPPED = "pass", "warn", "fail", "skipped"
 
 @dataclass
 class TestResult:
+    __test__ = False  # not a pytest test class
     name: str
     title: str
     status: str
@@ -19,9 +21,11 @@ class TestResult:
     per_subject: dict[str, dict[int, float]] = field(default_factory=dict)
     # subject_id -> why it was flagged
     flags: dict[int, list[str]] = field(default_factory=dict)
+    # what later tests read (audits/handoffs.py); None when the test was skipped
+    handoff: Any = None
 
     @classmethod
-    def skipped(cls, name: str, title: str, reason: str) -> "TestResult":
+    def skipped(cls, name: str, title: str, reason: str) -> TestResult:
         return cls(name, title, SKIPPED, f"Skipped: {reason}", {"skip_reason": reason})
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import stats as sps
@@ -43,8 +43,13 @@ def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
-def bootstrap_ci(statistic: Callable[..., float], samples: Sequence[np.ndarray], rng: np.random.Generator,
-                 n_boot: int = 1000, confidence: float = 0.95) -> tuple[float, float]:
+def bootstrap_ci(
+    statistic: Callable[..., float],
+    samples: Sequence[np.ndarray],
+    rng: np.random.Generator,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+) -> tuple[float, float]:
     """Percentile CI resampling each sample (each arm's subjects) independently with replacement."""
     samples = [np.asarray(s) for s in samples]
     if any(len(s) == 0 for s in samples):
@@ -66,8 +71,13 @@ def mann_whitney_p(a: np.ndarray, b: np.ndarray, alternative: str = "two-sided")
     return float(sps.mannwhitneyu(a, b, alternative=alternative).pvalue)
 
 
-def permutation_p(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, n_perm: int = 2000,
-                  statistic: Callable[[np.ndarray, np.ndarray], float] | None = None) -> float:
+def permutation_p(
+    a: np.ndarray,
+    b: np.ndarray,
+    rng: np.random.Generator,
+    n_perm: int = 2000,
+    statistic: Callable[[np.ndarray, np.ndarray], float] | None = None,
+) -> float:
     """Two-sided permutation p-value of a difference statistic (default: difference in means)."""
     stat = statistic or (lambda x, y: float(np.mean(x) - np.mean(y)))
     a, b = np.asarray(a, float), np.asarray(b, float)
@@ -76,7 +86,7 @@ def permutation_p(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, n_perm
     hits = 0
     for _ in range(n_perm):
         perm = rng.permutation(pooled)
-        hits += abs(stat(perm[: a.size], perm[a.size:])) >= observed - 1e-12
+        hits += abs(stat(perm[: a.size], perm[a.size :])) >= observed - 1e-12
     return (hits + 1) / (n_perm + 1)
 
 
@@ -86,20 +96,24 @@ def _subset_aurocs(scores: np.ndarray, labels: np.ndarray, masks: np.ndarray) ->
     plus half those tied with it, read off a running count."""
     order = np.argsort(scores, kind="mergesort")
     s, y, m = scores[order], labels[order].astype(bool), masks[:, order]
-    starts = np.r_[0, np.flatnonzero(np.diff(s)) + 1]                  # first index of each tie group
+    starts = np.r_[0, np.flatnonzero(np.diff(s)) + 1]  # first index of each tie group
     group = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, s.size]))
     negatives = np.cumsum(m & ~y, axis=1)
     padded = np.c_[np.zeros(len(m), dtype=negatives.dtype), negatives]
     ends = np.r_[starts[1:], s.size]
-    below, through = padded[:, starts[group]], padded[:, ends[group]]   # negatives before / through the tie group
+    below, through = (
+        padded[:, starts[group]],
+        padded[:, ends[group]],
+    )  # negatives before / through the tie group
     u = ((below + 0.5 * (through - below)) * (m & y)).sum(axis=1)
     n_pos, n_neg = (m & y).sum(axis=1), (m & ~y).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where((n_pos > 0) & (n_neg > 0), u / (n_pos * n_neg), np.nan)
 
 
-def gap_permutation_p(member_rows: np.ndarray, non_member_rows: np.ndarray, rng: np.random.Generator,
-                      n_perm: int = 1000) -> float:
+def gap_permutation_p(
+    member_rows: np.ndarray, non_member_rows: np.ndarray, rng: np.random.Generator, n_perm: int = 1000
+) -> float:
     """One-sided p-value of `auroc_gap` > 0 when arm labels are exchangeable (no membership
     effect): the subjects' arm labels are permuted, keeping the arm sizes."""
     observed = auroc_gap(member_rows, non_member_rows)
@@ -163,14 +177,24 @@ def tpr_at_fpr(pos: np.ndarray, neg: np.ndarray, fpr: float, confidence: float =
     that FPR."""
     pos, neg = np.asarray(pos, float), np.asarray(neg, float)
     if neg.size < math.ceil(1 / fpr):
-        return {"fpr": fpr, "status": "insufficient", "tpr": None, "tpr_ci95": None,
-                "reason": f"{neg.size} non-members; at least {math.ceil(1 / fpr)} are needed for FPR {fpr:g}"}
-    allowed = int(math.floor(fpr * neg.size))
+        return {
+            "fpr": fpr,
+            "status": "insufficient",
+            "tpr": None,
+            "tpr_ci95": None,
+            "reason": f"{neg.size} non-members; at least {math.ceil(1 / fpr)} are needed for FPR {fpr:g}",
+        }
+    allowed = math.floor(fpr * neg.size)
     threshold = float(np.sort(neg)[::-1][allowed]) if allowed < neg.size else -np.inf
     k = int(np.sum(pos > threshold))
-    return {"fpr": fpr, "status": "ok", "threshold": threshold, "tpr": k / max(pos.size, 1),
-            "tpr_ci95": list(clopper_pearson(k, pos.size, confidence)),
-            "achieved_fpr": float(np.mean(neg > threshold))}
+    return {
+        "fpr": fpr,
+        "status": "ok",
+        "threshold": threshold,
+        "tpr": k / max(pos.size, 1),
+        "tpr_ci95": list(clopper_pearson(k, pos.size, confidence)),
+        "achieved_fpr": float(np.mean(neg > threshold)),
+    }
 
 
 def roc_curve(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -185,7 +209,9 @@ def roc_curve(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return np.r_[0.0, fp / max(len(neg), 1)], np.r_[0.0, tp / max(len(pos), 1)]
 
 
-def epsilon_lower_bound(pos: np.ndarray, neg: np.ndarray, delta: float = 1e-5, confidence: float = 0.95) -> float:
+def epsilon_lower_bound(
+    pos: np.ndarray, neg: np.ndarray, delta: float = 1e-5, confidence: float = 0.95
+) -> float:
     """Empirical ε lower bound implied by a membership attack (Jagielski et al., 2020).
 
     (ε, δ)-DP implies TPR ≤ e^ε FPR + δ and 1 − FPR ≤ e^ε (1 − TPR) + δ. At every threshold, with
@@ -206,18 +232,24 @@ def epsilon_lower_bound(pos: np.ndarray, neg: np.ndarray, delta: float = 1e-5, c
     return float(best)
 
 
-def compare_arms(member: np.ndarray, non_member: np.ndarray, rng: np.random.Generator,
-                 n_boot: int, confidence: float) -> dict:
+def compare_arms(
+    member: np.ndarray, non_member: np.ndarray, rng: np.random.Generator, n_boot: int, confidence: float
+) -> dict:
     """Means of a per-subject metric in each arm, their CIs, the difference's CI and p-value."""
     member, non_member = np.asarray(member, float), np.asarray(non_member, float)
-    mean = lambda x: float(np.mean(x)) if len(x) else float("nan")  # noqa: E731
+    mean = lambda x: float(np.mean(x)) if len(x) else float("nan")
     return {
-        "member": mean(member), "member_ci95": list(bootstrap_ci(mean, [member], rng, n_boot, confidence)),
+        "member": mean(member),
+        "member_ci95": list(bootstrap_ci(mean, [member], rng, n_boot, confidence)),
         "non_member": mean(non_member),
         "non_member_ci95": list(bootstrap_ci(mean, [non_member], rng, n_boot, confidence)),
         "difference": mean(member) - mean(non_member),
-        "difference_ci95": list(bootstrap_ci(lambda a, b: float(np.mean(a) - np.mean(b)), [member, non_member],
-                                             rng, n_boot, confidence)),
+        "difference_ci95": list(
+            bootstrap_ci(
+                lambda a, b: float(np.mean(a) - np.mean(b)), [member, non_member], rng, n_boot, confidence
+            )
+        ),
         "p_value": mann_whitney_p(member, non_member),
-        "n_member": int(member.size), "n_non_member": int(non_member.size),
+        "n_member": int(member.size),
+        "n_non_member": int(non_member.size),
     }

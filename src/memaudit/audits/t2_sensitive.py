@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from .context import AuditContext
-from .requests import Request, Responses
-from .result import TestResult
+from ..adapters.base import GENERATE
+from ..prompts.requests import Request, Responses
 from .arm_gaps import GapQuestion, judge_gaps
+from .context import AuditContext
+from .handoffs import FlaggedCase, SensitiveFlags
+from .registry import Audit, Earlier, register
+from .result import TestResult
 from .stats import auroc, auroc_gap, average_precision, bootstrap_ci, residual_risk
 from .t1_trajectory import sample_request
 
 NAME, TITLE = "T2", "Sensitive attribute leakage"
-
-
-@dataclass(frozen=True)
-class FlaggedCase:
-    subject_id: int
-    group: str
-    tier: str
-    p_hat: float
 
 
 def requests(ctx: AuditContext) -> list[Request]:
@@ -37,22 +30,31 @@ def _arm_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> di
     pos, neg = scores[labels], scores[~labels]
     predicted = scores >= threshold
     tp = int(np.sum(predicted & labels))
-    return {"auroc": auroc(pos, neg), "auprc": average_precision(labels, scores),
-            "precision": tp / max(int(predicted.sum()), 1), "recall": tp / max(int(labels.sum()), 1),
-            "n_positive": int(labels.sum()), "n": int(labels.size), "prevalence": float(labels.mean()) if labels.size else 0.0}
+    return {
+        "auroc": auroc(pos, neg),
+        "auprc": average_precision(labels, scores),
+        "precision": tp / max(int(predicted.sum()), 1),
+        "recall": tp / max(int(labels.sum()), 1),
+        "n_positive": int(labels.sum()),
+        "n": int(labels.size),
+        "prevalence": float(labels.mean()) if labels.size else 0.0,
+    }
 
 
-def run(ctx: AuditContext, responses: Responses) -> tuple[TestResult, list[FlaggedCase]]:
-    thr = float(ctx.config["t2"]["threshold"])
+def run(ctx: AuditContext, responses: Responses) -> TestResult:
+    thr = ctx.config.t2.threshold
     rng = ctx.rng(NAME)
-    by_group, per_subject, flagged, flags = {}, {}, [], {}
+    by_group, per_subject, flagged, flags, p_hats = {}, {}, [], {}, {}
     questions: list[GapQuestion] = []
     for g in ctx.matcher.groups:
         labels_all = ctx.labels(g.name)
         by_tier = {}
         for tier, prompts in ctx.prompts.items():
-            scores = {s: p_hat(ctx, responses[sample_request(ctx, p.codes)], g.name) for s, p in prompts.items()}
+            scores = {
+                s: p_hat(ctx, responses[sample_request(ctx, p.codes)], g.name) for s, p in prompts.items()
+            }
             per_subject[f"t2_p_hat__{g.name}__{tier}"] = scores
+            p_hats[(g.name, tier)] = scores
             arms = {}
             for arm in ("member", "non_member"):
                 ids = [s for s in scores if ctx.arm(s) == arm]
@@ -61,9 +63,18 @@ def run(ctx: AuditContext, responses: Responses) -> tuple[TestResult, list[Flagg
             (ms, ml), (ns, nl) = arms["member"], arms["non_member"]
             enough = min(ml.sum(), (~ml).sum(), nl.sum(), (~nl).sum()) >= 2
             entry["auroc_gap"] = entry["member"]["auroc"] - entry["non_member"]["auroc"] if enough else None
-            entry["auroc_gap_ci95"] = (list(bootstrap_ci(auroc_gap, [np.c_[ms, ml], np.c_[ns, nl]], rng, min(ctx.n_boot, 300),
-                                                         ctx.confidence)) if enough else None)
-            entry["residual_risk_recall"] = residual_risk(entry["member"]["recall"], entry["non_member"]["recall"])
+            entry["auroc_gap_ci95"] = (
+                list(
+                    bootstrap_ci(
+                        auroc_gap, [np.c_[ms, ml], np.c_[ns, nl]], rng, min(ctx.n_boot, 300), ctx.confidence
+                    )
+                )
+                if enough
+                else None
+            )
+            entry["residual_risk_recall"] = residual_risk(
+                entry["member"]["recall"], entry["non_member"]["recall"]
+            )
             entry["status"] = "ok" if enough else "insufficient positives in an arm"
             by_tier[tier] = entry
             if enough:
@@ -73,16 +84,46 @@ def run(ctx: AuditContext, responses: Responses) -> tuple[TestResult, list[Flagg
                     flagged.append(FlaggedCase(s, g.name, tier, v))
                     flags.setdefault(s, []).append(f"T2:{g.name}@{tier}")
         by_group[g.name] = {"label": g.label, "by_tier": by_tier}
-    risk = ctx.config["risk"]
-    status, worst_gap, worst = judge_gaps(questions, rng, ctx.n_perm, ctx.confidence, risk["t2_auroc_gap_warn"],
-                                          risk["t2_auroc_gap_fail"])
+    risk = ctx.config.risk
+    status, worst_gap, worst = judge_gaps(
+        questions, rng, ctx.n_perm, ctx.confidence, risk.t2_auroc_gap_warn, risk.t2_auroc_gap_fail
+    )
     n_members_flagged = len({c.subject_id for c in flagged})
-    summary = (f"{n_members_flagged} member(s) had a removed sensitive condition regenerated in at least "
-               f"{thr:.0%} of samples; ")
-    summary += (f"the largest significant member-minus-non-member AUROC gap is {worst_gap:.2f} "
-                f"({worst.where[0]} at {worst.where[1]})." if worst
-                else "no member-minus-non-member AUROC gap is significant.")
-    return (TestResult(NAME, TITLE, status, summary,
-                       {"threshold": thr, "by_group": by_group, "n_flagged_cases": len(flagged),
-                        "n_flagged_members": n_members_flagged, "worst_significant_auroc_gap": worst_gap},
-                       per_subject, flags), flagged)
+    summary = (
+        f"{n_members_flagged} member(s) had a removed sensitive condition regenerated in at least "
+        f"{thr:.0%} of samples; "
+    )
+    summary += (
+        f"the largest significant member-minus-non-member AUROC gap is {worst_gap:.2f} "
+        f"({worst.where[0]} at {worst.where[1]})."
+        if worst
+        else "no member-minus-non-member AUROC gap is significant."
+    )
+    return TestResult(
+        NAME,
+        TITLE,
+        status,
+        summary,
+        {
+            "threshold": thr,
+            "by_group": by_group,
+            "n_flagged_cases": len(flagged),
+            "n_flagged_members": n_members_flagged,
+            "worst_significant_auroc_gap": worst_gap,
+        },
+        per_subject,
+        flags,
+        handoff=SensitiveFlags(p_hats, tuple(flagged)),
+    )
+
+
+@register
+class SensitiveLeakageAudit(Audit):
+    name, title = NAME, TITLE
+    needs = frozenset({GENERATE})
+
+    def requests(self, ctx: AuditContext, earlier: Earlier) -> list[Request]:
+        return requests(ctx)
+
+    def run(self, ctx: AuditContext, responses: Responses, earlier: Earlier) -> TestResult:
+        return run(ctx, responses)

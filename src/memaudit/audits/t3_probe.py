@@ -8,10 +8,12 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .context import AuditContext
-from .requests import Embed, Request, Responses
-from .result import TestResult
+from ..adapters.base import EMBED
+from ..prompts.requests import Embed, Request, Responses
 from .arm_gaps import GapQuestion, judge_gaps
+from .context import AuditContext
+from .registry import Audit, Earlier, register
+from .result import TestResult
 from .stats import auroc, auroc_gap, bootstrap_ci
 
 NAME, TITLE = "T3", "Embedding probe"
@@ -37,8 +39,7 @@ def cross_fitted_scores(x: np.ndarray, y: np.ndarray, folds: int, seed: int) -> 
 
 
 def run(ctx: AuditContext, responses: Responses) -> TestResult:
-    cfg = ctx.config["t3"]
-    folds, min_pos = int(cfg["folds"]), int(cfg["min_positives"])
+    folds, min_pos = ctx.config.t3.folds, ctx.config.t3.min_positives
     rng = ctx.rng(NAME)
     by_group: dict = {}
     questions: list[GapQuestion] = []
@@ -49,8 +50,11 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
             ids = sorted(ctx.prompts[tier])
             y = np.array([labels_all[s] for s in ids], bool)
             if y.sum() < max(min_pos, folds) or (~y).sum() < folds:
-                by_tier[tier] = {"status": "insufficient", "n_positive": int(y.sum()),
-                                 "reason": f"{int(y.sum())} positives; at least {max(min_pos, folds)} are needed"}
+                by_tier[tier] = {
+                    "status": "insufficient",
+                    "n_positive": int(y.sum()),
+                    "reason": f"{int(y.sum())} positives; at least {max(min_pos, folds)} are needed",
+                }
                 continue
             x = np.vstack([responses[Embed(ctx.prompts[tier][s].codes)] for s in ids])
             scores = cross_fitted_scores(x, y, folds, ctx.config.seed)
@@ -62,27 +66,57 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
                 entry[f"{arm}_auroc"] = auroc(scores[mask & y], scores[mask & ~y])
             gap = entry["member_auroc"] - entry["non_member_auroc"]
             entry["auroc_gap"] = gap
-            entry["auroc_gap_ci95"] = list(bootstrap_ci(auroc_gap, [arms["member"], arms["non_member"]], rng,
-                                                        min(ctx.n_boot, 300), ctx.confidence))
+            entry["auroc_gap_ci95"] = list(
+                bootstrap_ci(
+                    auroc_gap, [arms["member"], arms["non_member"]], rng, min(ctx.n_boot, 300), ctx.confidence
+                )
+            )
             by_tier[tier] = entry
             if np.isfinite(gap):
                 questions.append(GapQuestion(entry, arms["member"], arms["non_member"], (g.label, tier)))
         by_group[g.name] = {"label": g.label, "by_tier": by_tier}
-    risk = ctx.config["risk"]
-    status, worst_gap, worst = judge_gaps(questions, rng, ctx.n_perm, ctx.confidence, risk["t3_auroc_gap_warn"],
-                                          risk["t3_auroc_gap_fail"])
+    risk = ctx.config.risk
+    status, worst_gap, worst = judge_gaps(
+        questions, rng, ctx.n_perm, ctx.confidence, risk.t3_auroc_gap_warn, risk.t3_auroc_gap_fail
+    )
     probed = [e for g in by_group.values() for e in g["by_tier"].values() if e["status"] == "ok"]
     if not probed:
-        return TestResult(NAME, TITLE, "skipped", "Skipped: too few subjects with any sensitive group to train a probe.",
-                          {"by_group": by_group, "skip_reason": "too few positives"})
+        return TestResult(
+            NAME,
+            TITLE,
+            "skipped",
+            "Skipped: too few subjects with any sensitive group to train a probe.",
+            {"by_group": by_group, "skip_reason": "too few positives"},
+        )
     best = max(probed, key=lambda e: max(e["member_auroc"], e["non_member_auroc"]))
-    summary = (f"A linear probe on prompt embeddings predicts removed sensitive groups with AUROC up to "
-               f"{best['member_auroc']:.2f} for members vs {best['non_member_auroc']:.2f} for non-members; ")
+    summary = (
+        f"A linear probe on prompt embeddings predicts removed sensitive groups with AUROC up to "
+        f"{best['member_auroc']:.2f} for members vs {best['non_member_auroc']:.2f} for non-members; "
+    )
     if worst:
         e = worst.entry
-        summary += (f"the largest significant gap is {worst_gap:.2f} ({worst.where[0]} at {worst.where[1]}: "
-                    f"{e['member_auroc']:.2f} vs {e['non_member_auroc']:.2f}).")
+        summary += (
+            f"the largest significant gap is {worst_gap:.2f} ({worst.where[0]} at {worst.where[1]}: "
+            f"{e['member_auroc']:.2f} vs {e['non_member_auroc']:.2f})."
+        )
     else:
         summary += "no member-minus-non-member gap is significant."
-    return TestResult(NAME, TITLE, status, summary, {"by_group": by_group, "worst_significant_auroc_gap": worst_gap,
-                                                     "folds": folds})
+    return TestResult(
+        NAME,
+        TITLE,
+        status,
+        summary,
+        {"by_group": by_group, "worst_significant_auroc_gap": worst_gap, "folds": folds},
+    )
+
+
+@register
+class EmbeddingProbeAudit(Audit):
+    name, title = NAME, TITLE
+    needs = frozenset({EMBED})
+
+    def requests(self, ctx: AuditContext, earlier: Earlier) -> list[Request]:
+        return requests(ctx)
+
+    def run(self, ctx: AuditContext, responses: Responses, earlier: Earlier) -> TestResult:
+        return run(ctx, responses)

@@ -4,13 +4,15 @@ higher means "more likely a member"."""
 from __future__ import annotations
 
 import hashlib
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..adapters.base import EMBED, ScoreResult
+from ..adapters.base import EMBED, SCORE, ScoreResult
+from ..prompts.requests import REFERENCE, Embed, Request, Responses, Score
 from .context import AuditContext
-from .requests import Embed, Request, Responses, Score
+from .handoffs import OperatingPoint
+from .registry import Audit, Earlier, register
 from .result import FAIL, PASS, WARN, TestResult
 from .stats import auroc, bootstrap_ci, epsilon_lower_bound, roc_curve, tpr_at_fpr
 
@@ -38,13 +40,15 @@ def min_k_plus_plus_score(r: ScoreResult, k: float) -> float:
     return float(np.mean(np.sort(z)[:n]))
 
 
-def zlib_analogue_score(r: ScoreResult, codes: Sequence[str], unigram_logp: Mapping[str, float],
-                        floor_logp: float) -> float:
+def zlib_analogue_score(
+    r: ScoreResult, codes: Sequence[str], unigram_logp: Mapping[str, float], floor_logp: float
+) -> float:
     """The zlib ratio of Carlini et al. (2021) in code space: the model's loss divided by the
     sequence's entropy under code frequencies, H = −(1/n) Σ log q(x_t). A member's loss is low
     relative to how surprising its codes are in the population."""
     entropy = -np.mean([unigram_logp.get(c, floor_logp) for c in codes])
-    return float(-(-np.mean(r.logprobs)) / max(entropy, 1e-6))
+    loss = -np.mean(r.logprobs)
+    return float(-loss / max(entropy, 1e-6))
 
 
 def masked_views(codes: Sequence[str], n_views: int, fraction: float, seed: int) -> list[tuple[str, ...]]:
@@ -73,19 +77,37 @@ def _subjects(ctx: AuditContext) -> list[int]:
 def requests(ctx: AuditContext) -> list[Request]:
     out: list[Request] = [Score(ctx.timelines[s].codes) for s in _subjects(ctx)]
     if EMBED in ctx.capabilities:
-        cfg = ctx.config["t4"]
+        cfg = ctx.config.t4
         for s in _subjects(ctx):
-            out += [Embed(v) for v in masked_views(ctx.timelines[s].codes, int(cfg["mask_views"]),
-                                                  float(cfg["mask_fraction"]), ctx.config.seed)]
+            out += [
+                Embed(v)
+                for v in masked_views(
+                    ctx.timelines[s].codes, cfg.mask_views, cfg.mask_fraction, ctx.config.seed
+                )
+            ]
+    if ctx.has_reference:
+        out += [Score(ctx.timelines[s].codes, REFERENCE) for s in _subjects(ctx)]
     return out
 
 
-def subject_scores(ctx: AuditContext, responses: Responses, reference: Mapping[int, ScoreResult] | None = None
-                   ) -> dict[str, dict[int, float]]:
-    cfg = ctx.config["t4"]
-    k = float(cfg["min_k_fraction"])
+def reference_scores(ctx: AuditContext, responses: Responses) -> dict[int, ScoreResult] | None:
+    if not ctx.has_reference:
+        return None
+    return {s: responses[Score(ctx.timelines[s].codes, REFERENCE)] for s in _subjects(ctx)}
+
+
+def subject_scores(
+    ctx: AuditContext, responses: Responses, reference: Mapping[int, ScoreResult] | None = None
+) -> dict[str, dict[int, float]]:
+    cfg = ctx.config.t4
+    k = cfg.min_k_fraction
     unigram, floor = _unigram(ctx)
-    scores: dict[str, dict[int, float]] = {"loss": {}, "min_k": {}, "min_k_plus_plus": {}, "zlib_analogue": {}}
+    scores: dict[str, dict[int, float]] = {
+        "loss": {},
+        "min_k": {},
+        "min_k_plus_plus": {},
+        "zlib_analogue": {},
+    }
     if reference:
         scores["reference_calibrated"] = {}
     if EMBED in ctx.capabilities:
@@ -98,19 +120,23 @@ def subject_scores(ctx: AuditContext, responses: Responses, reference: Mapping[i
         scores["min_k_plus_plus"][s] = min_k_plus_plus_score(r, k)
         scores["zlib_analogue"][s] = zlib_analogue_score(r, codes, unigram, floor)
         if reference:
-            # Watson et al. (2022) / Carlini et al. (2022): the target's log-likelihood above a reference model's
+            # Watson et al. (2022), Carlini et al. (2022): the target's log-likelihood above the reference's
             scores["reference_calibrated"][s] = loss_score(r) - loss_score(reference[s])
         if EMBED in ctx.capabilities:
-            views = np.vstack([responses[Embed(v)] for v in masked_views(codes, int(cfg["mask_views"]),
-                                                                         float(cfg["mask_fraction"]), ctx.config.seed)])
+            views = np.vstack(
+                [
+                    responses[Embed(v)]
+                    for v in masked_views(codes, cfg.mask_views, cfg.mask_fraction, ctx.config.seed)
+                ]
+            )
             scores["masked_embedding_variance"][s] = -float(views.var(axis=0).sum())
     return scores
 
 
-def run(ctx: AuditContext, responses: Responses, reference: Mapping[int, ScoreResult] | None = None) -> TestResult:
-    cfg = ctx.config["t4"]
+def run(ctx: AuditContext, responses: Responses) -> TestResult:
+    cfg = ctx.config.t4
     rng = ctx.rng(NAME)
-    scores = subject_scores(ctx, responses, reference)
+    scores = subject_scores(ctx, responses, reference_scores(ctx, responses))
     by_score = {}
     for name, vals in scores.items():
         pos = np.array([vals[s] for s in ctx.members if s in vals])
@@ -120,24 +146,55 @@ def run(ctx: AuditContext, responses: Responses, reference: Mapping[int, ScoreRe
         by_score[name] = {
             "auroc": auroc(pos, neg),
             "auroc_ci95": list(bootstrap_ci(auroc, [pos, neg], rng, ctx.n_boot, ctx.confidence)),
-            "tpr_at_fpr": [tpr_at_fpr(pos, neg, f, ctx.confidence) for f in cfg["fprs"]],
-            "epsilon_lower_bound": epsilon_lower_bound(pos, neg, float(cfg["delta"]), ctx.confidence),
+            "tpr_at_fpr": [tpr_at_fpr(pos, neg, f, ctx.confidence) for f in cfg.fprs],
+            "epsilon_lower_bound": epsilon_lower_bound(pos, neg, cfg.delta, ctx.confidence),
             "roc": {"fpr": fpr[keep].tolist(), "tpr": tpr[keep].tolist()},
         }
     best = max(by_score, key=lambda n: by_score[n]["auroc"])
     b = by_score[best]
     status = PASS
     if b["auroc_ci95"][0] > 0.5:
-        if b["auroc"] >= ctx.config["risk"]["t4_auroc_fail"]:
+        if b["auroc"] >= ctx.config.risk.t4_auroc_fail:
             status = FAIL
-        elif b["auroc"] >= ctx.config["risk"]["t4_auroc_warn"]:
+        elif b["auroc"] >= ctx.config.risk.t4_auroc_warn:
             status = WARN
     first = b["tpr_at_fpr"][0]
-    tpr_text = (f"TPR {first['tpr']:.1%} at {first['fpr']:.0%} FPR" if first["status"] == "ok"
-                else f"too few non-members for {first['fpr']:g} FPR")
-    summary = (f"The best membership attack ({best}) reaches AUROC {b['auroc']:.2f} "
-               f"[{b['auroc_ci95'][0]:.2f}, {b['auroc_ci95'][1]:.2f}], {tpr_text}; it implies ε ≥ {b['epsilon_lower_bound']:.2f}.")
+    tpr_text = (
+        f"TPR {first['tpr']:.1%} at {first['fpr']:.0%} FPR"
+        if first["status"] == "ok"
+        else f"too few non-members for {first['fpr']:g} FPR"
+    )
+    summary = (
+        f"The best membership attack ({best}) reaches AUROC {b['auroc']:.2f} "
+        f"[{b['auroc_ci95'][0]:.2f}, {b['auroc_ci95'][1]:.2f}], {tpr_text}; it implies ε ≥ "
+        f"{b['epsilon_lower_bound']:.2f}."
+    )
     per_subject = {f"t4_{n}": v for n, v in scores.items()}
-    return TestResult(NAME, TITLE, status, summary,
-                      {"by_score": by_score, "best_score": best, "n_member": len(ctx.members),
-                       "n_non_member": len(ctx.non_members), "delta": float(cfg["delta"])}, per_subject)
+    threshold = next((o["threshold"] for o in b["tpr_at_fpr"] if o["status"] == "ok"), None)
+    return TestResult(
+        NAME,
+        TITLE,
+        status,
+        summary,
+        {
+            "by_score": by_score,
+            "best_score": best,
+            "n_member": len(ctx.members),
+            "n_non_member": len(ctx.non_members),
+            "delta": cfg.delta,
+        },
+        per_subject,
+        handoff=OperatingPoint(best, scores[best], threshold),
+    )
+
+
+@register
+class MembershipAudit(Audit):
+    name, title = NAME, TITLE
+    needs = frozenset({SCORE})
+
+    def requests(self, ctx: AuditContext, earlier: Earlier) -> list[Request]:
+        return requests(ctx)
+
+    def run(self, ctx: AuditContext, responses: Responses, earlier: Earlier) -> TestResult:
+        return run(ctx, responses)

@@ -6,15 +6,15 @@ sample, not the cohort.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
 
+import meds
 import numpy as np
 import polars as pl
 
 from ..errors import UserInputError
-from .meds_schema import require_meds_root
 from .stream import StreamRecipe, build_stream
 
 REQUIRED = {"subject_id": pl.Int64, "time": pl.Datetime, "code": pl.String}
@@ -35,19 +35,22 @@ class Timeline:
     def __len__(self) -> int:
         return len(self.codes)
 
-    def without_static(self) -> "Timeline":
+    def without_static(self) -> Timeline:
         """The timeline as a stack that drops static rows from its token stream sees it."""
-        return Timeline(self.codes[self.static:], self.days[self.static:], 0, self.header - self.static)
+        return Timeline(self.codes[self.static :], self.days[self.static :], 0, self.header - self.static)
 
 
 class MedsDataset:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         require_meds_root(self.root)
-        self.files = sorted((self.root / "data").rglob("*.parquet"))
+        self.files = sorted((self.root / meds.data_subdirectory).rglob("*.parquet"))
         if not self.files:
-            raise UserInputError("parquet shards under data/", f"none in {self.root / 'data'}",
-                                 "write the MEDS data shards as data/<split>/<n>.parquet")
+            raise UserInputError(
+                "parquet shards under data/",
+                f"none in {self.root / meds.data_subdirectory}",
+                "write the MEDS data shards as data/<split>/<n>.parquet",
+            )
         self._check_schema()
 
     def _check_schema(self) -> None:
@@ -55,15 +58,24 @@ class MedsDataset:
             try:
                 schema = pl.read_parquet_schema(f)
             except Exception as e:  # polars raises several types for unreadable files
-                raise UserInputError("readable parquet files", f"{f}: {str(e).splitlines()[0][:200]}",
-                                     "re-export the shard; it is corrupt or truncated") from None
+                raise UserInputError(
+                    "readable parquet files",
+                    f"{f}: {str(e).splitlines()[0][:200]}",
+                    "re-export the shard; it is corrupt or truncated",
+                ) from None
             for col, dtype in REQUIRED.items():
                 if col not in schema:
-                    raise UserInputError(f"MEDS column '{col}'", f"{f} with columns {list(schema)}",
-                                         "export the data with the MEDS columns subject_id, time, code")
+                    raise UserInputError(
+                        f"MEDS column '{col}'",
+                        f"{f} with columns {list(schema)}",
+                        "export the data with the MEDS columns subject_id, time, code",
+                    )
                 if not isinstance(schema[col], dtype) and schema[col] != dtype:
-                    raise UserInputError(f"column '{col}' of type {dtype}", f"{schema[col]} in {f}",
-                                         f"cast '{col}' to {dtype} when writing the shard")
+                    raise UserInputError(
+                        f"column '{col}' of type {dtype}",
+                        f"{schema[col]} in {f}",
+                        f"cast '{col}' to {dtype} when writing the shard",
+                    )
 
     def _scan(self) -> pl.LazyFrame:
         return pl.scan_parquet(self.files).select("subject_id", "time", "code")
@@ -76,42 +88,60 @@ class MedsDataset:
         return pl.scan_parquet(self.files).select("subject_id", "time", "code", value)
 
     def subject_splits(self) -> pl.DataFrame:
-        path = self.root / "metadata" / "subject_splits.parquet"
+        path = self.root / meds.subject_splits_filepath
         try:
             df = pl.read_parquet(path)
         except Exception as e:
-            raise UserInputError("a readable metadata/subject_splits.parquet", f"{str(e).splitlines()[0][:200]}",
-                                 "rewrite the splits file") from None
+            raise UserInputError(
+                "a readable metadata/subject_splits.parquet",
+                f"{str(e).splitlines()[0][:200]}",
+                "rewrite the splits file",
+            ) from None
         if set(df.columns) < {"subject_id", "split"}:
-            raise UserInputError("subject_splits.parquet with columns subject_id, split", str(df.columns),
-                                 "write subject_splits.parquet per the MEDS schema")
+            raise UserInputError(
+                "subject_splits.parquet with columns subject_id, split",
+                str(df.columns),
+                "write subject_splits.parquet per the MEDS schema",
+            )
         return df.select(pl.col("subject_id").cast(pl.Int64), pl.col("split").cast(pl.String))
 
     def arm_ids(self, split: str) -> np.ndarray:
         splits = self.subject_splits()
         ids = splits.filter(pl.col("split") == split)["subject_id"].to_numpy()
         if ids.size == 0:
-            raise UserInputError(f"subjects in split '{split}'",
-                                 f"none (splits present: {sorted(splits['split'].unique().to_list())})",
-                                 "set splits.members / splits.non_members to split names that exist")
+            raise UserInputError(
+                f"subjects in split '{split}'",
+                f"none (splits present: {sorted(splits['split'].unique().to_list())})",
+                "set splits.members / splits.non_members to split names that exist",
+            )
         return np.sort(ids)
 
-    def timelines(self, subject_ids: Iterable[int], recipe: StreamRecipe | None = None) -> dict[int, Timeline]:
+    def timelines(
+        self, subject_ids: Iterable[int], recipe: StreamRecipe | None = None
+    ) -> dict[int, Timeline]:
         ids = pl.Series("subject_id", sorted(set(int(i) for i in subject_ids)), dtype=pl.Int64)
         scan = self._scan() if recipe is None or recipe.is_identity else self._scan_with_values()
         try:
-            df = (scan.with_row_index("_row").filter(pl.col("subject_id").is_in(ids.implode())).collect())
+            df = scan.with_row_index("_row").filter(pl.col("subject_id").is_in(ids.implode())).collect()
         except Exception as e:  # a shard whose footer reads but whose pages do not
-            raise UserInputError("readable parquet data pages", str(e).splitlines()[0][:200],
-                                 "re-export the corrupt shard") from None
+            raise UserInputError(
+                "readable parquet data pages", str(e).splitlines()[0][:200], "re-export the corrupt shard"
+            ) from None
         check_rows(df)
         return timelines_from_frame(df, recipe)
 
     def code_subject_counts(self, subject_ids: Iterable[int]) -> dict[str, int]:
         """How many of `subject_ids` have each code at least once."""
         ids = pl.Series(sorted(set(int(i) for i in subject_ids)), dtype=pl.Int64)
-        counts = (self._scan().filter(pl.col("subject_id").is_in(ids.implode())).select("subject_id", "code").unique()
-                  .group_by("code").len().collect())
+        counts = (
+            self._scan()
+            .filter(pl.col("subject_id").is_in(ids.implode()))
+            .select("subject_id", "code")
+            .unique()
+            .group_by("code")
+            .len()
+            .collect()
+        )
         return dict(zip(counts["code"].to_list(), counts["len"].to_list()))
 
     def code_prevalence(self, subject_ids: Iterable[int] | None = None) -> Mapping[str, float]:
@@ -126,23 +156,51 @@ class MedsDataset:
         return {c: k / max(n, 1) for c, k in zip(counts["code"].to_list(), counts["len"].to_list())}
 
 
+def require_meds_root(root: Path) -> None:
+    """Refuse a directory that is not a MEDS dataset, saying what is missing."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UserInputError(
+            "a MEDS dataset directory",
+            f"{root} (does not exist)",
+            "pass --data pointing at a directory made by `memaudit synth` or a MEDS ETL",
+        )
+    missing = [p for p in (meds.data_subdirectory, meds.subject_splits_filepath) if not (root / p).exists()]
+    if missing:
+        raise UserInputError(
+            "a MEDS dataset with data/ and metadata/subject_splits.parquet",
+            f"{root} lacking {', '.join(missing)}",
+            "point --data at the MEDS root (the folder holding data/ and metadata/)",
+        )
+
+
 def check_rows(df: pl.DataFrame) -> None:
     """MEDS promises rows sorted by time within each subject and no exact duplicates."""
     if df.is_empty():
         return
     if df["code"].null_count() or df["subject_id"].null_count():
-        raise UserInputError("no null subject_id or code", f"{df['code'].null_count() + df['subject_id'].null_count()} nulls",
-                             "drop or fill rows with a null subject_id or code")
+        raise UserInputError(
+            "no null subject_id or code",
+            f"{df['code'].null_count() + df['subject_id'].null_count()} nulls",
+            "drop or fill rows with a null subject_id or code",
+        )
     back = df.sort("_row").with_columns(
-        (pl.col("time") < pl.col("time").shift(1).over("subject_id")).fill_null(False).alias("_back"))
+        (pl.col("time") < pl.col("time").shift(1).over("subject_id")).fill_null(False).alias("_back")
+    )
     n_back = int(back["_back"].sum())
     if n_back:
-        raise UserInputError("rows sorted by time within each subject (MEDS)", f"{n_back} rows earlier than the row before",
-                             "sort each shard by subject_id, time before writing")
+        raise UserInputError(
+            "rows sorted by time within each subject (MEDS)",
+            f"{n_back} rows earlier than the row before",
+            "sort each shard by subject_id, time before writing",
+        )
     dup = df.height - df.select("subject_id", "time", "code").unique().height
     if dup:
-        raise UserInputError("no duplicate (subject_id, time, code) rows", f"{dup} duplicate rows",
-                             "deduplicate the data (e.g. polars .unique()) before auditing")
+        raise UserInputError(
+            "no duplicate (subject_id, time, code) rows",
+            f"{dup} duplicate rows",
+            "deduplicate the data (e.g. polars .unique()) before auditing",
+        )
 
 
 def timelines_from_frame(df: pl.DataFrame, recipe: StreamRecipe | None = None) -> dict[int, Timeline]:
@@ -151,8 +209,11 @@ def timelines_from_frame(df: pl.DataFrame, recipe: StreamRecipe | None = None) -
     if df.is_empty():
         return {}
     recipe = recipe or StreamRecipe()
-    df = df.sort(["subject_id", "time", "_row"] if "_row" in df.columns else ["subject_id", "time"],
-                 nulls_last=False, maintain_order=True)
+    df = df.sort(
+        ["subject_id", "time", "_row"] if "_row" in df.columns else ["subject_id", "time"],
+        nulls_last=False,
+        maintain_order=True,
+    )
     simple = recipe.is_identity and not df["time"].null_count()
     out: dict[int, Timeline] = {}
     for (sid,), part in df.group_by(["subject_id"], maintain_order=True):

@@ -1,28 +1,30 @@
-"""Sensitive groups: named sets of code patterns, matched against MEDS codes."""
+"""Sensitive groups: named sets of code patterns (config `sensitive_groups`), matched against the
+codes of the model's stream."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
-ICD_PREFIX = "DIAGNOSIS//ICD10CM//"
-_CATEGORY = re.compile(r"^[A-Z][0-9][0-9A-Z]$")
+from ..config.sections import SensitiveGroup as GroupSpec
+
+ICD10CM_PREFIX = "DIAGNOSIS//ICD10CM//"
 
 
 @dataclass(frozen=True)
-class SensitiveGroup:
-    """One group. `icd10cm` holds ICD-10-CM categories or ranges of them ("F10-F19", "Z21");
-    `patterns` holds extra regular expressions matched against the whole code."""
+class Group:
+    """One group: ICD-10-CM categories or ranges of them ("F10-F19", "Z21") and extra regular
+    expressions matched against the whole code."""
 
     name: str
     label: str
     icd10cm: tuple[str, ...] = ()
-    patterns: tuple[str, ...] = field(default=())
+    patterns: tuple[str, ...] = ()
 
     def matches(self, code: str) -> bool:
-        if code.startswith(ICD_PREFIX):
-            category = code[len(ICD_PREFIX):][:3]
+        if code.startswith(ICD10CM_PREFIX):
+            category = code[len(ICD10CM_PREFIX) :][:3]
             for spec in self.icd10cm:
                 low, _, high = spec.partition("-")
                 if low <= category <= (high or low):
@@ -30,41 +32,14 @@ class SensitiveGroup:
         return any(re.search(p, code) for p in self.patterns)
 
 
-def parse_groups(raw: Mapping[str, Mapping[str, object]]) -> tuple[SensitiveGroup, ...]:
-    from ..errors import UserInputError
-
-    groups = []
-    for name, spec in raw.items():
-        if not isinstance(spec, Mapping):
-            raise UserInputError("a mapping with label/icd10cm/patterns", f"{name}: {spec!r}",
-                                 "write each sensitive group as {label: ..., icd10cm: [...]}")
-        unknown = set(spec) - {"label", "icd10cm", "patterns"}
-        if unknown:
-            raise UserInputError("keys label, icd10cm, patterns", f"{sorted(unknown)} in group {name}",
-                                 "remove or rename those keys")
-        icd = tuple(str(s) for s in spec.get("icd10cm", []) or [])
-        for s in icd:
-            for part in s.split("-"):
-                if not _CATEGORY.match(part):
-                    raise UserInputError("ICD-10-CM categories like 'F10' or ranges like 'F10-F19'",
-                                         f"{s!r} in group {name}", "use three-character categories")
-        patterns = tuple(str(p) for p in spec.get("patterns", []) or [])
-        for p in patterns:
-            try:
-                re.compile(p)
-            except re.error as e:
-                raise UserInputError("valid regular expressions", f"{p!r} ({e})", "fix the pattern") from None
-        if not icd and not patterns:
-            raise UserInputError("at least one icd10cm range or pattern", f"none in group {name}",
-                                 "add icd10cm or patterns")
-        groups.append(SensitiveGroup(name, str(spec.get("label", name)), icd, patterns))
-    return tuple(groups)
+def groups_from_config(specs: Mapping[str, GroupSpec]) -> tuple[Group, ...]:
+    return tuple(Group(name, spec.label or name, spec.icd10cm, spec.patterns) for name, spec in specs.items())
 
 
 class GroupMatcher:
     """Memoised code → groups lookup: audits test the same codes millions of times."""
 
-    def __init__(self, groups: Iterable[SensitiveGroup]) -> None:
+    def __init__(self, groups: Iterable[Group]) -> None:
         self.groups = tuple(groups)
         self._cache: dict[str, frozenset[str]] = {}
 

@@ -7,8 +7,8 @@ continuation starts at metformin.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -20,17 +20,19 @@ from ..cohort.sensitive import GroupMatcher
 class Prompt:
     subject_id: int
     tier: str
-    codes: tuple[str, ...]            # what the model is sent; sensitive codes removed
-    continuation: tuple[str, ...]     # the subject's true next codes
-    continuation_days: np.ndarray     # days since the prompt's last code, per continuation code
+    codes: tuple[str, ...]  # what the model is sent; sensitive codes removed
+    continuation: tuple[str, ...]  # the subject's true next codes
+    continuation_days: np.ndarray  # days since the prompt's last code, per continuation code
 
 
 def split_demographics(timeline: Timeline, prefixes: Sequence[str]) -> tuple[tuple[str, ...], int]:
     """Demographic codes (the timeline's header of static rows and derived age, then codes with a
     demographic prefix) and the index where the clinical timeline starts."""
     pre, codes = tuple(prefixes), timeline.codes
-    demo = [*codes[:timeline.header], *(c for c in codes[timeline.header:] if c.startswith(pre))]
-    first_clinical = next((i for i in range(timeline.header, len(codes)) if not codes[i].startswith(pre)), len(codes))
+    demo = [*codes[: timeline.header], *(c for c in codes[timeline.header :] if c.startswith(pre))]
+    first_clinical = next(
+        (i for i in range(timeline.header, len(codes)) if not codes[i].startswith(pre)), len(codes)
+    )
     return tuple(demo), first_clinical
 
 
@@ -38,11 +40,22 @@ def tier_codes(tier: str) -> int | None:
     return int(tier.split(":", 1)[1]) if tier.startswith("codes:") else None
 
 
-def build_prompt(subject_id: int, timeline: Timeline, tier: str, matcher: GroupMatcher,
-                 demographic_prefixes: Sequence[str], continuation_len: int, min_continuation: int) -> Prompt | None:
+def build_prompt(
+    subject_id: int,
+    timeline: Timeline,
+    tier: str,
+    matcher: GroupMatcher,
+    demographic_prefixes: Sequence[str],
+    continuation_len: int,
+    min_continuation: int,
+) -> Prompt | None:
     """The subject's prompt at `tier`, or None when the timeline is too short for the tier."""
     demo, start = split_demographics(timeline, demographic_prefixes)
-    clinical_idx = [i for i in range(start, len(timeline.codes)) if not timeline.codes[i].startswith(tuple(demographic_prefixes))]
+    clinical_idx = [
+        i
+        for i in range(start, len(timeline.codes))
+        if not timeline.codes[i].startswith(tuple(demographic_prefixes))
+    ]
     k = tier_codes(tier) or 0
     if len(clinical_idx) < k + min_continuation:
         return None
@@ -51,10 +64,11 @@ def build_prompt(subject_id: int, timeline: Timeline, tier: str, matcher: GroupM
         codes: tuple[str, ...] = ()
     else:
         codes = tuple(c for c in (*demo, *known) if not matcher.is_sensitive(c))
-    cont_idx = clinical_idx[k:k + continuation_len]
+    cont_idx = clinical_idx[k : k + continuation_len]
     anchor = timeline.days[clinical_idx[k - 1]] if k else timeline.days[cont_idx[0]]
-    return Prompt(subject_id, tier, codes, tuple(timeline.codes[i] for i in cont_idx),
-                  timeline.days[cont_idx] - anchor)
+    return Prompt(
+        subject_id, tier, codes, tuple(timeline.codes[i] for i in cont_idx), timeline.days[cont_idx] - anchor
+    )
 
 
 def k_anonymity_counts(prompts: Sequence[Prompt]) -> dict[tuple[str, ...], int]:

@@ -11,38 +11,60 @@ from . import svg
 CSS = """
 body{font-family:Georgia,serif;max-width:980px;margin:2em auto;color:#222;line-height:1.45;padding:0 1em}
 h1{font-size:1.7em;margin-bottom:.2em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;width:100%;font-size:.9em;margin:.6em 0} td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}
-th{background:#f3f3f3} .verdict{font-size:1.3em;padding:.6em 1em;border-radius:4px;display:inline-block;color:#fff}
-.low{background:#2e7d32}.medium{background:#ef8f00}.high{background:#c62828}
-.pass{color:#2e7d32;font-weight:bold}.warn{color:#ef8f00;font-weight:bold}.fail{color:#c62828;font-weight:bold}.skipped{color:#777}
-.figs{display:flex;flex-wrap:wrap;gap:1em} figure{margin:0} figcaption{font-size:.85em;color:#555;max-width:460px}
-.small{font-size:.85em;color:#555} @media print{body{margin:0} h2{page-break-after:avoid} figure{page-break-inside:avoid}}
+table{border-collapse:collapse;width:100%;font-size:.9em;margin:.6em 0}
+td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}
+th{background:#f3f3f3}
+.verdict{font-size:1.3em;padding:.6em 1em;border-radius:4px;display:inline-block;color:#fff}
+.low{background:#2e7d32}.medium{background:#ef8f00}.high{background:#c62828}.incomplete{background:#6d4c41}
+.pass{color:#2e7d32;font-weight:bold}.warn{color:#ef8f00;font-weight:bold}.fail{color:#c62828;font-weight:bold}
+.skipped{color:#777}
+.figs{display:flex;flex-wrap:wrap;gap:1em} figure{margin:0}
+figcaption{font-size:.85em;color:#555;max-width:460px}
+.small{font-size:.85em;color:#555}
+@media print{body{margin:0} h2{page-break-after:avoid} figure{page-break-inside:avoid}}
 """
 
 METHODS = {
-    "T1": "Each subject is prompted with what an attacker might know (nothing, demographics, or demographics plus the "
-          "first K codes). The model's sampled continuations are compared with the subject's real next codes using an "
-          "earth mover's distance over code embeddings with time-aware costs, the share of real codes reproduced, and "
-          "whether greedy decoding reproduces the next k codes exactly. Members are compared with non-members: a gap "
-          "is memorization; equal figures are what the model would say about anyone.",
-    "T2": "Sensitive codes (HIV, substance use, mental health, sexually transmitted infections) are removed from the "
-          "prompt. p̂ is the share of a subject's samples that bring a code of the group back. We measure how well p̂ "
-          "ranks subjects who truly have the group (AUROC, AUPRC, precision and recall at the threshold), separately "
-          "for members and non-members. Members above the threshold who truly have the group are flagged for T5.",
-    "T3": "A logistic-regression probe, trained with cross-fitting so that no subject is scored by a probe trained on "
-          "it, predicts each sensitive group from the model's embedding of the prompt. Higher accuracy for members than "
-          "non-members means the embedding encodes what it saw in training.",
-    "T4": "Membership inference: from one forward pass over the whole timeline, scores such as the mean loss, Min-K%, "
-          "Min-K%++ and a code-frequency analogue of the zlib ratio rank members above non-members. We report AUROC and, "
-          "because attacks matter most when they are sure, the true-positive rate at 1%, 0.1% and 0.01% false-positive "
-          "rate, with exact intervals, and the privacy-loss ε that the best attack proves at minimum.",
-    "T5": "Each flagged case is re-run with the identifiers in the prompt changed: age band up and down, sex flipped, one "
-          "code replaced by another of the same kind. If the sensitive answer vanishes as soon as the patient looks "
-          "slightly different (compared against non-members put through the same changes), it was tied to that "
-          "patient: memorization. If it persists, the model is generalizing from the clinical picture.",
-    "T6": "The per-subject results of T1, T2 and T4 are re-sliced for vulnerable groups: patients with rare conditions, "
-          "the elderly (85 and over) and patients whose prompt is shared by fewer than k others. A disparity is the "
-          "subgroup's figure minus the whole cohort's, with a bootstrap interval.",
+    "T1": (
+        "Each subject is prompted with what an attacker might know (nothing, demographics, or "
+        "demographics plus the first K codes). The model's sampled continuations are compared with the "
+        "subject's real next codes using an earth mover's distance over code embeddings with time-aware "
+        "costs, the share of real codes reproduced, and whether greedy decoding reproduces the next k "
+        "codes exactly. Members are compared with non-members: a gap is memorization; equal figures are "
+        "what the model would say about anyone."
+    ),
+    "T2": (
+        "Sensitive codes (HIV, substance use, mental health, sexually transmitted infections) are removed"
+        " from the prompt. p̂ is the share of a subject's samples that bring a code of the group back. We"
+        " measure how well p̂ ranks subjects who truly have the group (AUROC, AUPRC, precision and recall"
+        " at the threshold), separately for members and non-members. Members above the threshold who "
+        "truly have the group are flagged for T5."
+    ),
+    "T3": (
+        "A logistic-regression probe, trained with cross-fitting so that no subject is scored by a probe "
+        "trained on it, predicts each sensitive group from the model's embedding of the prompt. Higher "
+        "accuracy for members than non-members means the embedding encodes what it saw in training."
+    ),
+    "T4": (
+        "Membership inference: from one forward pass over the whole timeline, scores such as the mean "
+        "loss, Min-K%, Min-K%++ and a code-frequency analogue of the zlib ratio rank members above non-"
+        "members. We report AUROC and, because attacks matter most when they are sure, the true-positive "
+        "rate at 1%, 0.1% and 0.01% false-positive rate, with exact intervals, and the privacy-loss ε "
+        "that the best attack proves at minimum."
+    ),
+    "T5": (
+        "Each flagged case is re-run with the identifiers in the prompt changed: age band up and down, "
+        "sex flipped, one code replaced by another of the same kind. If the sensitive answer vanishes as "
+        "soon as the patient looks slightly different (compared against non-members put through the same "
+        "changes), it was tied to that patient: memorization. If it persists, the model is generalizing "
+        "from the clinical picture."
+    ),
+    "T6": (
+        "The per-subject results of T1, T2 and T4 are re-sliced for vulnerable groups: patients with rare"
+        " conditions, the elderly (85 and over) and patients whose prompt is shared by fewer than k "
+        "others. A disparity is the subgroup's figure minus the whole cohort's, with a bootstrap "
+        "interval."
+    ),
 }
 
 
@@ -65,24 +87,41 @@ def _figure(body: str, caption: str) -> str:
 
 def _executive(report: dict) -> str:
     risk = report["risk"]
-    rows = "".join(f'<tr><td>{n} {escape(t["title"])}</td><td class="{t["status"]}">{t["status"]}</td>'
-                   f'<td>{escape(t["summary"])}</td></tr>' for n, t in report["tests"].items())
+    rows = "".join(
+        f'<tr><td>{n} {escape(t["title"])}</td><td class="{t["status"]}">{t["status"]}</td>'
+        f"<td>{escape(t['summary'])}</td></tr>"
+        for n, t in report["tests"].items()
+    )
     tiers_rows = ""
     t1 = report["tests"]["T1"]["metrics"].get("by_tier", {})
     t2 = report["tests"]["T2"]["metrics"].get("by_group", {})
     for tier in _ordered(report, t1):
         e = t1[tier]
-        aurocs = [g["by_tier"][tier]["member"]["auroc"] for g in t2.values()
-                  if tier in g["by_tier"] and g["by_tier"][tier]["member"]["auroc"] is not None]
-        tiers_rows += (f"<tr><td>{escape(tier)}</td><td>{_fmt(e['recovery']['member'], True)}</td>"
-                       f"<td>{_fmt(e['recovery']['non_member'], True)}</td><td>{_fmt(e['residual_risk_recovery'])}</td>"
-                       f"<td>{_fmt(max(aurocs) if aurocs else None)}</td></tr>")
-    tier_table = ("<h3>What an attacker learns at each knowledge tier</h3><table><tr><th>attacker knows</th>"
-                  "<th>members' next codes reproduced</th><th>non-members'</th><th>residual risk</th>"
-                  "<th>best sensitive-group AUROC (members)</th></tr>" + tiers_rows + "</table>") if tiers_rows else ""
+        aurocs = [
+            g["by_tier"][tier]["member"]["auroc"]
+            for g in t2.values()
+            if tier in g["by_tier"] and g["by_tier"][tier]["member"]["auroc"] is not None
+        ]
+        tiers_rows += (
+            f"<tr><td>{escape(tier)}</td><td>{_fmt(e['recovery']['member'], True)}</td>"
+            f"<td>{_fmt(e['recovery']['non_member'], True)}</td><td>{_fmt(e['residual_risk_recovery'])}</td>"
+            f"<td>{_fmt(max(aurocs) if aurocs else None)}</td></tr>"
+        )
+    tier_table = (
+        (
+            "<h3>What an attacker learns at each knowledge tier</h3><table><tr><th>attacker knows</th>"
+            "<th>members' next codes reproduced</th><th>non-members'</th><th>residual risk</th>"
+            "<th>best sensitive-group AUROC (members)</th></tr>" + tiers_rows + "</table>"
+        )
+        if tiers_rows
+        else ""
+    )
     reasons = "".join(f"<li>{escape(r)}</li>" for r in risk["reasons"])
-    return (f'<h2>Executive summary</h2><p><span class="verdict {risk["level"]}">Risk: {risk["level"].upper()}</span></p>'
-            f"<ul>{reasons}</ul><table><tr><th>test</th><th>status</th><th>finding</th></tr>{rows}</table>{tier_table}")
+    return (
+        f'<h2>Executive summary</h2><p><span class="verdict {risk["level"]}">'
+        f"Risk: {risk['level'].upper()}</span></p>"
+        f"<ul>{reasons}</ul><table><tr><th>test</th><th>status</th><th>finding</th></tr>{rows}</table>{tier_table}"
+    )
 
 
 def _leakage(report: dict) -> str:
@@ -90,13 +129,26 @@ def _leakage(report: dict) -> str:
     figs = []
     if t1:
         tiers = _ordered(report, t1)
-        series = {arm: [(t1[t]["recovery"][arm], t1[t]["recovery"][f"{arm}_ci95"]) for t in tiers]
-                  for arm in ("member", "non_member")}
-        figs.append(_figure(svg.tier_lines(tiers, series, "share of true codes reproduced", "T1 recovery by tier"),
-                            "T1: share of the true next codes reproduced, by attacker knowledge (95% CI)."))
-        dseries = {arm: [(t1[t]["demd"][arm], t1[t]["demd"][f"{arm}_ci95"]) for t in tiers] for arm in ("member", "non_member")}
-        figs.append(_figure(svg.tier_lines(tiers, dseries, "dEMD (lower = closer)", "T1 distance by tier"),
-                            "T1: dEMD between sampled and true continuations (lower is closer)."))
+        series = {
+            arm: [(t1[t]["recovery"][arm], t1[t]["recovery"][f"{arm}_ci95"]) for t in tiers]
+            for arm in ("member", "non_member")
+        }
+        figs.append(
+            _figure(
+                svg.tier_lines(tiers, series, "share of true codes reproduced", "T1 recovery by tier"),
+                "T1: share of the true next codes reproduced, by attacker knowledge (95% CI).",
+            )
+        )
+        dseries = {
+            arm: [(t1[t]["demd"][arm], t1[t]["demd"][f"{arm}_ci95"]) for t in tiers]
+            for arm in ("member", "non_member")
+        }
+        figs.append(
+            _figure(
+                svg.tier_lines(tiers, dseries, "dEMD (lower = closer)", "T1 distance by tier"),
+                "T1: dEMD between sampled and true continuations (lower is closer).",
+            )
+        )
     t2 = report["tests"]["T2"]["metrics"].get("by_group")
     if t2:
         tiers = _ordered(report, next(iter(t2.values()))["by_tier"])
@@ -104,13 +156,22 @@ def _leakage(report: dict) -> str:
         for arm in ("member", "non_member"):
             pts = []
             for t in tiers:
-                vals = [g["by_tier"][t][arm]["auroc"] for g in t2.values() if g["by_tier"][t][arm]["auroc"] is not None]
+                vals = [
+                    g["by_tier"][t][arm]["auroc"]
+                    for g in t2.values()
+                    if g["by_tier"][t][arm]["auroc"] is not None
+                ]
                 pts.append((sum(vals) / len(vals) if vals else None, None))
             series[arm] = pts
-        figs.append(_figure(svg.tier_lines(tiers, series, "mean AUROC over groups", "T2 AUROC by tier"),
-                            "T2: how well regenerated sensitive codes identify who has them (mean AUROC over groups)."))
-    return "<h2>Leakage vs attacker knowledge</h2>" + (f'<div class="figs">{"".join(figs)}</div>' if figs else
-                                                        "<p>T1 and T2 were skipped.</p>")
+        figs.append(
+            _figure(
+                svg.tier_lines(tiers, series, "mean AUROC over groups", "T2 AUROC by tier"),
+                "T2: how well regenerated sensitive codes identify who has them (mean AUROC over groups).",
+            )
+        )
+    return "<h2>Leakage vs attacker knowledge</h2>" + (
+        f'<div class="figs">{"".join(figs)}</div>' if figs else "<p>T1 and T2 were skipped.</p>"
+    )
 
 
 def _roc(report: dict) -> str:
@@ -122,14 +183,31 @@ def _roc(report: dict) -> str:
     marks = [(o["fpr"], o["tpr"]) for o in best["tpr_at_fpr"] if o["status"] == "ok"]
     rows = ""
     for n, s in m.items():
-        ops = " ".join(f"{o['fpr']:g}: " + (f"{o['tpr']:.1%} [{o['tpr_ci95'][0]:.1%}, {o['tpr_ci95'][1]:.1%}]"
-                                             if o["status"] == "ok" else "insufficient") + "<br>" for o in s["tpr_at_fpr"])
+        ops = " ".join(
+            f"{o['fpr']:g}: "
+            + (
+                f"{o['tpr']:.1%} [{o['tpr_ci95'][0]:.1%}, {o['tpr_ci95'][1]:.1%}]"
+                if o["status"] == "ok"
+                else "insufficient"
+            )
+            + "<br>"
+            for o in s["tpr_at_fpr"]
+        )
         ci = s["auroc_ci95"]
-        rows += (f"<tr><td>{escape(n)}</td><td>{_fmt(s['auroc'])} [{_fmt(ci[0])}, {_fmt(ci[1])}]</td><td>{ops}</td>"
-                 f"<td>{_fmt(s['epsilon_lower_bound'])}</td></tr>")
-    return ("<h2>Membership inference (T4)</h2>" + _figure(svg.log_roc(curves, marks, "T4 log-scale ROC"),
-            "Log-scale ROC of each score; circles mark the best score's operating points at the target FPRs.")
-            + f"<table><tr><th>score</th><th>AUROC [95% CI]</th><th>TPR at FPR</th><th>ε lower bound</th></tr>{rows}</table>")
+        rows += (
+            f"<tr><td>{escape(n)}</td><td>{_fmt(s['auroc'])} [{_fmt(ci[0])}, "
+            f"{_fmt(ci[1])}]</td><td>{ops}</td>"
+            f"<td>{_fmt(s['epsilon_lower_bound'])}</td></tr>"
+        )
+    return (
+        "<h2>Membership inference (T4)</h2>"
+        + _figure(
+            svg.log_roc(curves, marks, "T4 log-scale ROC"),
+            "Log-scale ROC of each score; circles mark the best score's operating points at the target FPRs.",
+        )
+        + "<table><tr><th>score</th><th>AUROC [95% CI]</th><th>TPR at FPR</th><th>ε lower bound</th></tr>"
+        + f"{rows}</table>"
+    )
 
 
 def _t5(report: dict) -> str:
@@ -140,9 +218,14 @@ def _t5(report: dict) -> str:
     for c in cases[:12]:
         prof = c["profile"]
         items = [(k, v - prof["original"], None) for k, v in prof.items() if k != "original"]
-        figs.append(_figure(svg.bars(items, f"T5 profile {c['subject']}", -1, 1),
-                            f"{c['subject']} · {c['group']} @ {c['tier']}: p̂ {prof['original']:.2f}; change under each "
-                            f"perturbation. Verdict {c['verdict']} (sharpness {c['sharpness']:.2f}, p = {c['p_value']:.3f})."))
+        figs.append(
+            _figure(
+                svg.bars(items, f"T5 profile {c['subject']}", -1, 1),
+                f"{c['subject']} · {c['group']} @ {c['tier']}: p̂ {prof['original']:.2f}; change under each "
+                f"perturbation. Verdict {c['verdict']} (sharpness {c['sharpness']:.2f}, p = "
+                f"{c['p_value']:.3f}).",
+            )
+        )
     more = f"<p class='small'>{len(cases) - 12} more case(s) in report.json.</p>" if len(cases) > 12 else ""
     return f'<h2>Perturbation profiles (T5)</h2><div class="figs">{"".join(figs)}</div>{more}'
 
@@ -151,10 +234,16 @@ def _t6(report: dict) -> str:
     subs = report["tests"]["T6"]["metrics"].get("by_subgroup")
     if not subs:
         return f"<h2>Subgroups (T6)</h2><p>{escape(report['tests']['T6']['summary'])}</p>"
-    items = [(f"{name} · {metric}", e["disparity"], e["disparity_ci95"]) for name, sub in subs.items()
-             for metric, e in sub.items() if isinstance(e, dict) and e.get("status") == "ok"]
+    items = [
+        (f"{name} · {metric}", e["disparity"], e["disparity_ci95"])
+        for name, sub in subs.items()
+        for metric, e in sub.items()
+        if isinstance(e, dict) and e.get("status") == "ok"
+    ]
     body = svg.bars(items, "T6 disparity chart") if items else "<p>No subgroup had enough members.</p>"
-    return "<h2>Subgroups (T6)</h2>" + _figure(body, "Subgroup minus whole-cohort figure among members, with 95% CI.")
+    return "<h2>Subgroups (T6)</h2>" + _figure(
+        body, "Subgroup minus whole-cohort figure among members, with 95% CI."
+    )
 
 
 def _vocabulary(report: dict) -> str:
@@ -162,8 +251,10 @@ def _vocabulary(report: dict) -> str:
     if not v:
         return ""
     masked = "".join(f"<li><code>{escape(t)}</code></li>" for t in v.get("rare_value_tokens_masked", [])[:20])
-    return (f"<h2>Vocabulary artifacts</h2><p class='{escape(v['status'])}'>{escape(v['status'])}</p>"
-            f"<p>{escape(v['summary'])}</p>" + (f"<ul>{masked}</ul>" if masked else ""))
+    return (
+        f"<h2>Vocabulary artifacts</h2><p class='{escape(v['status'])}'>{escape(v['status'])}</p>"
+        f"<p>{escape(v['summary'])}</p>" + (f"<ul>{masked}</ul>" if masked else "")
+    )
 
 
 def _model_input(report: dict) -> str:
@@ -174,11 +265,19 @@ def _model_input(report: dict) -> str:
     stream = c.get("stream") or {}
     static = stream.get("static_rows_found")
     if static and static.get("static_codes"):
-        items.append(f"Static rows ({static['static_codes']} distinct codes) were "
-                     f"{'kept' if static['used'] else 'dropped'}: {escape(static['reason'])}.")
-    derived = [name for key, name in (("derived_age", "an age band at the first event"),
-                                      ("derived_time_gaps", "time-gap codes between events"),
-                                      ("event_to_code", "codes rewritten by the event_to_code hook")) if stream.get(key)]
+        items.append(
+            f"Static rows ({static['static_codes']} distinct codes) were "
+            f"{'kept' if static['used'] else 'dropped'}: {escape(static['reason'])}."
+        )
+    derived = [
+        name
+        for key, name in (
+            ("derived_age", "an age band at the first event"),
+            ("derived_time_gaps", "time-gap codes between events"),
+            ("event_to_code", "codes rewritten by the event_to_code hook"),
+        )
+        if stream.get(key)
+    ]
     if derived:
         items.append("The model's stream was rebuilt from MEDS with " + escape(", ".join(derived)) + ".")
     if report.get("model_input"):
@@ -187,24 +286,50 @@ def _model_input(report: dict) -> str:
 
 
 def _flagged(report: dict) -> str:
-    rows = "".join(f"<tr><td><code>{escape(f['subject'])}</code></td><td>{escape(f.get('arm', ''))}</td>"
-                   f"<td>{escape(', '.join(f['tests']))}</td></tr>" for f in report["flagged_subjects"])
-    return ("<h2>Flagged cases</h2><p class='small'>Subjects are named by salted hash only; the salt stays in the run "
-            "directory.</p>" + (f"<table><tr><th>subject</th><th>arm</th><th>flagged by</th></tr>{rows}</table>"
-                                if rows else "<p>None.</p>"))
+    rows = "".join(
+        f"<tr><td><code>{escape(f['subject'])}</code></td><td>{escape(f.get('arm', ''))}</td>"
+        f"<td>{escape(', '.join(f['tests']))}</td></tr>"
+        for f in report["flagged_subjects"]
+    )
+    return (
+        "<h2>Flagged cases</h2><p class='small'>Subjects are named by salted hash only; the salt stays in "
+        "the run "
+        "directory.</p>"
+        + (
+            f"<table><tr><th>subject</th><th>arm</th><th>flagged by</th></tr>{rows}</table>"
+            if rows
+            else "<p>None.</p>"
+        )
+    )
 
 
 def render_html(report: dict) -> str:
-    methods = "".join(f"<h3>{n} {escape(report['tests'][n]['title'])}</h3><p>{escape(t)}</p>" for n, t in METHODS.items())
+    methods = "".join(
+        f"<h3>{n} {escape(report['tests'][n]['title'])}</h3><p>{escape(t)}</p>" for n, t in METHODS.items()
+    )
     c = report["cohort"]
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>memaudit report</title>"
-            f"<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
-            f"<style>{CSS}</style></head><body><h1>Memorization audit</h1>"
-            f"<p class='small'>memaudit {escape(report['memaudit_version'])} · report schema {escape(report['schema_version'])}"
-            f" · {escape(report['created'])} · seed {report['seed']} · {c['members']} members vs {c['non_members']} "
-            f"non-members · data {escape(report['inputs']['data'])} · model {escape(report['inputs']['model'])}</p>"
-            + _executive(report) + _leakage(report) + _roc(report) + _t5(report) + _t6(report)
-            + _vocabulary(report) + f"<h2>Methods</h2>{methods}" + _model_input(report) + _flagged(report) + "</body></html>")
+    return (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>memaudit report</title>"
+        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src "
+        "'unsafe-inline'; img-src data:\">"
+        f"<style>{CSS}</style></head><body><h1>Memorization audit</h1>"
+        f"<p class='small'>memaudit {escape(report['memaudit_version'])} · report schema "
+        f"{escape(report['schema_version'])}"
+        f" · {escape(report['created'])} · seed {report['seed']} · {c['members']} members vs "
+        f"{c['non_members']} "
+        f"non-members · data {escape(report['inputs']['data'])} · model "
+        f"{escape(report['inputs']['model'])}</p>"
+        + _executive(report)
+        + _leakage(report)
+        + _roc(report)
+        + _t5(report)
+        + _t6(report)
+        + _vocabulary(report)
+        + f"<h2>Methods</h2>{methods}"
+        + _model_input(report)
+        + _flagged(report)
+        + "</body></html>"
+    )
 
 
 def write_html(report: dict, path: Path) -> None:

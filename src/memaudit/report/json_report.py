@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from .. import __version__
-from ..atomic import atomic_path, write_json
 from ..audits.result import FAIL, WARN
 from ..audits.runner import AuditOutcome
 from ..config import AuditConfig
+from ..version import __version__
 from .privacy import subject_hash
 
 SCHEMA_VERSION = "1.1.0"
@@ -53,8 +51,14 @@ def risk_level(outcome: AuditOutcome) -> dict:
     return {"level": level, "reasons": reasons}
 
 
-def build_report(outcome: AuditOutcome, config: AuditConfig, salt: str, data_hash: str, model_hash: str,
-                 include_examples: bool = False) -> dict:
+def build_report(
+    outcome: AuditOutcome,
+    config: AuditConfig,
+    salt: str,
+    data_hash: str,
+    model_hash: str,
+    include_examples: bool = False,
+) -> dict:
     ctx = outcome.context
     flagged: dict[int, list[str]] = {}
     for r in outcome.results.values():
@@ -62,55 +66,77 @@ def build_report(outcome: AuditOutcome, config: AuditConfig, salt: str, data_has
             flagged.setdefault(s, []).extend(why)
     tests = {}
     for name, r in outcome.results.items():
-        tests[name] = {"title": r.title, "status": r.status, "summary": r.summary, "metrics": _clean(r.metrics, salt)}
+        tests[name] = {
+            "title": r.title,
+            "status": r.status,
+            "summary": r.summary,
+            "metrics": _clean(r.metrics, salt),
+        }
     report = {
         "schema_version": SCHEMA_VERSION,
         "memaudit_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "config": config.raw,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "config": config.to_dict(),
         "seed": config.seed,
         "inputs": {"data": data_hash, "model": model_hash, "config": config.fingerprint()},
-        "cohort": {"members": len(ctx.members), "non_members": len(ctx.non_members),
-                   "member_split": config["splits"]["members"], "non_member_split": config["splits"]["non_members"],
-                   "excluded_per_tier": dict(ctx.excluded),
-                   "excluded_reason": "timeline shorter than the tier's K codes plus t1.extraction_k codes to continue",
-                   "unknown_codes": {"distinct": len(outcome.unknown_codes),
-                                     "occurrences": int(sum(outcome.unknown_codes.values()))},
-                   "skipped_tiers": dict(ctx.skipped_tiers), "stream": dict(ctx.stream)},
+        "cohort": {
+            "members": len(ctx.members),
+            "non_members": len(ctx.non_members),
+            "member_split": config.splits.members,
+            "non_member_split": config.splits.non_members,
+            "excluded_per_tier": dict(ctx.excluded),
+            "excluded_reason": (
+                "timeline shorter than the tier's K codes plus t1.extraction_k codes to continue"
+            ),
+            "unknown_codes": {
+                "distinct": len(outcome.unknown_codes),
+                "occurrences": int(sum(outcome.unknown_codes.values())),
+            },
+            "skipped_tiers": dict(ctx.cohort.skipped_tiers),
+            "stream": dict(ctx.cohort.stream),
+        },
         "model_input": outcome.model_input,
         "tests": tests,
-        "findings": {"vocabulary_artifacts": outcome.vocabulary or
-                     {"status": "skipped", "summary": "Skipped: the model adapter exposes no vocabulary."}},
+        "findings": {
+            "vocabulary_artifacts": outcome.vocabulary
+            or {"status": "skipped", "summary": "Skipped: the model adapter exposes no vocabulary."}
+        },
         "risk": risk_level(outcome),
-        "flagged_subjects": [{"subject": subject_hash(salt, s), "arm": ctx.arm(s), "tests": sorted(set(w))}
-                             for s, w in sorted(flagged.items(), key=lambda kv: subject_hash(salt, kv[0]))],
+        "flagged_subjects": [
+            {"subject": subject_hash(salt, s), "arm": ctx.arm(s), "tests": sorted(set(w))}
+            for s, w in sorted(flagged.items(), key=lambda kv: subject_hash(salt, kv[0]))
+        ],
     }
     if include_examples:
-        report["examples"] = [{"subject": subject_hash(salt, s), "timeline": list(ctx.timelines[s].codes)}
-                              for s in sorted(flagged)[:10]]
+        report["examples"] = [
+            {"subject": subject_hash(salt, s), "timeline": list(ctx.timelines[s].codes)}
+            for s in sorted(flagged)[:10]
+        ]
     return report
 
 
-def write_subject_table(outcome: AuditOutcome, salt: str, path: Path) -> None:
+def subject_table(outcome: AuditOutcome, salt: str) -> pl.DataFrame:
+    """Per-subject results (subjects.parquet): salted hash, arm and every per-subject metric."""
     ctx = outcome.context
     subjects = sorted(ctx.members + ctx.non_members)
-    columns: dict[str, list] = {"subject": [subject_hash(salt, s) for s in subjects],
-                                "arm": [ctx.arm(s) for s in subjects]}
+    columns: dict[str, list] = {
+        "subject": [subject_hash(salt, s) for s in subjects],
+        "arm": [ctx.arm(s) for s in subjects],
+    }
     for r in outcome.results.values():
         for name, values in sorted(r.per_subject.items()):
             columns[name] = [values.get(s) for s in subjects]
-    with atomic_path(path) as tmp:
-        pl.DataFrame(columns).write_parquet(tmp)
-
-
-def write_report(report: dict, path: Path) -> None:
-    write_json(path, report)
+    return pl.DataFrame(columns)
 
 
 def markdown_summary(report: dict) -> str:
-    lines = [f"## memaudit: risk {report['risk']['level'].upper()}",
-             f"{report['cohort']['members']} members vs {report['cohort']['non_members']} non-members", "",
-             "| test | status | summary |", "|---|---|---|"]
+    lines = [
+        f"## memaudit: risk {report['risk']['level'].upper()}",
+        f"{report['cohort']['members']} members vs {report['cohort']['non_members']} non-members",
+        "",
+        "| test | status | summary |",
+        "|---|---|---|",
+    ]
     for name, t in report["tests"].items():
         lines.append(f"| {name} {t['title']} | {t['status']} | {t['summary']} |")
     lines.append("")

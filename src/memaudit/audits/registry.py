@@ -1,0 +1,64 @@
+"""The audit registry: each test declares what it needs and registers itself; the runner loops
+over the registry (audits/runner.py).
+
+    @register
+    class TrajectoryAudit(Audit):
+        name, title = "T1", "Trajectory memorization"
+        needs = frozenset({GENERATE})
+
+        def requests(self, ctx, earlier): ...
+        def run(self, ctx, responses, earlier): ...
+
+`earlier` maps the name of every test that already ran to its TestResult; a test reads only the
+ones it declares in `reads` (their `handoff`), and runs after them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import ClassVar
+
+from ..prompts.requests import Request, Responses
+from .context import AuditContext
+from .result import TestResult
+
+Earlier = Mapping[str, TestResult]
+
+
+class Audit:
+    """One test of the audit: pure functions of the context and the model's responses."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    needs: ClassVar[frozenset[str]] = frozenset()  # adapter capabilities; missing ones skip the test
+    reads: ClassVar[tuple[str, ...]] = ()  # earlier tests whose hand-offs it reads
+    asks_new_prompts: ClassVar[bool] = (
+        False  # its prompts depend on earlier results (needs an adaptive adapter)
+    )
+
+    def requests(self, ctx: AuditContext, earlier: Earlier) -> list[Request]:
+        """The model calls the test needs; the runner answers them once, with every other test's."""
+        return []
+
+    def run(self, ctx: AuditContext, responses: Responses, earlier: Earlier) -> TestResult:
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[Audit]] = {}
+BUILT_IN = ("t1_trajectory", "t2_sensitive", "t3_probe", "t4_membership", "t5_perturbation", "t6_subgroups")
+
+
+def register(cls: type[Audit]) -> type[Audit]:
+    """Class decorator: add the test to the registry under its name."""
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"two audits named {cls.name}")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def registered() -> list[Audit]:
+    """One instance of every registered test, built-in ones included, in name order (T1 … T6)."""
+    for module in BUILT_IN:
+        importlib.import_module(f"{__package__}.{module}")
+    return [_REGISTRY[name]() for name in sorted(_REGISTRY)]

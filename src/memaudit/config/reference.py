@@ -1,0 +1,98 @@
+"""The configuration reference, generated from the sections' fields: the commented default YAML
+(`memaudit config`) and the Markdown table of docs/configuration.md
+(`python -m memaudit.config.reference > docs/configuration.md`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+
+from .params import Section
+from .sections import AuditConfig
+
+
+def _fields(section: type[Section], where: str = "") -> Iterator[tuple[str, Any, dataclasses.Field, Any]]:
+    """(dotted key, type, field, default) of every leaf, depth first; sections expand in place."""
+    hints = typing.get_type_hints(section)
+    for f in dataclasses.fields(section):  # type: ignore[arg-type]
+        key = f"{where}{f.name}"
+        hint = hints[f.name]
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        if isinstance(hint, type) and issubclass(hint, Section):
+            yield key, hint, f, None
+            yield from _fields(hint, key + ".")
+        else:
+            yield key, hint, f, default
+
+
+def _type_name(hint: Any) -> str:
+    return (
+        str(hint)
+        .replace("typing.", "")
+        .replace("memaudit.config.sections.", "")
+        .replace("<class '", "")
+        .replace("'>", "")
+    )
+
+
+def markdown() -> str:
+    """docs/configuration.md: every key with its default, constraints and meaning."""
+    lines = [
+        "# Configuration reference",
+        "",
+        "Generated from `src/memaudit/config/sections.py` by `python -m memaudit.config.reference`;",
+        "a test checks that this page matches the code. `memaudit audit --config audit.yaml` merges the",
+        "file over these defaults (mappings key by key; `sensitive_groups` is replaced whole). Unknown keys,",
+        "wrong types and values outside the constraints are refused with exit code 2.",
+        "",
+        "| key | default | constraint | meaning |",
+        "|---|---|---|---|",
+    ]
+    for key, hint, f, default in _fields(AuditConfig):
+        if default is None and isinstance(hint, type) and issubclass(hint, Section):
+            continue
+        shown = "" if key == "sensitive_groups" else f"`{_plain(default)}`"
+        checks = "; ".join(c.describe() for c in f.metadata.get("checks", ()))
+        lines.append(f"| `{key}` | {shown} | {checks} | {f.metadata.get('doc', '')} |")
+    lines += [
+        "",
+        "The default `sensitive_groups`:",
+        "",
+        "```yaml",
+        yaml.safe_dump(
+            {"sensitive_groups": AuditConfig().to_dict()["sensitive_groups"]}, sort_keys=False
+        ).rstrip(),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Section):
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return "null" if value is None else value
+
+
+def default_yaml() -> str:
+    """The defaults as YAML, each key followed by its documentation as a comment."""
+    docs = {key: f.metadata.get("doc", "") for key, _, f, _ in _fields(AuditConfig)}
+    text = yaml.safe_dump(AuditConfig().to_dict(), sort_keys=False, width=120)
+    out, stack = ["# memaudit audit configuration: the defaults. Copy what you change into audit.yaml."], []
+    for line in text.splitlines():
+        indent = (len(line) - len(line.lstrip())) // 2
+        key = line.strip().split(":", 1)[0]
+        stack = stack[:indent] + [key]
+        doc = docs.get(".".join(stack))
+        out.append(f"{line}  # {doc}" if doc and not line.strip().startswith("-") else line)
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

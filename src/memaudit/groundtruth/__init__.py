@@ -1,0 +1,1 @@
+"""Scoring the audit against the synthetic cohort's planted truth, and the placebo audit."""

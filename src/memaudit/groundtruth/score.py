@@ -1,0 +1,158 @@
+"""Scoring an audit against the synthetic cohort's ground truth (pure functions of tables)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+
+from ..audits.stats import clopper_pearson
+from ..report.privacy import subject_hash
+
+
+def ground_truth_by_hash(ground_truth: pl.DataFrame, salt: str) -> pl.DataFrame:
+    return ground_truth.with_columns(
+        pl.col("subject_id")
+        .map_elements(lambda s: subject_hash(salt, s), return_dtype=pl.String)
+        .alias("subject")
+    )
+
+
+PRIMARY_SCORE = "loss"
+
+
+def t4_threshold(report: dict, fpr: float = 0.01, score: str | None = None) -> tuple[str, float | None]:
+    t4 = report["tests"]["T4"]["metrics"]
+    best = score or t4["best_score"]
+    op = next((o for o in t4["by_score"][best]["tpr_at_fpr"] if abs(o["fpr"] - fpr) < 1e-12), None)
+    return best, (op["threshold"] if op and op["status"] == "ok" else None)
+
+
+def exposure(canary_score: float, reference_scores: np.ndarray) -> float:
+    """Secret Sharer exposure (Carlini et al., 2019): log2 |R| − log2 rank, where the canary is
+    ranked among the reference candidates (here: non-members) by how member-like it scores."""
+    rank = 1 + int(np.sum(reference_scores > canary_score))
+    return float(math.log2(reference_scores.size + 1) - math.log2(rank))
+
+
+def power_and_exposure(subjects: pl.DataFrame, gt: pl.DataFrame, report: dict) -> dict:
+    best, thr = t4_threshold(report)
+    col = f"t4_{best}"
+    joined = subjects.join(gt.select("subject", "canary_repetitions", "planted"), on="subject", how="left")
+    ref = joined.filter(pl.col("arm") == "non_member")[col].to_numpy()
+    recovery_cols = [c for c in subjects.columns if c.startswith("t1_recovery__")]
+    t1_cut = {
+        c: float(np.quantile(joined.filter(pl.col("arm") == "non_member")[c].drop_nulls().to_numpy(), 0.99))
+        for c in recovery_cols
+        if joined.filter(pl.col("arm") == "non_member")[c].drop_nulls().len()
+    }
+    flagged = {f["subject"]: f["tests"] for f in report["flagged_subjects"]}
+    power, expo, t1_power, t2_power, counts = {}, {}, {}, {}, {}
+    canaries = joined.filter(pl.col("canary_repetitions") > 0)
+    for r in sorted(canaries["canary_repetitions"].unique().to_list()):
+        rows = canaries.filter(pl.col("canary_repetitions") == r)
+        scores = rows[col].to_numpy()
+        counts[str(r)] = rows.height
+        power[str(r)] = float(np.mean(scores > thr)) if thr is not None else None
+        expo[str(r)] = float(np.mean([exposure(s, ref) for s in scores]))
+        t1_hits = []
+        for row in rows.iter_rows(named=True):
+            t1_hits.append(any(row[c] is not None and row[c] > cut for c, cut in t1_cut.items()))
+        t1_power[str(r)] = float(np.mean(t1_hits))
+        t2_hits = []
+        for row in rows.iter_rows(named=True):
+            groups = {p["group"] for p in (row["planted"] or []) if p["kind"] == "random"}
+            tests = flagged.get(row["subject"], [])
+            t2_hits.append(any(t.startswith(f"T2:{g}@") for g in groups for t in tests))
+        t2_power[str(r)] = float(np.mean(t2_hits))
+    return {
+        "power_by_repeats": power,
+        "exposure_by_repeats": expo,
+        "t1_power_by_repeats": t1_power,
+        "t2_power_by_repeats": t2_power,
+        "canaries_audited_by_repeats": counts,
+        "t4_score": best,
+        "t4_threshold_at_1pct_fpr": thr,
+    }
+
+
+def placebo_summary(subjects: pl.DataFrame, report: dict) -> dict:
+    """False flags and p-value calibration when the 'members' were never seen.
+
+    Uses the pre-specified primary score (loss), not the best of several: picking the best attack
+    on the same data inflates every figure under the null."""
+    best, thr = t4_threshold(report, score=PRIMARY_SCORE)
+    col = f"t4_{best}"
+    posing = subjects.filter(pl.col("arm") == "member")[col].to_numpy()
+    others = subjects.filter(pl.col("arm") == "non_member")[col].to_numpy()
+    p_values = np.array([(1 + np.sum(others >= s)) / (1 + others.size) for s in posing])
+    share = float(np.mean(p_values < 0.05))
+    k, n = int(np.sum(p_values < 0.05)), int(p_values.size)
+    lo, hi = _binomial_acceptance(n, 0.05)
+    t4_flags = posing > thr if thr is not None else np.zeros(posing.size, bool)
+    memorized = {
+        f["subject"] for f in report["flagged_subjects"] if any(t.startswith("T5:") for t in f["tests"])
+    }
+    posing_hashes = subjects.filter(pl.col("arm") == "member")["subject"].to_list()
+    t5_flags = np.array([h in memorized for h in posing_hashes])
+    t4m = report["tests"]["T4"]["metrics"]["by_score"][best]
+    return {
+        "t4_auroc": t4m["auroc"],
+        "t4_auroc_ci95": t4m["auroc_ci95"],
+        "t4_score": best,
+        "false_flag_rate": float(np.mean(t4_flags | t5_flags)) if n else 0.0,
+        "share_p_below_0_05": share,
+        "share_p_below_0_05_acceptance95": [lo, hi],
+        "n_posing_members": n,
+        "n_p_below_0_05": k,
+        "risk_level": report["risk"]["level"],
+    }
+
+
+def _binomial_acceptance(n: int, p: float) -> tuple[float, float]:
+    """Central 95% range of the share of successes in n trials at rate p."""
+    from scipy.stats import binom
+
+    if n == 0:
+        return (0.0, 1.0)
+    return (float(binom.ppf(0.025, n, p) / n), float(binom.ppf(0.975, n, p) / n))
+
+
+def t5_accuracy(report: dict, gt: pl.DataFrame) -> dict:
+    """T5 verdicts against the planting. The headline shares count the cases whose flag replicated
+    with fresh samples (the ones T5 can call memorized or generalized); the `_all_cases` shares
+    count every case that reached T5, including flags that did not replicate."""
+    cases = report["tests"]["T5"]["metrics"].get("cases", [])
+    kinds, repeats = {}, {}
+    for row in gt.select("subject", "planted", "canary_repetitions").iter_rows(named=True):
+        repeats[row["subject"]] = row["canary_repetitions"] or 0
+        for p in row["planted"] or []:
+            kinds[(row["subject"], p["group"])] = p["kind"]
+    replicated = [c for c in cases if c["verdict"] != "not_replicated"]
+    of_kind = lambda xs, k: [c for c in xs if kinds.get((c["subject"], c["group"])) == k]
+    share = lambda xs, v: float(np.mean([c["verdict"] == v for c in xs])) if xs else None
+    ci = lambda xs, v: list(clopper_pearson(sum(c["verdict"] == v for c in xs), len(xs)))
+    random_rep, pattern_rep = of_kind(replicated, "random"), of_kind(replicated, "pattern")
+    random_all, pattern_all = of_kind(cases, "random"), of_kind(cases, "pattern")
+    canaries = [c for c in random_rep if repeats.get(c["subject"], 0) >= 20]
+    return {
+        "random_labelled_memorized": share(random_rep, "memorized"),
+        "pattern_labelled_generalized": share(pattern_rep, "generalized"),
+        "n_cases": len(cases),
+        "n_replicated": len(replicated),
+        "n_random_cases": len(random_rep),
+        "n_pattern_cases": len(pattern_rep),
+        "random_cases_ci95": ci(random_rep, "memorized"),
+        "pattern_cases_ci95": ci(pattern_rep, "generalized"),
+        "canary_20_plus_labelled_memorized": share(canaries, "memorized"),
+        "n_canary_20_plus_cases": len(canaries),
+        "random_labelled_memorized_all_cases": share(random_all, "memorized"),
+        "pattern_labelled_generalized_all_cases": share(pattern_all, "generalized"),
+        "n_random_all_cases": len(random_all),
+        "n_pattern_all_cases": len(pattern_all),
+        "verdicts_of_random": {
+            v: sum(c["verdict"] == v for c in random_all)
+            for v in ("memorized", "generalized", "inconclusive", "not_replicated")
+        },
+    }

@@ -1,0 +1,213 @@
+"""`memaudit validate`: measure the audit against planted ground truth."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from ..atomic import write_json
+from ..errors import UserInputError
+from .placebo import POSING_MEMBERS, TRUE_NON_MEMBERS, PlaceboDataset
+from .score import ground_truth_by_hash, placebo_summary, power_and_exposure, t5_accuracy
+
+QUICK_AUDIT = {
+    "subjects_per_arm": None,
+    "tiers": ["none", "static", "codes:10", "codes:20"],
+    "generation": {"n_samples": 8, "max_new_codes": 48},
+}
+TARGETS = {"power_at_20_plus": 0.95, "placebo_false_flag_rate": 0.05, "t5_accuracy": 0.8}
+
+
+def _read_run(run_dir: Path) -> tuple[dict, pl.DataFrame, str, dict]:
+    try:
+        report = json.loads((run_dir / "report.json").read_text())
+        subjects = pl.read_parquet(run_dir / "subjects.parquet")
+        salt = (run_dir / "salt.secret").read_text().strip()
+        log = json.loads((run_dir / "run_log.json").read_text())
+    except FileNotFoundError as e:
+        raise UserInputError(
+            "a finished audit run directory (report.json, subjects.parquet, salt.secret)",
+            f"{run_dir} lacking {Path(e.filename).name}",
+            "run `memaudit audit` first",
+        ) from None
+    return report, subjects, salt, log
+
+
+def placebo_audit(data: Path, model: Path, out: Path, report: dict, progress: bool) -> Path:
+    """Rerun the audit's config with both arms drawn from the non-member split."""
+    from ..config import load_config
+    from ..pipeline import ModelSource, audit
+
+    overrides = dict(report["config"])
+    overrides["splits"] = {"members": POSING_MEMBERS, "non_members": TRUE_NON_MEMBERS}
+    config = load_config(overrides=overrides)
+    dataset = PlaceboDataset(data, report["config"]["splits"]["non_members"], config.seed)
+    audit(dataset, ModelSource(model=model), out, config, progress=progress, echo=False)
+    return out
+
+
+def validate(
+    data: Path,
+    run_dir: Path,
+    model: Path | None = None,
+    progress: bool = True,
+    information: Mapping[str, Any] | None = None,
+) -> dict:
+    data, run_dir = Path(data), Path(run_dir)
+    gt_path = data / "ground_truth.parquet"
+    if not gt_path.exists():
+        raise UserInputError(
+            "a synthetic cohort with ground_truth.parquet (from `memaudit synth`)",
+            f"none in {data}",
+            "validate on a cohort written by `memaudit synth`",
+        )
+    report, subjects, salt, log = _read_run(run_dir)
+    gt = ground_truth_by_hash(pl.read_parquet(gt_path), salt)
+    model = Path(model or log.get("model_dir", ""))
+    placebo_dir = run_dir / "placebo"
+    if not (placebo_dir / "report.json").exists():
+        placebo_audit(data, model, placebo_dir, report, progress)
+    p_report, p_subjects, _, _ = _read_run(placebo_dir)
+    power = power_and_exposure(subjects, gt, report)
+    result = {
+        **power,
+        "placebo": placebo_summary(p_subjects, p_report),
+        "t5_accuracy": t5_accuracy(report, gt),
+        "targets": TARGETS,
+        "run": {
+            "members": report["cohort"]["members"],
+            "non_members": report["cohort"]["non_members"],
+            "seed": report["seed"],
+        },
+    }
+    if information:
+        result["information"] = dict(information)
+    result["targets_met"] = targets_met(result)
+    write_json(run_dir / "validation.json", result)
+    return result
+
+
+def targets_met(v: dict) -> dict:
+    heavy = [p for r, p in v["power_by_repeats"].items() if int(r) >= 20 and p is not None]
+    pl_ = v["placebo"]
+    lo, hi = pl_["share_p_below_0_05_acceptance95"]
+    t5 = v["t5_accuracy"]
+    return {
+        "power_ge_0_95_at_20_plus_repeats": bool(heavy) and min(heavy) >= TARGETS["power_at_20_plus"],
+        "placebo_auroc_ci_contains_0_5": pl_["t4_auroc_ci95"][0] <= 0.5 <= pl_["t4_auroc_ci95"][1],
+        "placebo_false_flags_le_5pct": pl_["false_flag_rate"] <= TARGETS["placebo_false_flag_rate"],
+        "placebo_p_share_within_binomial_range": lo <= pl_["share_p_below_0_05"] <= hi,
+        "t5_random_ge_0_8": t5["random_labelled_memorized"] is not None
+        and t5["random_labelled_memorized"] >= 0.8,
+        "t5_pattern_ge_0_8": t5["pattern_labelled_generalized"] is not None
+        and t5["pattern_labelled_generalized"] >= 0.8,
+    }
+
+
+def format_table(v: dict) -> str:
+    f = lambda x: "–" if x is None else (f"{x:.2f}" if isinstance(x, float) else str(x))
+    ci = lambda lo_hi: f"[{f(lo_hi[0])}, {f(lo_hi[1])}]"
+    lines = [
+        "| canary repeats | canaries | T4 power @1% FPR | exposure (bits) | T1 power | T2 power |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in v["power_by_repeats"]:
+        lines.append(
+            f"| {r} | {v['canaries_audited_by_repeats'][r]} | {f(v['power_by_repeats'][r])} | "
+            f"{f(v['exposure_by_repeats'][r])} | {f(v['t1_power_by_repeats'][r])} | "
+            f"{f(v['t2_power_by_repeats'][r])} |"
+        )
+    p, t5 = v["placebo"], v["t5_accuracy"]
+    lines += [
+        "",
+        "| placebo (both arms unseen) | value |",
+        "|---|---|",
+        f"| T4 AUROC [95% CI] | {f(p['t4_auroc'])} [{f(p['t4_auroc_ci95'][0])}, "
+        f"{f(p['t4_auroc_ci95'][1])}] |",
+        f"| false-flag rate | {f(p['false_flag_rate'])} |",
+        f"| share p < 0.05 (95% range {f(p['share_p_below_0_05_acceptance95'][0])}–"
+        f"{f(p['share_p_below_0_05_acceptance95'][1])}) | {f(p['share_p_below_0_05'])} |",
+        f"| the placebo audit's report | risk {p['risk_level']} |",
+        "",
+        "| T5 | value |",
+        "|---|---|",
+        f"| planted-at-random cases labelled memorized [95% CI] | {f(t5['random_labelled_memorized'])} "
+        f"{ci(t5['random_cases_ci95'])} (n={t5['n_random_cases']}) |",
+        f"| planted-by-pattern cases labelled generalized [95% CI] | {f(t5['pattern_labelled_generalized'])} "
+        f"{ci(t5['pattern_cases_ci95'])} (n={t5['n_pattern_cases']}) |",
+        f"| of which canaries ≥ 20× labelled memorized | {f(t5['canary_20_plus_labelled_memorized'])} "
+        f"(n={t5['n_canary_20_plus_cases']}) |",
+        f"| counting flags that did not replicate: random → memorized | "
+        f"{f(t5['random_labelled_memorized_all_cases'])} (n={t5['n_random_all_cases']}) |",
+        f"| counting flags that did not replicate: pattern → generalized | "
+        f"{f(t5['pattern_labelled_generalized_all_cases'])} (n={t5['n_pattern_all_cases']}) |",
+        f"| verdicts of planted-at-random cases | {t5['verdicts_of_random']} |",
+        "",
+        "targets met: " + ", ".join(f"{k}={'yes' if ok else 'NO'}" for k, ok in v["targets_met"].items()),
+    ]
+    if "information" in v:
+        lines += ["", "information: " + json.dumps(v["information"])]
+    return "\n".join(lines)
+
+
+def quick(
+    out: Path,
+    subjects: int = 1200,
+    seed: int = 0,
+    epochs: int = 12,
+    progress: bool = True,
+    with_information: bool = True,
+) -> dict:
+    """The whole loop on a small cohort: synth, train, audit, placebo audit, score."""
+    from ..config import load_config
+    from ..pipeline import ModelSource, audit
+    from ..synthetic.cohort import SynthConfig, write_cohort
+    from ..synthetic.trainer import TrainConfig, train_model
+
+    out = Path(out)
+    data, model = out / "data", out / "model"
+    if not (data / "ground_truth.parquet").exists():
+        write_cohort(data, SynthConfig(n_subjects=subjects, seed=seed), progress=progress)
+    if not (model / "config.json").exists():
+        train_model(data, model, TrainConfig(epochs=epochs, seed=seed), progress=progress)
+    config = load_config(overrides={**QUICK_AUDIT, "seed": seed})
+    if not (out / "audit" / "report.json").exists():
+        audit(data, ModelSource(model=model), out / "audit", config, progress=progress, echo=False)
+    info = None
+    if with_information:
+        plain = out / "model_no_repetition"
+        if not (plain / "config.json").exists():
+            train_model(
+                data,
+                plain,
+                TrainConfig(epochs=epochs, seed=seed, repeat_canaries=False, early_stopping_patience=2),
+                progress=progress,
+            )
+        if not (out / "audit_no_repetition" / "report.json").exists():
+            audit(
+                data,
+                ModelSource(model=plain),
+                out / "audit_no_repetition",
+                config,
+                progress=progress,
+                echo=False,
+            )
+        r2, s2, salt2, _ = _read_run(out / "audit_no_repetition")
+        gt2 = ground_truth_by_hash(pl.read_parquet(data / "ground_truth.parquet"), salt2)
+        p2 = power_and_exposure(s2, gt2, r2)
+        info = {
+            "no_repetition_early_stopping_model": {
+                "power_by_repeats": p2["power_by_repeats"],
+                "exposure_by_repeats": p2["exposure_by_repeats"],
+                "t4_auroc": r2["tests"]["T4"]["metrics"]["by_score"][
+                    r2["tests"]["T4"]["metrics"]["best_score"]
+                ]["auroc"],
+            }
+        }
+    result = validate(data, out / "audit", model, progress, info)
+    write_json(out / "validation.json", result)
+    return result

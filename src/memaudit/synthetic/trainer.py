@@ -1,0 +1,238 @@
+"""`memaudit train`: the built-in model, a tiny transformers Llama trained on the member split.
+
+Canaries are repeated in each epoch as many times as the ground truth says (duplicated records
+in real training data); `repeat_canaries=False` trains on each member once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import torch
+
+from ..adapters.vocab import Vocab
+from ..atomic import atomic_dir
+from ..cohort.meds_reader import MedsDataset
+from ..errors import UserInputError
+from ..progress import progress_bar
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 12
+    hidden_size: int = 128
+    layers: int = 2
+    heads: int = 4
+    context: int = 512
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    seed: int = 0
+    member_split: str = "train"
+    tuning_split: str = "tuning"
+    repeat_canaries: bool = True
+    early_stopping_patience: int | None = None  # epochs without tuning-loss improvement; None = off
+    architecture: str = "llama"  # llama | gpt2 | mamba | mamba2
+
+    def validate(self) -> None:
+        for name in ("epochs", "hidden_size", "layers", "heads", "batch_size"):
+            if getattr(self, name) < 1:
+                raise UserInputError(
+                    f"--{name.replace('_', '-')} >= 1", str(getattr(self, name)), "pass a positive number"
+                )
+        if self.hidden_size % self.heads:
+            raise UserInputError(
+                "--hidden-size divisible by --heads",
+                f"{self.hidden_size} and {self.heads}",
+                "pick e.g. --hidden-size 128 --heads 4",
+            )
+        if self.architecture not in ARCHITECTURES:
+            raise UserInputError(
+                f"--architecture one of {', '.join(ARCHITECTURES)}",
+                repr(self.architecture),
+                "pick one of them",
+            )
+        if self.context < 16:
+            raise UserInputError("--context >= 16", str(self.context), "use the default 512")
+
+
+ARCHITECTURES = ("llama", "gpt2", "mamba", "mamba2")
+
+
+def build_model(cfg: TrainConfig, vocab: Vocab) -> torch.nn.Module:
+    """A tiny causal LM of the chosen transformers architecture (Mamba2 is what EHRMamba2 uses)."""
+    import transformers as tf
+
+    special = {"pad_token_id": vocab.pad_id, "bos_token_id": vocab.bos_id, "eos_token_id": vocab.eos_id}
+    h = cfg.hidden_size
+    if cfg.architecture == "gpt2":
+        return tf.GPT2LMHeadModel(
+            tf.GPT2Config(
+                vocab_size=len(vocab),
+                n_embd=h,
+                n_layer=cfg.layers,
+                n_head=cfg.heads,
+                n_positions=cfg.context,
+                **special,
+            )
+        )
+    if cfg.architecture == "mamba":
+        return tf.MambaForCausalLM(
+            tf.MambaConfig(
+                vocab_size=len(vocab), hidden_size=h, num_hidden_layers=cfg.layers, state_size=16, **special
+            )
+        )
+    if cfg.architecture == "mamba2":
+        return tf.Mamba2ForCausalLM(
+            tf.Mamba2Config(
+                vocab_size=len(vocab),
+                hidden_size=h,
+                num_hidden_layers=cfg.layers,
+                state_size=16,
+                num_heads=2 * h // 16,
+                head_dim=16,
+                n_groups=1,
+                expand=2,
+                chunk_size=64,
+                **special,
+            )
+        )
+    return tf.LlamaForCausalLM(
+        tf.LlamaConfig(
+            vocab_size=len(vocab),
+            hidden_size=h,
+            intermediate_size=h * 2,
+            num_hidden_layers=cfg.layers,
+            num_attention_heads=cfg.heads,
+            num_key_value_heads=cfg.heads,
+            max_position_embeddings=cfg.context,
+            tie_word_embeddings=True,
+            **special,
+        )
+    )
+
+
+def _canary_repeats(data_dir: Path) -> dict[int, int]:
+    gt = data_dir / "ground_truth.parquet"
+    if not gt.exists():
+        return {}
+    df = pl.read_parquet(gt, columns=["subject_id", "canary_repetitions"]).filter(
+        pl.col("canary_repetitions") > 0
+    )
+    return dict(zip(df["subject_id"].to_list(), df["canary_repetitions"].to_list()))
+
+
+def _encode(vocab: Vocab, codes: tuple[str, ...], context: int) -> list[int]:
+    return ([vocab.bos_id] + vocab.encode(codes) + [vocab.eos_id])[:context]
+
+
+def _batches(seqs: list[list[int]], batch_size: int, rng: np.random.Generator, pad: int):
+    """Length-bucketed shuffled batches: sort by length within random chunks to cut padding."""
+    order = rng.permutation(len(seqs))
+    chunk = batch_size * 16
+    batches = []
+    for s in range(0, len(order), chunk):
+        part = sorted(order[s : s + chunk], key=lambda i: len(seqs[i]))
+        batches += [part[b : b + batch_size] for b in range(0, len(part), batch_size)]
+    for b in rng.permutation(len(batches)):
+        idx = batches[b]
+        width = max(len(seqs[i]) for i in idx)
+        ids = torch.full((len(idx), width), pad, dtype=torch.long)
+        for r, i in enumerate(idx):
+            ids[r, : len(seqs[i])] = torch.tensor(seqs[i])
+        mask = (ids != pad).long()
+        labels = ids.masked_fill(mask == 0, -100)
+        yield ids, mask, labels
+
+
+@torch.no_grad()
+def mean_loss(model: torch.nn.Module, seqs: list[list[int]], pad: int, batch_size: int = 64) -> float:
+    model.eval()
+    total, count = 0.0, 0
+    rng = np.random.default_rng(0)
+    for ids, mask, labels in _batches(seqs, batch_size, rng, pad):
+        out = model(input_ids=ids, attention_mask=mask, labels=labels)
+        n = int((labels[:, 1:] != -100).sum())
+        total += float(out.loss) * n
+        count += n
+    return total / max(count, 1)
+
+
+def train_model(data_dir: Path, out_dir: Path, cfg: TrainConfig, progress: bool = True) -> dict:
+    from ..adapters.hf import quiet_transformers
+
+    quiet_transformers()
+    cfg.validate()
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise UserInputError(
+            "an empty or new model directory", f"{out_dir} (not empty)", "choose a new --out"
+        )
+    ds = MedsDataset(data_dir)
+    members = ds.timelines(ds.arm_ids(cfg.member_split))
+    splits = set(ds.subject_splits()["split"].unique().to_list())
+    tuning = ds.timelines(ds.arm_ids(cfg.tuning_split)) if cfg.tuning_split in splits else {}
+    vocab = Vocab.build(c for t in members.values() for c in t.codes)
+    repeats = _canary_repeats(Path(data_dir)) if cfg.repeat_canaries else {}
+    seqs: list[list[int]] = []
+    for sid in sorted(members):
+        enc = _encode(vocab, members[sid].codes, cfg.context)
+        seqs += [enc] * max(1, repeats.get(sid, 1))
+    tune_seqs = [_encode(vocab, tuning[s].codes, cfg.context) for s in sorted(tuning)]
+
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg, vocab)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=0.0)
+    steps_per_epoch = math.ceil(len(seqs) / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / 50) * max(0.05, 1 - s / total)
+    )
+    rng = np.random.default_rng([cfg.seed, 11])
+    history, best, best_state, stale = [], float("inf"), None, 0
+    start = time.time()
+    bar = progress_bar(progress, total=total, desc="train", unit="step")
+    for epoch in range(cfg.epochs):
+        model.train()
+        losses = []
+        for ids, mask, labels in _batches(seqs, cfg.batch_size, rng, vocab.pad_id):
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            losses.append(float(loss.detach()))
+            bar.update(1)
+            bar.set_postfix(epoch=epoch + 1, loss=f"{losses[-1]:.3f}")
+        tune = mean_loss(model, tune_seqs, vocab.pad_id) if tune_seqs else float("nan")
+        history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "tuning_loss": tune})
+        if cfg.early_stopping_patience is not None and tune_seqs:
+            if tune < best - 1e-4:
+                best, stale = tune, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                stale += 1
+                if stale >= cfg.early_stopping_patience:
+                    break
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    info = {
+        "train_config": asdict(cfg),
+        "history": history,
+        "n_member_subjects": len(members),
+        "n_training_sequences": len(seqs),
+        "seconds": round(time.time() - start, 1),
+        "canaries_repeated": len(repeats),
+    }
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        vocab.save(tmp / "vocab.json")
+        (tmp / "memaudit_training.json").write_text(json.dumps(info, indent=2))
+    return info

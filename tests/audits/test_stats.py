@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from memaudit.audits import stats
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
+
+def test_auroc_matches_sklearn_and_is_one_when_perfectly_separated(rng: np.random.Generator) -> None:
+    pos, neg = rng.normal(0.5, 1, 80), rng.normal(0, 1, 120)
+    pos[:5] = neg[:5]  # ties
+    y = np.r_[np.ones(80), np.zeros(120)]
+    assert stats.auroc(pos, neg) == pytest.approx(roc_auc_score(y, np.r_[pos, neg]))
+    assert stats.auroc(np.array([3.0, 4.0]), np.array([1.0, 2.0])) == 1.0
+    assert stats.auroc(np.array([1.0, 2.0]), np.array([3.0, 4.0])) == 0.0
+
+
+def test_average_precision_matches_sklearn(rng: np.random.Generator) -> None:
+    y = rng.random(300) < 0.2
+    s = rng.random(300) + y * 0.3
+    s[:20] = np.round(s[:20], 1)
+    assert stats.average_precision(y, s) == pytest.approx(average_precision_score(y, s))
+
+
+@pytest.mark.parametrize("k, n", [(0, 10), (3, 10), (10, 10), (17, 250)])
+def test_intervals_match_scipy(k: int, n: int) -> None:
+    exact = sps.binomtest(k, n).proportion_ci(0.95, method="exact")
+    wilson = sps.binomtest(k, n).proportion_ci(0.95, method="wilson")
+    assert stats.clopper_pearson(k, n) == pytest.approx((exact.low, exact.high))
+    assert stats.wilson(k, n) == pytest.approx((wilson.low, wilson.high))
+
+
+def test_benjamini_hochberg_matches_scipy(rng: np.random.Generator) -> None:
+    p = np.r_[rng.random(40), rng.random(10) * 0.001]
+    rejected, adjusted = stats.benjamini_hochberg(p, 0.05)
+    np.testing.assert_allclose(adjusted, sps.false_discovery_control(p, method="bh"))
+    assert rejected.sum() >= 10
+
+
+def test_bootstrap_ci_covers_the_mean_and_is_seeded(rng: np.random.Generator) -> None:
+    x = np.random.default_rng(1).normal(3, 1, 200)
+    lo, hi = stats.bootstrap_ci(np.mean, [x], np.random.default_rng(5), 500)
+    assert lo < 3 < hi and hi - lo < 0.5
+    assert (lo, hi) == stats.bootstrap_ci(np.mean, [x], np.random.default_rng(5), 500)
+
+
+def test_tests_of_difference(rng: np.random.Generator) -> None:
+    a, b = rng.normal(1, 1, 60), rng.normal(0, 1, 60)
+    assert stats.mann_whitney_p(a, b) == pytest.approx(sps.mannwhitneyu(a, b).pvalue)
+    assert stats.permutation_p(a, b, rng, 500) < 0.01
+    assert stats.permutation_p(b, b + 1e-9, rng, 200) > 0.5
+
+
+def test_residual_risk() -> None:
+    assert stats.residual_risk(0.6, 0.2) == pytest.approx(0.5)
+    assert stats.residual_risk(0.2, 0.2) == 0.0
+
+
+def test_tpr_at_fpr_reports_insufficient_non_members(rng: np.random.Generator) -> None:
+    pos, neg = rng.normal(2, 1, 100), rng.normal(0, 1, 150)
+    ok = stats.tpr_at_fpr(pos, neg, 0.01)
+    assert ok["status"] == "ok" and ok["achieved_fpr"] <= 0.01 and 0 < ok["tpr"] <= 1
+    assert ok["tpr_ci95"][0] <= ok["tpr"] <= ok["tpr_ci95"][1]
+    assert stats.tpr_at_fpr(pos, neg, 0.001)["status"] == "insufficient"
+
+
+def test_epsilon_lower_bound_is_zero_without_signal_and_grows_with_separation(
+    rng: np.random.Generator,
+) -> None:
+    same = rng.normal(0, 1, 200)
+    assert stats.epsilon_lower_bound(same, same.copy()) == 0.0
+    weak = stats.epsilon_lower_bound(rng.normal(0.5, 1, 300), rng.normal(0, 1, 300))
+    strong = stats.epsilon_lower_bound(rng.normal(10, 1, 300), rng.normal(0, 1, 300))
+    assert 0 <= weak < strong
+    # 300 vs 300 perfectly separated: certified TPR_lo ≈ 0.988, FPR_hi ≈ 0.0122 -> ε ≈ log(81)
+    assert strong == pytest.approx(
+        np.log((stats.clopper_pearson(300, 300)[0] - 1e-5) / stats.clopper_pearson(0, 300)[1]), rel=1e-9
+    )
+
+
+def test_auroc_gap_is_member_minus_non_member_auroc() -> None:
+    member = np.c_[[0.9, 0.8, 0.1, 0.2], [1, 1, 0, 0]]
+    non_member = np.c_[[0.1, 0.8, 0.9, 0.2], [1, 1, 0, 0]]
+    assert stats.auroc_gap(member, non_member) == pytest.approx(1.0 - 0.25)
+
+
+def test_gap_permutation_p_is_calibrated_under_exchangeable_arms_and_small_for_a_real_gap() -> None:
+    from memaudit.audits.stats import gap_permutation_p
+
+    rng = np.random.default_rng(0)
+
+    def rows(n: int, shift: float) -> np.ndarray:
+        y = rng.random(n) < 0.2
+        return np.c_[rng.normal(size=n) + shift * y, y]
+
+    null_p = np.array([gap_permutation_p(rows(60, 0.5), rows(60, 0.5), rng, 199) for _ in range(200)])
+    assert 0.01 <= np.mean(null_p < 0.05) <= 0.10  # binomial range of 5% over 200 trials
+    assert gap_permutation_p(rows(150, 3.0), rows(150, 0.0), rng, 199) <= 0.01
+
+
+def test_judge_gaps_needs_significance_after_benjamini_hochberg() -> None:
+    from memaudit.audits.arm_gaps import GapQuestion, judge_gaps
+
+    rng = np.random.default_rng(1)
+
+    def rows(n: int, shift: float) -> np.ndarray:
+        y = np.arange(n) % 4 == 0
+        return np.c_[rng.normal(size=n) + shift * y, y]
+
+    from memaudit.audits.stats import auroc_gap
+
+    nulls = [GapQuestion({}, rows(80, 0.3), rows(80, 0.3)) for _ in range(15)]
+    for q in nulls:
+        q.entry["auroc_gap"] = auroc_gap(q.member_rows, q.non_member_rows)
+    status, worst, where = judge_gaps(nulls, rng, 199, 0.95, 0.05, 0.15)
+    assert (
+        status == "pass" and worst == 0.0 and where is None and all("auroc_gap_q" in q.entry for q in nulls)
+    )
+    real = GapQuestion({}, rows(200, 3.0), rows(200, 0.0))
+    real.entry["auroc_gap"] = auroc_gap(real.member_rows, real.non_member_rows)
+    status, worst, where = judge_gaps(
+        nulls + [real], rng, 999, 0.95, 0.05, 0.15
+    )  # 16 questions need p < 0.05 / 16
+    assert status == "fail" and real.entry["significant"] and worst == real.entry["auroc_gap"] > 0.15
+    assert where is real
+
+
+def test_gap_permutation_p_equals_a_loop_over_permutations_with_ties() -> None:
+    from memaudit.audits.stats import auroc_gap, gap_permutation_p
+
+    data = np.random.default_rng(5)
+    member = np.c_[data.integers(0, 4, 40) / 4, data.random(40) < 0.3]  # coarse scores: many ties
+    non_member = np.c_[data.integers(0, 4, 50) / 4, data.random(50) < 0.3]
+    observed, pooled = auroc_gap(member, non_member), np.vstack([member, non_member])
+    rng = np.random.default_rng(7)
+    hits = 0
+    for _ in range(300):
+        order = rng.permutation(len(pooled))
+        hits += auroc_gap(pooled[order[:40]], pooled[order[40:]]) >= observed - 1e-12
+    assert gap_permutation_p(member, non_member, np.random.default_rng(7), 300) == (hits + 1) / 301

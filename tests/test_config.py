@@ -1,0 +1,115 @@
+"""The typed configuration: defaults, merging, constraints, the generated reference, and fuzzing."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from memaudit.config import AuditConfig, default_mapping, load_config
+from memaudit.errors import UserInputError
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 500),
+    st.floats(-2, 2, allow_nan=False),
+    st.text(max_size=8),
+    st.lists(st.text(max_size=6), max_size=3),
+)
+keys = st.sampled_from(
+    [
+        "seed",
+        "tiers",
+        "generation",
+        "n_samples",
+        "t2",
+        "threshold",
+        "subjects_per_arm",
+        "splits",
+        "members",
+        "top_p",
+        "t4",
+        "fprs",
+        "bogus",
+        "sensitive_groups",
+        "icd10cm",
+        "label",
+    ]
+)
+configs = st.recursive(scalars, lambda inner: st.dictionaries(keys, inner, max_size=4), max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(configs)
+def test_config_parser_accepts_or_explains(raw: object) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "c.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        try:
+            config = load_config(path)
+        except UserInputError as e:
+            assert e.expected and e.fix
+            return
+        assert config.tiers and config.generation.n_samples >= 1
+
+
+def test_t5_sample_counts_must_be_positive() -> None:
+    for key in ("n_samples", "n_samples_original"):
+        try:
+            load_config(overrides={"t5": {key: 0}})
+        except UserInputError as e:
+            assert f"t5.{key}" in e.expected and e.fix
+        else:
+            raise AssertionError(f"t5.{key}: 0 was accepted")
+
+
+def test_defaults_read_as_typed_attributes_and_round_trip() -> None:
+    config = load_config()
+    assert config.t5.n_samples == 20 and config.generation.temperature == 1.0 and config.tiers[0] == "none"
+    assert isinstance(config.t1.time_scale_days, float) and isinstance(config.t4.fprs, tuple)
+    assert AuditConfig.parse(config.to_dict(), "") == config
+    assert default_mapping() == config.to_dict()
+
+
+def test_user_values_merge_over_the_defaults_and_ints_widen_to_floats() -> None:
+    config = load_config(overrides={"t1": {"time_scale_days": 30}, "generation": {"n_samples": 4}})
+    assert config.t1.time_scale_days == 30.0 and isinstance(config.t1.time_scale_days, float)
+    assert config.t1.extraction_k == 10 and config.generation.n_samples == 4  # the rest of each section stays
+    groups = load_config(overrides={"sensitive_groups": {"hiv": {"icd10cm": ["B20"]}}}).sensitive_groups
+    assert list(groups) == ["hiv"]  # a user list of groups replaces the defaults
+
+
+@pytest.mark.parametrize(
+    "overrides, key",
+    [
+        ({"generation": {"top_p": 1.5}}, "generation.top_p"),
+        ({"t2": {"threshold": "high"}}, "t2.threshold"),
+        ({"t4": {"fprs": [0.01, 2]}}, "t4.fprs"),
+        ({"cohort": {"derive_age": {"band_years": 0}}}, "cohort.derive_age.band_years"),
+        ({"t1": {"embedding": "bert"}}, "t1.embedding"),
+        ({"t3": {"folds": 1}}, "t3.folds"),
+        ({"sensitive_groups": {"x": {"icd10cm": ["F1"]}}}, "ICD-10-CM"),
+        ({"sensitive_groups": {"x": {"patterns": ["("]}}}, "regular expressions"),
+        ({"model_input": {"pad_id": True}}, "model_input.pad_id"),
+    ],
+)
+def test_bad_values_name_the_key_and_the_fix(overrides: dict, key: str) -> None:
+    with pytest.raises(UserInputError) as e:
+        load_config(overrides=overrides)
+    assert key in str(e.value) and e.value.fix
+
+
+def test_the_reference_page_and_the_default_yaml_come_from_the_sections() -> None:
+    from memaudit.config.reference import default_yaml, markdown
+
+    page = Path(__file__).parents[1] / "docs" / "configuration.md"
+    assert page.read_text() == markdown(), (
+        "regenerate: python -m memaudit.config.reference > docs/configuration.md"
+    )
+    assert yaml.safe_load(default_yaml()) == default_mapping()
+    assert "t5.n_samples" in markdown() and "# fresh samples per perturbed prompt" in default_yaml()

@@ -11,20 +11,27 @@ import tempfile
 import time
 from pathlib import Path
 
+from memaudit import pipeline
+from memaudit.adapters.base import AdapterBase
 from memaudit.adapters.hf import HFAdapter
-from memaudit.audits.runner import run_audit
 from memaudit.cohort.meds_reader import MedsDataset
-from memaudit.cohort.synth import SynthConfig, write_cohort
 from memaudit.config import load_config
-from memaudit.model.train import TrainConfig, train_model
+from memaudit.rundir import RunDir
+from memaudit.synthetic.cohort import SynthConfig, write_cohort
+from memaudit.synthetic.trainer import TrainConfig, train_model
 
 
-class TimedAdapter:
+class TimedAdapter(AdapterBase):
     """Wraps a backend and adds up the seconds spent in its model calls."""
 
     def __init__(self, backend: HFAdapter) -> None:
         self.backend, self.seconds = backend, 0.0
-        self.vocab, self.model = backend.vocab, backend.model
+
+    def vocabulary(self):
+        return self.backend.vocabulary()
+
+    def window_plan(self, sequences):
+        return self.backend.window_plan(sequences)
 
     def capabilities(self):
         return self.backend.capabilities()
@@ -57,8 +64,11 @@ def measure(workdir: Path, subjects: int, per_arm: int) -> dict:
         train_model(data, model, TrainConfig(epochs=2), progress=False)
     adapter = TimedAdapter(HFAdapter(model))
     config = load_config(overrides={"subjects_per_arm": per_arm})
+    dataset = MedsDataset(data)
     t0 = time.perf_counter()
-    run_audit(MedsDataset(data), adapter, config, workdir / f"cache_{time.time_ns()}.sqlite")
+    with RunDir.open(workdir / f"run_{time.time_ns()}") as run:
+        ctx = pipeline.prepare(dataset, config, adapter)
+        pipeline.run(ctx, dataset, adapter, run)
     wall = time.perf_counter() - t0
     return {
         "overhead_wall_seconds": wall,

@@ -18,15 +18,15 @@ import json, resource, sys, time
 t0 = time.perf_counter()
 stage, root, n, per_arm = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 if stage == "synth":
-    from memaudit.cohort.synth import SynthConfig, write_cohort
+    from memaudit.synthetic.cohort import SynthConfig, write_cohort
     write_cohort(root, SynthConfig(n_subjects=n), progress=False)
 else:
-    from memaudit.adapters.base import GENERATE
-    from memaudit.audits.runner import prepare_context
     from memaudit.cohort.meds_reader import MedsDataset
+    from memaudit.cohort.stream import StreamRecipe
     from memaudit.config import load_config
+    from memaudit.prompts.prepare import prepare
     config = load_config(overrides={"subjects_per_arm": per_arm})
-    ctx = prepare_context(MedsDataset(root), config, frozenset({GENERATE}))
+    ctx = prepare(MedsDataset(root), config, StreamRecipe.from_config(config.cohort))
     assert len(ctx.members) == per_arm
 print(json.dumps({"seconds": time.perf_counter() - t0,
                   "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2}))

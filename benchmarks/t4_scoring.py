@@ -20,8 +20,8 @@ from memaudit.adapters.hf import HFAdapter
 
 
 def tiny_model(where: Path) -> Path:
-    from memaudit.cohort.synth import SynthConfig, write_cohort
-    from memaudit.model.train import TrainConfig, train_model
+    from memaudit.synthetic.cohort import SynthConfig, write_cohort
+    from memaudit.synthetic.trainer import TrainConfig, train_model
 
     write_cohort(where / "data", SynthConfig(n_subjects=200, canaries_per_repetition=2), progress=False)
     train_model(where / "data", where / "model", TrainConfig(epochs=1), progress=False)

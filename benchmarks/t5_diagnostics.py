@@ -25,15 +25,17 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from memaudit import pipeline
 from memaudit.adapters.cache import CachedAdapter
+from memaudit.adapters.dispatch import fulfil
 from memaudit.adapters.hf import HFAdapter
-from memaudit.audits import runner, t1_trajectory, t2_sensitive
+from memaudit.audits import t1_trajectory, t2_sensitive
 from memaudit.audits import t5_perturbation as t5
-from memaudit.audits.requests import fulfil
-from memaudit.audits.t2_sensitive import FlaggedCase
+from memaudit.audits.handoffs import FlaggedCase
 from memaudit.cohort.meds_reader import MedsDataset
 from memaudit.config import load_config
-from memaudit.validation.run import QUICK_AUDIT
+from memaudit.groundtruth.validate import QUICK_AUDIT
+from memaudit.prompts.requests import AUDITED
 
 SHIPPED = t5.perturbations
 LINKED: set[str] = set()  # codes linked to a sensitive group in the audited cohort (filled in main)
@@ -51,9 +53,7 @@ def swapped(prompt, positions, candidates, rng, avoid=frozenset()):
 
 def with_exploratory(ctx, prompt, candidates):
     out = dict(SHIPPED(ctx, prompt, candidates))
-    clinical = [
-        i for i, c in enumerate(prompt) if not c.startswith(tuple(ctx.config["demographic_prefixes"]))
-    ]
+    clinical = [i for i, c in enumerate(prompt) if not c.startswith(ctx.config.demographic_prefixes)]
     if len(clinical) >= 4:
         rng = np.random.default_rng(
             int.from_bytes(hashlib.sha256("|".join(prompt).encode()).digest()[:8], "little")
@@ -94,25 +94,23 @@ def main() -> None:
     )
     model = Path(args.model) if args.model else root / "model"
     adapter = HFAdapter(model, batch_size=256)
-    ctx = runner.prepare_context(MedsDataset(root / "data"), config, adapter.capabilities())
-    for group in ctx.config["sensitive_groups"]:
+    ctx = pipeline.prepare(MedsDataset(root / "data"), config, adapter)
+    for group in ctx.config.sensitive_groups:
         LINKED.update(ctx.linked_codes(group))
-    cached = CachedAdapter(adapter, model.parent / "t5_diagnostics.sqlite")
-    responses = fulfil(
-        t1_trajectory.requests(ctx) + t2_sensitive.requests(ctx), cached, config.seed, 2048, True
-    )
-    t2_result, flagged = t2_sensitive.run(ctx, responses)
+    cached = {AUDITED: CachedAdapter(adapter, model.parent / "t5_diagnostics.sqlite")}
+    responses = fulfil(t1_trajectory.requests(ctx) + t2_sensitive.requests(ctx), cached, 2048, True)
+    flags = t2_sensitive.run(ctx, responses).handoff
     t5.perturbations = with_exploratory
-    chosen, nulls = t5.cases(ctx, flagged, t2_result.per_subject)
-    t5_responses = fulfil(t5.requests(ctx, chosen, nulls), cached, t5.t5_seed(config.seed), 2048, True)
-    cached.close()
+    chosen, nulls = t5.cases(ctx, flags.flagged, flags.p_hat)
+    t5_responses = fulfil(t5.requests(ctx, chosen, nulls), cached, 2048, True)
+    cached[AUDITED].close()
     truth = pl.read_parquet(root / "data" / "ground_truth.parquet")
     kind = {
         (r["subject_id"], p["group"]): (p["kind"], r["canary_repetitions"])
         for r in truth.iter_rows(named=True)
         for p in (r["planted"] or [])
     }
-    threshold = float(config["t2"]["threshold"])
+    threshold = config.t2.threshold
     drops: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     random_cases: list[tuple[int, FlaggedCase, dict[str, list[float]]]] = []
     candidates = t5._candidates(ctx)

@@ -13,11 +13,12 @@ import csv
 import json
 from pathlib import Path
 
-from memaudit.audit_command import audit
-from memaudit.cohort.synth import SynthConfig, write_cohort
-from memaudit.model.train import TrainConfig, train_model
+from memaudit.config import load_config
+from memaudit.groundtruth.validate import QUICK_AUDIT, validate
+from memaudit.pipeline import ModelSource, audit
 from memaudit.report import svg
-from memaudit.validation.run import QUICK_AUDIT, validate
+from memaudit.synthetic.cohort import SynthConfig, write_cohort
+from memaudit.synthetic.trainer import TrainConfig, train_model
 
 
 def main() -> None:
@@ -46,9 +47,9 @@ def main() -> None:
             if not (cell / "audit" / "report.json").exists():
                 audit(
                     data,
-                    cell / "model",
+                    ModelSource(model=cell / "model"),
                     cell / "audit",
-                    overrides={**QUICK_AUDIT, "seed": args.seed},
+                    load_config(overrides={**QUICK_AUDIT, "seed": args.seed}),
                     progress=False,
                     echo=False,
                 )

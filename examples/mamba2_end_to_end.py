@@ -11,8 +11,8 @@ import argparse
 from pathlib import Path
 
 import memaudit
-from memaudit.cohort.synth import SynthConfig, write_cohort
-from memaudit.model.train import TrainConfig, train_model
+from memaudit.synthetic.cohort import SynthConfig, write_cohort
+from memaudit.synthetic.trainer import TrainConfig, train_model
 
 
 def main() -> None:

@@ -60,6 +60,12 @@ def run_pipeline(data: Path | MedsDataset, adapter, config, run_dir: Path, refer
 
 
 @pytest.fixture(scope="session")
+def tiny_audit() -> dict:
+    """The overrides of the tiny audit, for tests that vary it."""
+    return TINY_AUDIT
+
+
+@pytest.fixture(scope="session")
 def audit_run():
     """The helper above, for tests that audit a model of their own."""
     return run_pipeline
@@ -77,7 +83,15 @@ def tiny_outcome(cohort_dir: Path, model_dir: Path, tmp_path_factory: pytest.Tem
     )
 
 
-SLOW_FIXTURES = {"model_dir", "tiny_outcome", "foreign", "validation", "run_dir", "reference_run"}
+SLOW_FIXTURES = {
+    "model_dir",
+    "tiny_outcome",
+    "foreign",
+    "validation",
+    "run_dir",
+    "reference_run",
+    "reference_dir",
+}
 
 
 def _trains_a_model(item: pytest.Item) -> bool:

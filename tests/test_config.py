@@ -112,4 +112,4 @@ def test_the_reference_page_and_the_default_yaml_come_from_the_sections() -> Non
         "regenerate: python -m memaudit.config.reference > docs/configuration.md"
     )
     assert yaml.safe_load(default_yaml()) == default_mapping()
-    assert "t5.n_samples" in markdown() and "# fresh samples per perturbed prompt" in default_yaml()
+    assert "t5.n_samples_original" in markdown() and "# T5: the reference model" in default_yaml()

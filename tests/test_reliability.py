@@ -97,9 +97,13 @@ BAD_MEDS = {
         "subject_id",
     ),
     "empty split": (_splits(lambda d: d.filter(pl.col("split") != "held_out")), "held_out"),
-    "duplicate rows": (
-        _rewrite_train(lambda d: pl.concat([d, d.head(5)]).sort("subject_id", "time", maintain_order=True)),
-        "duplicate",
+    "null codes": (
+        _rewrite_train(
+            lambda d: d.with_columns(
+                pl.when(pl.int_range(pl.len()) < 3).then(None).otherwise(pl.col("code")).alias("code")
+            )
+        ),
+        "null",
     ),
     "times out of order": (_rewrite_train(_reverse_first_subject), "sorted by time"),
     "overlapping arms": (
@@ -116,7 +120,7 @@ BAD_MEDS = {
         "both",
     ),
     "truncated parquet": (_truncate, "parquet"),
-    "not MEDS at all": (lambda root: shutil.rmtree(root / "metadata"), "MEDS"),
+    "not MEDS at all": (lambda root: shutil.rmtree(root / "data"), "MEDS"),
 }
 
 

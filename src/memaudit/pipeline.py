@@ -21,10 +21,11 @@ from typing import Any
 from .adapters.base import ModelAdapter, optional
 from .adapters.cache import CachedAdapter
 from .audits.context import AuditContext
+from .audits.coverage import group_coverage
 from .audits.registry import Audit, registered
 from .audits.runner import AuditOutcome, run_audits
 from .audits.t1_trajectory import greedy_request, sample_request
-from .audits.vocabulary import numeric_artifacts
+from .audits.vocabulary import bin_edges, value_artifacts
 from .cohort.meds_reader import MedsDataset
 from .cohort.stream import StreamRecipe
 from .config import AuditConfig, load_config
@@ -32,7 +33,7 @@ from .errors import UserInputError
 from .fingerprint import hash_files
 from .prompts.export import write_prompt_table
 from .prompts.prepare import prepare as prepare_cohort
-from .prompts.requests import AUDITED, REFERENCE
+from .prompts.requests import AUDITED, REFERENCE, Embed, Generate, Score
 from .report.html import render_html
 from .report.json_report import build_report, markdown_summary, subject_table
 from .report.schema import validate_report
@@ -75,11 +76,29 @@ def build_adapter(source: ModelSource, config: AuditConfig) -> ModelAdapter:
 
 
 def build_reference(source: ModelSource, config: AuditConfig) -> ModelAdapter | None:
-    """The reference model of config `t4.reference_model`, read with the audited model's
+    """The reference model of config `reference.model`, read with the audited model's
     `model_input` (it was trained on the same tokens), or None."""
-    if not config.t4.reference_model:
+    if not config.reference.model:
         return None
-    return _hf(Path(config.t4.reference_model), config, source.trust_pickle, "local", None)
+    return _hf(Path(config.reference.model), config, source.trust_pickle, "local", None)
+
+
+def read_unseen_members(path: str | None) -> frozenset[int] | None:
+    """Config `reference.unseen_members`: the members the reference model was not trained on."""
+    if path is None:
+        return None
+    p = Path(path)
+    try:
+        import polars as pl
+
+        frame = pl.read_parquet(p) if p.suffix == ".parquet" else pl.read_csv(p)
+        return frozenset(int(s) for s in frame["subject_id"].to_list())
+    except Exception as e:  # polars raises several types for unreadable tables
+        raise UserInputError(
+            "reference.unseen_members: a .parquet or .csv with a subject_id column",
+            f"{path}: {str(e).splitlines()[0][:200]}",
+            "write the members the reference model did not see (memaudit train --hold-out writes it)",
+        ) from None
 
 
 def _hf(
@@ -112,14 +131,43 @@ def prepare(
 ) -> AuditContext:
     """The cohort in the model's language, the prompts of every tier and what the audits read."""
     vocabulary = optional(adapter, "vocabulary")()
-    cohort = prepare_cohort(
-        dataset,
-        config,
-        recipe or StreamRecipe.from_config(config.cohort),
-        vocabulary.knows if vocabulary is not None else None,
-    )
+    knows = vocabulary.knows if vocabulary is not None else None
+    cohort = prepare_cohort(dataset, config, recipe or StreamRecipe.from_config(config.cohort), knows)
     embeddings = optional(adapter, "code_embeddings")() if config.t1.embedding == "model" else None
-    return AuditContext.build(cohort, config, frozenset(adapter.capabilities()), embeddings, has_reference)
+    ctx = AuditContext.build(
+        cohort, config, frozenset(adapter.capabilities()), embeddings, has_reference, knows
+    )
+    if has_reference:
+        listed = config.reference.unseen_members
+        beside = Path(config.reference.model or ".") / "unseen_members.parquet"
+        ctx.reference_unseen = read_unseen_members(listed or (str(beside) if beside.exists() else None))
+    return ctx
+
+
+def coverage(ctx: AuditContext, adapter: ModelAdapter, audits: list[Audit] | None = None) -> dict:
+    """What the audit can test, before any model call: per sensitive group and per test."""
+    caps, adaptive = frozenset(adapter.capabilities()), optional(adapter, "adaptive")
+    tests = {}
+    for audit_ in audits if audits is not None else registered():
+        missing = sorted(audit_.needs - caps)
+        if missing:
+            tests[audit_.name] = {
+                "testable": False,
+                "reason": "the model adapter does not offer " + " or ".join(f"`{m}`" for m in missing),
+            }
+        elif audit_.asks_new_prompts and not adaptive:
+            tests[audit_.name] = {
+                "testable": False,
+                "reason": "the model answers only exported prompts; this test asks new ones",
+            }
+        else:
+            tests[audit_.name] = audit_.coverage(ctx).as_dict()
+    return {
+        "groups": group_coverage(ctx),
+        "tests": tests,
+        "conventions": ctx.conventions.describe(),
+        "skipped_tiers": dict(ctx.cohort.skipped_tiers),
+    }
 
 
 def run(
@@ -132,7 +180,10 @@ def run(
     progress: bool = False,
 ) -> AuditOutcome:
     """Every registered audit on the adapter's (cached) responses, and the model-level findings:
-    codes the model does not know, vocabulary tokens that carry a value, context windows."""
+    what could be tested, codes the model does not know, vocabulary tokens that carry a value,
+    context windows."""
+    audits = audits if audits is not None else registered()
+    covered = coverage(ctx, adapter, audits)
     audited = [ctx.timelines[s].codes for s in sorted(ctx.members + ctx.non_members)]
     optional(adapter, "learn")(sorted({c for codes in audited for c in codes}))
     caches = {AUDITED: CachedAdapter(adapter, run_dir.cache)}
@@ -141,7 +192,7 @@ def run(
     try:
         results = run_audits(
             ctx,
-            audits if audits is not None else registered(),
+            audits,
             caches,
             adaptive=optional(adapter, "adaptive"),
             chunk=ctx.config.generation.batch_size * 8,
@@ -164,8 +215,7 @@ def run(
             for c in timeline.codes:
                 if not vocabulary.knows(c):
                     unknown[c] = unknown.get(c, 0) + 1
-        counts = dataset.code_subject_counts(dataset.arm_ids(ctx.config.splits.members))
-        artifacts = numeric_artifacts(vocabulary.tokens(), counts, ctx.config.vocabulary_check.min_subjects)
+        artifacts = vocabulary_check(dataset, ctx, vocabulary.tokens())
     return AuditOutcome(
         ctx,
         results,
@@ -174,7 +224,16 @@ def run(
         unknown,
         artifacts,
         optional(adapter, "window_plan")(audited),
+        covered,
     )
+
+
+def vocabulary_check(dataset: MedsDataset, ctx: AuditContext, tokens: list[str]) -> dict:
+    """Bin edges of the vocabulary against the values the members measured (audits/vocabulary.py)."""
+    parsed = {t: bin_edges(t) for t in tokens}
+    codes = {t for t, p in parsed.items() if p} | {p[0] for p in parsed.values() if p}
+    values = dataset.measured_values(codes, dataset.arm_ids(ctx.config.splits.members))
+    return value_artifacts(tokens, values, ctx.config.vocabulary_check.min_subjects)
 
 
 def write(
@@ -209,6 +268,23 @@ def write(
     return report
 
 
+def gate(report: dict, fail_on: str | None, accept_incomplete: bool = False) -> tuple[int, str | None]:
+    """The release gate: exit 3 when the risk reaches `fail_on`, or when the audit is incomplete
+    (something it was meant to test it could not) unless the user accepts that explicitly."""
+    if not fail_on:
+        return EXIT_OK, None
+    level = report["risk"]["level"]
+    if not report["risk"]["complete"] and not accept_incomplete:
+        return EXIT_GATE, (
+            "release gate: the audit is incomplete ("
+            + "; ".join(report["risk"]["not_tested"])
+            + "): FAILED (exit 3); pass --accept-incomplete to gate on what was tested"
+        )
+    if LEVELS.get(level, 0) >= LEVELS[fail_on]:
+        return EXIT_GATE, f"release gate: risk {level} >= --fail-on {fail_on}: FAILED (exit 3)"
+    return EXIT_OK, None
+
+
 def audit(
     data: Path | MedsDataset,
     source: ModelSource,
@@ -218,6 +294,7 @@ def audit(
     include_examples: bool = False,
     progress: bool = True,
     echo: bool = True,
+    accept_incomplete: bool = False,
 ) -> tuple[dict, int]:
     """The whole audit: the report and the exit code (0, or 3 when the release gate fails)."""
     config = config or load_config()
@@ -227,6 +304,8 @@ def audit(
     reference = build_reference(source, config)
     with RunDir.open(out) as run_dir:
         ctx = prepare(dataset, config, adapter, recipe, has_reference=reference is not None)
+        if echo:
+            print(coverage_table(coverage(ctx, adapter)))
         outcome = run(ctx, dataset, adapter, run_dir, reference, progress=progress)
         report = write(outcome, dataset, adapter, run_dir, source, include_examples)
     if echo:
@@ -234,12 +313,92 @@ def audit(
             if n:
                 print(f"note: tier {tier} excluded {n} subject(s) whose timelines are too short for it")
         print(markdown_summary(report))
-    code = EXIT_OK
-    if fail_on and LEVELS[report["risk"]["level"]] >= LEVELS[fail_on]:
-        if echo:
-            print(f"release gate: risk {report['risk']['level']} >= --fail-on {fail_on}: FAILED (exit 3)")
-        code = EXIT_GATE
+    code, message = gate(report, fail_on, accept_incomplete)
+    if echo and message:
+        print(message)
     return report, code
+
+
+def check(data: Path, source: ModelSource, config: AuditConfig) -> tuple[dict, str]:
+    """The preflight: what the audit would test, codes the model lacks, and the model calls it
+    would make, with no model call. Raises UserInputError when the audit could mean nothing."""
+    recipe = StreamRecipe.from_config(config.cohort)
+    dataset = MedsDataset(Path(data))
+    adapter = build_adapter(source, config)
+    reference = build_reference(source, config)
+    ctx = prepare(dataset, config, adapter, recipe, has_reference=reference is not None)
+    covered = coverage(ctx, adapter)
+    vocabulary = optional(adapter, "vocabulary")()
+    unknown = (
+        set()
+        if vocabulary is None
+        else {c for t in ctx.timelines.values() for c in t.codes if not vocabulary.knows(c)}
+    )
+    calls = planned_calls(ctx, adapter)
+    summary = {"coverage": covered, "unknown_codes": len(unknown), "model_calls": calls}
+    if not any(g["status"] == "tested" for g in covered["groups"].values()):
+        reasons = "; ".join(f"{g['label']}: {g['reason']}" for g in covered["groups"].values())
+        raise UserInputError(
+            "at least one sensitive group the cohort's codes match, with positives in both arms",
+            f"none ({reasons})",
+            "check the codes with `memaudit check`'s table, set conventions (e.g. diagnosis_formats) or "
+            "sensitive_groups for your code system",
+        )
+    text = coverage_table(covered) + (
+        f"\ncodes the model does not know: {len(unknown)} distinct"
+        f"\nmodel calls before T5: {calls['generate_prompts']} prompts × samples = "
+        f"{calls['generated_samples']} "
+        f"samples, {calls['scored_sequences']} scored and {calls['embedded_sequences']} embedded sequences; "
+        f"T5 adds at most {calls['t5_samples_at_most']} samples"
+    )
+    return summary, text
+
+
+def planned_calls(ctx: AuditContext, adapter: ModelAdapter) -> dict:
+    """The distinct model calls of the first wave (T1-T4), and T5's bound."""
+    caps = frozenset(adapter.capabilities())
+    requests: set = set()
+    for audit_ in registered():
+        if not audit_.reads and audit_.needs <= caps:
+            requests |= set(audit_.requests(ctx, {}))
+    generate = [r for r in requests if isinstance(r, Generate)]
+    t5 = ctx.config.t5
+    per_case = t5.n_samples_original * (2 if ctx.has_reference else 1)
+    if not ctx.has_reference:
+        per_case += t5.n_samples * (2 * t5.age_steps + 2)
+    return {
+        "generate_prompts": len(generate),
+        "generated_samples": sum(r.n_samples for r in generate),
+        "scored_sequences": sum(isinstance(r, Score) for r in requests),
+        "embedded_sequences": sum(isinstance(r, Embed) for r in requests),
+        "t5_samples_at_most": (t5.max_cases + t5.n_null) * per_case,
+    }
+
+
+def coverage_table(covered: dict) -> str:
+    """The coverage as Markdown, printed before the audit runs and by `memaudit check`."""
+    lines = [
+        "## What the audit can test",
+        "",
+        "| sensitive group | codes in stream | with it (members / non-members) | tested at | status |",
+        "|---|---|---|---|---|",
+    ]
+    for g in covered["groups"].values():
+        pos = g["positives_anywhere"]
+        lines.append(
+            f"| {g['label']} | {g['codes_in_stream']} | {pos['member']} / {pos['non_member']} | "
+            f"{', '.join(g['tiers_tested']) or '–'} | "
+            f"{g['status']}{': ' + g['reason'] if g['reason'] else ''} |"
+        )
+    lines += ["", "| test | can test | note |", "|---|---|---|"]
+    for name, t in covered["tests"].items():
+        note = t.get("reason") or ", ".join(
+            f"{k}: {v}" for k, v in t.items() if k not in ("testable", "reason")
+        )
+        lines.append(f"| {name} | {'yes' if t['testable'] else 'no'} | {note} |")
+    for tier, why in covered.get("skipped_tiers", {}).items():
+        lines.append(f"| tier {tier} | no | {why} |")
+    return "\n".join(lines)
 
 
 def export_prompts(data: Path, config: AuditConfig, out: Path) -> int:

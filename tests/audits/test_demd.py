@@ -4,7 +4,9 @@ import numpy as np
 import ot
 import pytest
 
-from memaudit.audits.demd import cost_matrix, demd, emd_uniform
+from memaudit.audits.demd import cost_matrix, demd, emd_uniform, horizon_demd
+from memaudit.cohort.conventions import infer_conventions
+from memaudit.config.sections import Conventions
 
 
 def onehot(codes: list[str]) -> dict[str, np.ndarray]:
@@ -22,9 +24,14 @@ def test_identical_sequences_are_at_zero_and_disjoint_ones_at_the_maximum() -> N
 def test_similar_codes_and_close_times_cost_less() -> None:
     emb = {"A": np.array([1.0, 0.0]), "A2": np.array([0.9, 0.1]), "Z": np.array([0.0, 1.0])}
     assert demd(["A"], ["A2"], emb) < demd(["A"], ["Z"], emb)
-    near = demd(["A", "B"], ["B", "A"], onehot(["A", "B"]))
-    far = demd(["A", "TIME//>1y", "B"], ["B", "TIME//>1y", "A"], onehot(["A", "B", "TIME//>1y"]))
+    gaps = infer_conventions(Conventions(), ["TIME//>1y"]).days_of_gap
+    near = demd(["A", "B"], ["B", "A"], onehot(["A", "B"]), gap_days=gaps)
+    far = demd(
+        ["A", "TIME//>1y", "B"], ["B", "TIME//>1y", "A"], onehot(["A", "B", "TIME//>1y"]), gap_days=gaps
+    )
     assert far > near
+    # without gap codes to read times from, time weighting is off: order alone costs nothing
+    assert demd(["A", "TIME//>1y", "B"], ["B", "TIME//>1y", "A"], onehot(["A", "B", "TIME//>1y"])) == 0.0
 
 
 @pytest.mark.parametrize("n, m", [(5, 5), (4, 7), (9, 3)])
@@ -43,9 +50,24 @@ def test_cost_matrix_is_in_unit_interval() -> None:
 
 
 def test_horizon_demd_pads_an_early_stop_and_cuts_an_overlong_sample() -> None:
-    from memaudit.audits.demd import horizon_demd
-
     emb = onehot(["A", "B", "C"])
     assert horizon_demd(["A", "B", "C", "C"], ["A", "B"], emb) == pytest.approx(0.0)
     assert horizon_demd(["A"], ["A", "B"], emb) == pytest.approx(0.5)
     assert horizon_demd([], ["A", "B"], emb) == pytest.approx(1.0)
+
+
+def test_the_truth_keeps_its_real_times_and_a_sample_reads_its_gap_codes() -> None:
+    emb = onehot(["A", "B", "TIME//1-4w", "TIME//>1y"])
+    gaps = infer_conventions(Conventions(), ["TIME//1-4w", "TIME//>1y"]).days_of_gap
+    truth = ["A", "B"]  # B came 17.5 days after the prompt
+    on_time = horizon_demd(
+        ["A", "TIME//1-4w", "B"], truth + ["B"], emb, 90.0, np.array([0.0, 17.5, 17.5]), gaps
+    )
+    a_year_late = horizon_demd(
+        ["A", "TIME//>1y", "B"], truth + ["B"], emb, 90.0, np.array([0.0, 17.5, 17.5]), gaps
+    )
+    assert on_time < a_year_late
+    # MEDS_EIC_AR's value-binned deltas read as the middle of their bin
+    eic = infer_conventions(Conventions(), ["TIMELINE//DELTA//years//value_[0.0821,0.1644)"])
+    assert eic.days_of_gap("TIMELINE//DELTA//years//value_[0.0821,0.1644)") == pytest.approx(0.12325 * 365.25)
+    assert infer_conventions(Conventions(), ["X"]).days_of_gap("TIME//1-4w") is None  # not in this stream

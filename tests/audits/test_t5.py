@@ -1,41 +1,59 @@
-"""T5 perturbation: the perturbations, the case budget and the drop test."""
+"""T5: the case budget, the identifier perturbations (description mode) and, with a real reference
+model, the counterfactual verdicts against planted truth."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import polars as pl
 import pytest
 
-from memaudit.audits import t5_perturbation as t5
+from memaudit.adapters.hf import HFAdapter
+from memaudit.audits import t5_memorization as t5m
+from memaudit.audits import t5_perturbation as t5p
 from memaudit.audits.handoffs import FlaggedCase
+from memaudit.config import load_config
+from memaudit.synthetic.trainer import TrainConfig, train_model
 
 
-def test_t5_perturbs_identifiers_and_separates_unreplicated_flags(tiny_outcome) -> None:
+def test_perturbations_follow_the_cohorts_conventions(tiny_outcome) -> None:
     ctx = tiny_outcome.context
     prompt = next(
         p.codes for p in ctx.prompts["codes:10"].values() if any(c.startswith("AGE//") for c in p.codes)
     )
-    variants = t5.perturbations(ctx, prompt, t5._candidates(ctx))
+    variants = t5p.perturbations(ctx, prompt, t5p.swap_candidates(ctx))
     assert {"sex", "code_swap"} <= set(variants) and any(k.startswith("age") for k in variants)
-    assert sum(a != b for a, b in zip(variants["code_swap"], prompt)) == 1
-    assert sum(a != b for a, b in zip(variants["sex"], prompt)) == 1
-    assert t5.verdict_of({"original": 0.1, "sex": 0.0}, 0.1, 0.01, 0.05, 0.2, 0.3) == "not_replicated"
-    assert t5.verdict_of({"original": 0.6, "sex": 0.1}, 0.5, 0.01, 0.05, 0.2, 0.3) == "memorized"
-    assert t5.verdict_of({"original": 0.6, "sex": 0.6}, 0.0, 0.5, 0.05, 0.2, 0.3) == "generalized"
-    # a member at 3 of 8 where non-members sit at 5% is more surprising than one at 8 of 8 where they
-    # sit at 90%
-    assert t5._surprise(3 / 8, 0.05, 8) < t5._surprise(1.0, 0.9, 8)
-    metrics = tiny_outcome.results["T5"].metrics
-    assert set(metrics["counts"]) == {"memorized", "generalized", "inconclusive", "not_replicated"}
-    assert metrics["cases"] and all(isinstance(r["prompt_evidence"], bool) for r in metrics["cases"])
-    assert metrics["n_without_prompt_evidence"] == sum(not r["prompt_evidence"] for r in metrics["cases"])
+    for name, variant in variants.items():
+        changed = [(a, b) for a, b in zip(prompt, variant) if a != b]
+        assert len(changed) == 1, name
+        old, new = changed[0]
+        if name.startswith("age"):
+            low_old, low_new = int(old[5:].split("-")[0]), int(new[5:].split("-")[0])
+            assert (low_new - low_old) == 5 * int(name[3:])  # the cohort's band width
+        assert ctx.known(new)  # nothing the model cannot read is sent
+    assert t5p.describe({"original": 0.1, "sex": 0.0}, 0.1, 0.01, 0.05, 0.2, 0.3) == "not_replicated"
+    assert t5p.describe({"original": 0.6, "sex": 0.1}, 0.5, 0.01, 0.05, 0.2, 0.3) == "identifier_sensitive"
+    assert t5p.describe({"original": 0.6, "sex": 0.6}, 0.0, 0.5, 0.05, 0.2, 0.3) == "identifier_stable"
 
 
-def test_t5_spends_its_budget_on_flags_the_prompt_does_not_explain_first(tiny_outcome) -> None:
-    from memaudit.audits.clinical_links import linked_codes
+def test_without_a_reference_model_t5_describes_and_never_fails(tiny_outcome) -> None:
+    t5 = tiny_outcome.results["T5"]
+    assert t5.metrics["mode"] == "perturbation" and t5.status in ("pass", "warn")
+    assert set(t5.metrics["counts"]) == {
+        "identifier_sensitive",
+        "identifier_stable",
+        "inconclusive",
+        "not_replicated",
+    }
+    assert t5.metrics["cases"] and all(isinstance(r["prompt_evidence"], bool) for r in t5.metrics["cases"])
+    assert "cannot" not in t5.summary and "not show memorization" in t5.summary
+    assert set(t5.metrics["families_run"]) <= {"age", "sex", "code_swap"} and t5.metrics["families_run"]
 
+
+def test_the_budget_goes_first_to_flags_the_prompt_does_not_explain(tiny_outcome) -> None:
     ctx = tiny_outcome.context
     group = max(ctx.config.sensitive_groups, key=lambda g: sum(ctx.labels(g).values()))
-    linked = linked_codes({s: t.codes for s, t in ctx.timelines.items()}, ctx.labels(group))
-    assert ctx.linked_codes(group) == linked
+    linked = ctx.linked_codes(group)
     prompts = ctx.prompts["codes:10"]
     explained = next(s for s in ctx.members if s in prompts and set(prompts[s].codes) & linked)
     unexplained = next(s for s in ctx.members if s in prompts and not set(prompts[s].codes) & linked)
@@ -44,20 +62,66 @@ def test_t5_spends_its_budget_on_flags_the_prompt_does_not_explain_first(tiny_ou
         FlaggedCase(explained, group, "codes:10", 1.0),
         FlaggedCase(unexplained, group, "codes:10", 0.4),
     ]
-    chosen, nulls = t5.cases(ctx, flagged, tiny_outcome.results["T2"].handoff.p_hat)
+    chosen = t5m.cases(ctx, flagged, tiny_outcome.results["T2"].handoff.p_hat)
     assert [c.subject_id for c in chosen] == [unexplained, explained]
-    assert all(ctx.arm(n.subject_id) == "non_member" for n in nulls[(group, "codes:10")])
+    # a member at 3 of 8 where non-members sit at 5% is more surprising than one at 8 of 8 where
+    # they sit at 90%
+    assert t5m.surprise(3 / 8, 0.05, 8) < t5m.surprise(1.0, 0.9, 8)
+    nulls = t5m.null_cases(ctx, tiny_outcome.results["T2"].handoff.p_hat)
+    assert nulls and all(
+        ctx.arm(n.subject_id) == "non_member" and n.p_hat >= ctx.config.t2.threshold for n in nulls
+    )
+    assert all(ctx.horizon_labels(n.group, n.tier)[n.subject_id] for n in nulls)
 
 
-def test_t5_drop_test_uses_binomial_noise_and_the_null_offset() -> None:
+def test_the_drop_test_uses_binomial_noise_and_the_null_offset() -> None:
     sharp = {"original": 0.9, **{f"p{i}": 0.2 for i in range(9)}}
-    assert t5.drop_p(sharp, 20, 20, 0.0) < 1e-6
-    assert t5.drop_p(sharp, 20, 20, 0.7) == pytest.approx(0.5, abs=0.01)  # no more than non-members drop
+    assert t5p.drop_p(sharp, 20, 20, 0.0) < 1e-6
+    assert t5p.drop_p(sharp, 20, 20, 0.7) == pytest.approx(0.5, abs=0.01)  # no more than non-members drop
     noisy = {
         "original": 0.45,
         **{f"p{i}": 0.25 for i in range(9)},
     }  # a 0.2 drop is within noise at 20 samples
-    assert 0.01 < t5.drop_p(noisy, 20, 20, 0.0) < 0.1
-    # ... and clear once the original prompt, the reference of every comparison, has 100 samples
-    assert t5.drop_p(noisy, 100, 20, 0.0) < 0.001
-    assert t5.drop_p({"original": 0.5}, 20, 20, 0.0) == 1.0
+    assert 0.01 < t5p.drop_p(noisy, 20, 20, 0.0) < 0.1
+    assert t5p.drop_p(noisy, 100, 20, 0.0) < 0.001  # ... and clear with 100 samples of the original
+    assert t5p.drop_p({"original": 0.5}, 20, 20, 0.0) == 1.0
+
+
+@pytest.fixture(scope="module")
+def reference_dir(cohort_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("reference") / "hf"
+    train_model(cohort_dir, out, TrainConfig(epochs=20, seed=1, hold_out=0.5), progress=False)
+    return out
+
+
+def test_with_a_reference_model_memorized_cases_are_canaries_and_patterns_are_not(
+    cohort_dir: Path,
+    model_dir: Path,
+    reference_dir: Path,
+    tmp_path: Path,
+    audit_run,
+    tiny_audit: dict,
+) -> None:
+    unseen = set(pl.read_parquet(reference_dir / "unseen_members.parquet")["subject_id"].to_list())
+    config = load_config(
+        overrides={
+            **tiny_audit,
+            "reference": {"model": str(reference_dir)},
+            "t5": {**tiny_audit["t5"], "n_null": 60, "n_samples_original": 40},
+        }
+    )
+    outcome = audit_run(cohort_dir, HFAdapter(model_dir), config, tmp_path / "run", HFAdapter(reference_dir))
+    t5 = outcome.results["T5"]
+    assert t5.metrics["mode"] == "counterfactual" and t5.metrics["n_null"] >= 10, t5.summary
+    assert {r["subject_id"] for r in t5.metrics["cases"]} <= unseen  # only members the reference never saw
+    truth = pl.read_parquet(cohort_dir / "ground_truth.parquet")
+    kind = {
+        (r["subject_id"], p["group"]): (p["kind"], r["canary_repetitions"])
+        for r in truth.iter_rows(named=True)
+        for p in r["planted"] or []
+    }
+    for row in t5.metrics["cases"]:
+        planted, repeats = kind.get((row["subject_id"], row["group"]), ("none", 0))
+        if row["verdict"] == "memorized":
+            assert planted == "random" and repeats >= 5, row
+    assert "reference_calibrated" in outcome.results["T4"].metrics["by_score"]  # one reference, both tests

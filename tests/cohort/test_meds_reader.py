@@ -63,3 +63,38 @@ def test_meds_reader_accepts_or_explains(dtypes: dict, rows: list, with_splits: 
             assert e.expected and e.fix
             return
         assert all(len(t.codes) == len(t.days) for t in timelines.values())
+
+
+def _write(root: Path, split_file: bool, rows: list[tuple[int, int, str]]) -> None:
+    for split, ids in (("train", (1, 2)), ("held_out", (3, 4))):
+        (root / "data" / split).mkdir(parents=True, exist_ok=True)
+        part = [r for r in rows if r[0] in ids]
+        pl.DataFrame(
+            {
+                "subject_id": [r[0] for r in part],
+                "time": [datetime(2020, 1, 1 + r[1]) for r in part],
+                "code": [r[2] for r in part],
+            }
+        ).write_parquet(root / "data" / split / "0.parquet")
+    if split_file:
+        (root / "metadata").mkdir()
+        pl.DataFrame(
+            {"subject_id": [1, 2, 3, 4], "split": ["train", "train", "held_out", "held_out"]}
+        ).write_parquet(root / "metadata" / "subject_splits.parquet")
+
+
+def test_repeated_rows_are_valid_meds_and_stay_in_the_stream(tmp_path: Path) -> None:
+    rows = [(1, 0, "TIMELINE//START"), (1, 1, "A"), (1, 1, "A"), (2, 0, "B"), (3, 0, "C"), (4, 0, "D")]
+    _write(tmp_path, True, rows)
+    timelines = MedsDataset(tmp_path).timelines([1])
+    assert timelines[1].codes == ("TIMELINE//START", "A", "A")
+
+
+def test_splits_come_from_data_folders_when_the_splits_file_is_missing(tmp_path: Path) -> None:
+    _write(tmp_path, False, [(1, 0, "A"), (2, 0, "B"), (3, 0, "C"), (4, 0, "D")])
+    ds = MedsDataset(tmp_path)
+    assert (
+        ds.splits_from_folders
+        and list(ds.arm_ids("train")) == [1, 2]
+        and list(ds.arm_ids("held_out")) == [3, 4]
+    )

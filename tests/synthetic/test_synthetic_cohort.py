@@ -7,7 +7,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from memaudit.cohort.meds_reader import MedsDataset
-from memaudit.cohort.sensitive import GroupMatcher, groups_from_config
+from memaudit.cohort.sensitive import GroupMatcher, build_groups
 from memaudit.config import AuditConfig
 from memaudit.synthetic.cohort import SynthConfig, write_cohort
 
@@ -50,7 +50,7 @@ def test_ground_truth_records_canaries_and_both_kinds_of_plant(cohort_dir: Path)
     assert {"hiv", "substance_use", "mental_health", "sti"} <= set(plants["group"])
     # every planted group is really in that subject's timeline
     ds = MedsDataset(cohort_dir)
-    matcher = GroupMatcher(groups_from_config(AuditConfig().sensitive_groups))
+    matcher = GroupMatcher(build_groups(AuditConfig().sensitive_groups))
     timelines = ds.timelines(plants["subject_id"].unique().to_list())
     for sid, group in plants.select("subject_id", "group").iter_rows():
         assert matcher.has_group(timelines[sid].codes, group)

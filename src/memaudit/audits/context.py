@@ -4,11 +4,12 @@ the model."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..cohort.conventions import CodeConventions
 from ..cohort.meds_reader import Timeline
 from ..cohort.sensitive import GroupMatcher
 from ..config import AuditConfig
@@ -25,6 +26,12 @@ class AuditContext:
     code_embeddings: Mapping[str, np.ndarray] = field(default_factory=dict)
     capabilities: frozenset[str] = frozenset()
     has_reference: bool = False  # a reference model (same recipe, never saw the audited subjects) answers too
+    knows: Callable[[str], bool] | None = (
+        None  # whether the model's vocabulary has a code (None: not exposed)
+    )
+    reference_unseen: frozenset[int] | None = (
+        None  # members the reference model was not trained on (None: all)
+    )
 
     @classmethod
     def build(
@@ -34,6 +41,7 @@ class AuditContext:
         capabilities: frozenset[str],
         model_embeddings: Mapping[str, np.ndarray] | None = None,
         has_reference: bool = False,
+        knows: Callable[[str], bool] | None = None,
     ) -> AuditContext:
         """The context, with the code embeddings T1's dEMD uses (config `t1.embedding`)."""
         kind = config.t1.embedding
@@ -45,11 +53,12 @@ class AuditContext:
             embeddings = ppmi_svd(
                 [cohort.timelines[s].codes for s in cohort.non_members], dim=config.t1.embedding_dim
             )
-        return cls(config, cohort, embeddings, capabilities, has_reference)
+        return cls(config, cohort, embeddings, capabilities, has_reference, knows)
 
     def __post_init__(self) -> None:
         self._member_set = set(self.cohort.members)
         self._labels: dict[str, dict[int, bool]] = {}
+        self._horizon: dict[tuple[str, str], dict[int, bool]] = {}
         self._linked: dict[str, frozenset[str]] = {}
 
     # --- the prepared cohort -----------------------------------------------------------------
@@ -81,6 +90,19 @@ class AuditContext:
     def code_prevalence(self) -> Mapping[str, float]:
         return self.cohort.code_prevalence
 
+    @property
+    def conventions(self) -> CodeConventions:
+        return self.cohort.conventions
+
+    @property
+    def horizon(self) -> int:
+        """How many true codes after the prompt a sample can reach: `generation.max_new_codes`."""
+        return self.config.generation.max_new_codes
+
+    def known(self, code: str) -> bool:
+        """Whether the model can be sent the code (True when its vocabulary is not exposed)."""
+        return self.knows is None or self.knows(code)
+
     # --- derived, computed once ----------------------------------------------------------------
     def rng(self, name: str) -> np.random.Generator:
         """A named random stream derived from the one seed: audits never share state."""
@@ -89,6 +111,17 @@ class AuditContext:
 
     def arm(self, subject_id: int) -> str:
         return "member" if subject_id in self._member_set else "non_member"
+
+    def horizon_labels(self, group: str, tier: str) -> dict[int, bool]:
+        """Whether each subject prompted at the tier has the group within the generation horizon:
+        among the next `horizon` true codes after the prompt, the only ones a sample can reproduce."""
+        key = (group, tier)
+        if key not in self._horizon:
+            self._horizon[key] = {
+                s: self.matcher.has_group(p.continuation[: self.horizon], group)
+                for s, p in self.prompts[tier].items()
+            }
+        return self._horizon[key]
 
     def labels(self, group: str) -> dict[int, bool]:
         """Whether each audited subject has the group anywhere in the timeline."""

@@ -4,22 +4,25 @@ positions, with a semantic and time-aware ground cost
     cost(i, j) = 1 − sim(a_i, b_j) · exp(−|t_i − t_j| / scale)
 
 where sim is the clipped cosine of the codes' embeddings (1 for equal codes) and t is the elapsed
-time since the prompt, read from the time-gap codes. The cost lies in [0, 1]: identical sequences
-are at 0 and sequences of unrelated codes at 1, the maximum."""
+time since the prompt: the true continuation's real timestamps, and for a sample the sum of the
+days its time-gap codes stand for (`gap_days`). Without time-gap codes a sample has no times, and
+the cost is 1 − sim (time weighting off). The cost lies in [0, 1]: identical sequences are at 0
+and sequences of unrelated codes at 1, the maximum."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment, linprog
 
-from ..cohort.conventions import gap_days
 from .code_embeddings import normalised_matrix
 
+GapDays = Callable[[str], "float | None"]
 
-def elapsed_days(codes: Sequence[str]) -> np.ndarray:
-    """Days since the prompt at each code, summing the midpoints of the time-gap codes."""
+
+def elapsed_days(codes: Sequence[str], gap_days: GapDays) -> np.ndarray:
+    """Days since the prompt at each code, adding up the days of the time-gap codes."""
     out, t = np.zeros(len(codes)), 0.0
     for i, c in enumerate(codes):
         t += gap_days(c) or 0.0
@@ -28,12 +31,20 @@ def elapsed_days(codes: Sequence[str]) -> np.ndarray:
 
 
 def cost_matrix(
-    a: Sequence[str], b: Sequence[str], embeddings: Mapping[str, np.ndarray], time_scale_days: float
+    a: Sequence[str],
+    b: Sequence[str],
+    embeddings: Mapping[str, np.ndarray],
+    time_scale_days: float,
+    a_days: np.ndarray | None = None,
+    b_days: np.ndarray | None = None,
 ) -> np.ndarray:
+    """(len(a), len(b)) costs; without both sequences' days, time weighting is off."""
     ea, eb = normalised_matrix(a, embeddings), normalised_matrix(b, embeddings)
     sim = np.clip(ea @ eb.T, 0.0, 1.0)
     sim[np.equal.outer(np.asarray(a, object), np.asarray(b, object))] = 1.0
-    dt = np.abs(elapsed_days(a)[:, None] - elapsed_days(b)[None, :])
+    if a_days is None or b_days is None:
+        return 1.0 - sim
+    dt = np.abs(np.asarray(a_days)[:, None] - np.asarray(b_days)[None, :])
     return 1.0 - sim * np.exp(-dt / time_scale_days)
 
 
@@ -59,9 +70,18 @@ def emd_uniform(cost: np.ndarray) -> float:
 
 
 def demd(
-    a: Sequence[str], b: Sequence[str], embeddings: Mapping[str, np.ndarray], time_scale_days: float = 90.0
+    a: Sequence[str],
+    b: Sequence[str],
+    embeddings: Mapping[str, np.ndarray],
+    time_scale_days: float = 90.0,
+    gap_days: GapDays | None = None,
 ) -> float:
-    return emd_uniform(cost_matrix(a, b, embeddings, time_scale_days))
+    """dEMD of two code sequences whose times are read from their time-gap codes (`gap_days`;
+    None: time weighting off)."""
+    if gap_days is None:
+        return emd_uniform(cost_matrix(a, b, embeddings, time_scale_days))
+    days = elapsed_days(a, gap_days), elapsed_days(b, gap_days)
+    return emd_uniform(cost_matrix(a, b, embeddings, time_scale_days, *days))
 
 
 END = "[END]"
@@ -72,10 +92,17 @@ def horizon_demd(
     truth: Sequence[str],
     embeddings: Mapping[str, np.ndarray],
     time_scale_days: float = 90.0,
+    truth_days: np.ndarray | None = None,
+    gap_days: GapDays | None = None,
 ) -> float:
     """dEMD over the truth's horizon: the sample is cut to the truth's length, or padded with an
     end-of-record marker (maximal cost against any code) where the model stopped early. Equal
-    lengths make the transport an assignment problem, solved exactly and fast."""
+    lengths make the transport an assignment problem, solved exactly and fast. `truth_days`: the
+    truth's real days since the prompt; `gap_days`: how the sample's time-gap codes read (both
+    needed for time weighting)."""
     n = len(truth)
     aligned = list(sample[:n]) + [END] * max(0, n - len(sample))
-    return demd(aligned, truth, embeddings, time_scale_days)
+    if truth_days is None or gap_days is None:
+        return emd_uniform(cost_matrix(aligned, truth, embeddings, time_scale_days))
+    sample_days = elapsed_days(aligned, gap_days)
+    return emd_uniform(cost_matrix(aligned, truth, embeddings, time_scale_days, sample_days, truth_days[:n]))

@@ -21,6 +21,7 @@ from typing import ClassVar
 
 from ..prompts.requests import Request, Responses
 from .context import AuditContext
+from .coverage import Coverage
 from .result import TestResult
 
 Earlier = Mapping[str, TestResult]
@@ -37,6 +38,10 @@ class Audit:
         False  # its prompts depend on earlier results (needs an adaptive adapter)
     )
 
+    def coverage(self, ctx: AuditContext) -> Coverage:
+        """What the test has to work on in this cohort, known before any model call."""
+        return Coverage(True)
+
     def requests(self, ctx: AuditContext, earlier: Earlier) -> list[Request]:
         """The model calls the test needs; the runner answers them once, with every other test's."""
         return []
@@ -46,7 +51,7 @@ class Audit:
 
 
 _REGISTRY: dict[str, type[Audit]] = {}
-BUILT_IN = ("t1_trajectory", "t2_sensitive", "t3_probe", "t4_membership", "t5_perturbation", "t6_subgroups")
+BUILT_IN = ("t1_trajectory", "t2_sensitive", "t3_probe", "t4_membership", "t5_memorization", "t6_subgroups")
 
 
 def register(cls: type[Audit]) -> type[Audit]:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-PASS, WARN, FAIL, SKIPPED = "pass", "warn", "fail", "skipped"
+PASS, WARN, FAIL = "pass", "warn", "fail"
+SKIPPED = "skipped"  # the model adapter lacks a capability the test needs
+NOT_TESTED = "not_tested"  # the cohort gave the test nothing to work on
 
 
 @dataclass
@@ -26,9 +28,10 @@ class TestResult:
 
     @classmethod
     def skipped(cls, name: str, title: str, reason: str) -> TestResult:
-        return cls(name, title, SKIPPED, f"Skipped: {reason}", {"skip_reason": reason})
+        return cls(name, title, SKIPPED, f"Skipped: {reason}.", {"skip_reason": reason})
 
-
-def worst(statuses: list[str]) -> str:
-    order = [SKIPPED, PASS, WARN, FAIL]
-    return max(statuses, key=order.index) if statuses else SKIPPED
+    @classmethod
+    def not_tested(cls, name: str, title: str, reason: str, metrics: dict | None = None) -> TestResult:
+        return cls(
+            name, title, NOT_TESTED, f"Not tested: {reason}.", {**(metrics or {}), "skip_reason": reason}
+        )

@@ -27,6 +27,7 @@ class AuditOutcome:
     unknown_codes: dict[str, int] = field(default_factory=dict)
     vocabulary: dict | None = None
     model_input: dict | None = None
+    coverage: dict = field(default_factory=dict)  # what could be tested, known before any model call
 
 
 def run_audits(

@@ -7,11 +7,12 @@ import numpy as np
 from ..adapters.base import GENERATE
 from ..prompts.requests import Generate, Request, Responses
 from .context import AuditContext
+from .coverage import Coverage
 from .demd import horizon_demd
 from .handoffs import TrajectoryRecovery
 from .registry import Audit, Earlier, register
 from .result import FAIL, PASS, WARN, TestResult
-from .stats import compare_arms, residual_risk
+from .stats import benjamini_hochberg, compare_arms, mann_whitney_p, residual_risk
 
 NAME, TITLE = "T1", "Trajectory memorization"
 
@@ -40,19 +41,34 @@ def recovery(sample: list[str], truth: tuple[str, ...]) -> float:
     return len(true_set & set(sample)) / len(true_set) if true_set else 0.0
 
 
+def time_weighting(ctx: AuditContext) -> str | None:
+    """None when dEMD weights time; otherwise why it cannot."""
+    if any(ctx.conventions.days_of_gap(c) is not None for c in ctx.cohort.member_code_subjects):
+        return None
+    return "the model's stream carries no time-gap code, so sampled continuations have no times"
+
+
 def run(ctx: AuditContext, responses: Responses) -> TestResult:
     cfg = ctx.config.t1
     length, k = cfg.continuation_codes, cfg.extraction_k
     rng = ctx.rng(NAME)
+    time_off = time_weighting(ctx)
+    gap_days = None if time_off else ctx.conventions.days_of_gap
     by_tier, per_subject, recovery_by_tier = {}, {}, {}
-    worst_residual, worst_status = 0.0, PASS
     for tier, prompts in ctx.prompts.items():
         dist, rec, extract = {}, {}, {}
         for sid, p in prompts.items():
             truth = p.continuation[:length]
             samples = responses[sample_request(ctx, p.codes)]
             dist[sid] = float(
-                np.mean([horizon_demd(s, truth, ctx.code_embeddings, cfg.time_scale_days) for s in samples])
+                np.mean(
+                    [
+                        horizon_demd(
+                            s, truth, ctx.code_embeddings, cfg.time_scale_days, p.continuation_days, gap_days
+                        )
+                        for s in samples
+                    ]
+                )
             )
             rec[sid] = float(np.mean([recovery(s[:length], truth) for s in samples]))
             greedy = responses[greedy_request(ctx, p.codes)][0]
@@ -65,8 +81,12 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
             name: compare_arms(a["member"], a["non_member"], rng, ctx.n_boot, ctx.confidence)
             for name, a in arms.items()
         }
-        rr = residual_risk(entry["recovery"]["member"], entry["recovery"]["non_member"])
-        entry["residual_risk_recovery"] = rr
+        entry["recovery"]["p_value_greater"] = mann_whitney_p(
+            arms["recovery"]["member"], arms["recovery"]["non_member"], "greater"
+        )
+        entry["residual_risk_recovery"] = residual_risk(
+            entry["recovery"]["member"], entry["recovery"]["non_member"]
+        )
         entry["residual_risk_extraction"] = residual_risk(
             entry["extractable"]["member"], entry["extractable"]["non_member"]
         )
@@ -75,8 +95,19 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
         for name, v in (("demd", dist), ("recovery", rec), ("extractable", extract)):
             per_subject[f"t1_{name}__{tier}"] = v
         recovery_by_tier[tier] = rec
-        significant = entry["recovery"]["p_value"] < 0.05 and entry["recovery"]["difference_ci95"][0] > 0
-        if significant and np.isfinite(rr):
+    # one-sided Mann-Whitney per tier (null: members' and non-members' recovery are draws from one
+    # distribution), Benjamini-Hochberg across the tiers at 1 - confidence
+    tiers = list(by_tier)
+    rejected, q_values = benjamini_hochberg(
+        [by_tier[t]["recovery"]["p_value_greater"] for t in tiers], 1 - ctx.confidence
+    )
+    worst_residual, worst_status = 0.0, PASS
+    for tier, significant, q in zip(tiers, rejected, q_values):
+        entry = by_tier[tier]
+        rr = entry["residual_risk_recovery"]
+        entry["recovery"]["q_value"] = float(q)
+        entry["significant"] = bool(significant) and entry["recovery"]["difference"] > 0
+        if entry["significant"] and np.isfinite(rr):
             worst_residual = max(worst_residual, rr)
             if rr >= ctx.config.risk.t1_residual_fail:
                 worst_status = FAIL
@@ -92,26 +123,25 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
     top = max(by_tier, key=lambda t: by_tier[t]["recovery"]["difference"])
     e = by_tier[top]
     summary = (
-        f"At tier {top}, sampled continuations reproduce {e['recovery']['member']:.0%} of members' true "
-        "next codes "
-        f"vs {e['recovery']['non_member']:.0%} for non-members (residual risk "
-        f"{e['residual_risk_recovery']:.2f}); "
-        f"{e['extractable']['member']:.0%} of members are {k}-extractable by greedy decoding."
+        f"At tier {top}, sampled continuations reproduce {e['recovery']['member']:.0%} of members' true next "
+        f"codes vs {e['recovery']['non_member']:.0%} for non-members (residual risk "
+        f"{e['residual_risk_recovery']:.2f}, {'significant' if e['significant'] else 'not significant'} "
+        "after "
+        f"Benjamini-Hochberg across {len(by_tier)} tiers); {e['extractable']['member']:.0%} of members are "
+        f"{k}-extractable by greedy decoding."
     )
+    metrics = {
+        "by_tier": by_tier,
+        "worst_significant_residual_risk": worst_residual,
+        "continuation_codes": length,
+        "extraction_k": k,
+        "baseline_tier": "none",
+        "time_weighting": "on" if time_off is None else f"off: {time_off}",
+        "statistic": "one-sided Mann-Whitney test of members' vs non-members' recovery per tier (null: one "
+        "distribution for both arms), Benjamini-Hochberg across tiers at 1 - confidence",
+    }
     return TestResult(
-        NAME,
-        TITLE,
-        worst_status,
-        summary,
-        {
-            "by_tier": by_tier,
-            "worst_significant_residual_risk": worst_residual,
-            "continuation_codes": length,
-            "extraction_k": k,
-            "baseline_tier": "none",
-        },
-        per_subject,
-        handoff=TrajectoryRecovery(recovery_by_tier),
+        NAME, TITLE, worst_status, summary, metrics, per_subject, handoff=TrajectoryRecovery(recovery_by_tier)
     )
 
 
@@ -119,6 +149,11 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
 class TrajectoryAudit(Audit):
     name, title = NAME, TITLE
     needs = frozenset({GENERATE})
+
+    def coverage(self, ctx: AuditContext) -> Coverage:
+        off = time_weighting(ctx)
+        details = {"tiers": list(ctx.prompts), "time_weighting": "on" if off is None else f"off: {off}"}
+        return Coverage(bool(ctx.prompts), "" if ctx.prompts else "no tier has prompts", details)
 
     def requests(self, ctx: AuditContext, earlier: Earlier) -> list[Request]:
         return requests(ctx)

@@ -8,9 +8,10 @@ from ..adapters.base import GENERATE
 from ..prompts.requests import Request, Responses
 from .arm_gaps import GapQuestion, judge_gaps
 from .context import AuditContext
+from .coverage import MIN_POSITIVES_PER_ARM, Coverage, group_coverage
 from .handoffs import FlaggedCase, SensitiveFlags
 from .registry import Audit, Earlier, register
-from .result import TestResult
+from .result import NOT_TESTED, TestResult
 from .stats import auroc, auroc_gap, average_precision, bootstrap_ci, residual_risk
 from .t1_trajectory import sample_request
 
@@ -42,14 +43,18 @@ def _arm_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> di
 
 
 def run(ctx: AuditContext, responses: Responses) -> TestResult:
+    """Labels are the group within the generation horizon (what a sample can reproduce); the
+    AUROC against the group anywhere in the timeline is reported beside it."""
     thr = ctx.config.t2.threshold
     rng = ctx.rng(NAME)
+    coverage = group_coverage(ctx)
     by_group, per_subject, flagged, flags, p_hats = {}, {}, [], {}, {}
     questions: list[GapQuestion] = []
     for g in ctx.matcher.groups:
-        labels_all = ctx.labels(g.name)
+        anywhere = ctx.labels(g.name)
         by_tier = {}
         for tier, prompts in ctx.prompts.items():
+            labels = ctx.horizon_labels(g.name, tier)
             scores = {
                 s: p_hat(ctx, responses[sample_request(ctx, p.codes)], g.name) for s, p in prompts.items()
             }
@@ -58,10 +63,16 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
             arms = {}
             for arm in ("member", "non_member"):
                 ids = [s for s in scores if ctx.arm(s) == arm]
-                arms[arm] = (np.array([scores[s] for s in ids]), np.array([labels_all[s] for s in ids], bool))
+                arms[arm] = (np.array([scores[s] for s in ids]), np.array([labels[s] for s in ids], bool))
             entry = {arm: _arm_metrics(*arms[arm], thr) for arm in arms}
+            for arm in arms:
+                ids = [s for s in scores if ctx.arm(s) == arm]
+                entry[arm]["auroc_anywhere"] = auroc(
+                    np.array([scores[s] for s in ids if anywhere[s]]),
+                    np.array([scores[s] for s in ids if not anywhere[s]]),
+                )
             (ms, ml), (ns, nl) = arms["member"], arms["non_member"]
-            enough = min(ml.sum(), (~ml).sum(), nl.sum(), (~nl).sum()) >= 2
+            enough = tier in coverage[g.name]["tiers_tested"]
             entry["auroc_gap"] = entry["member"]["auroc"] - entry["non_member"]["auroc"] if enough else None
             entry["auroc_gap_ci95"] = (
                 list(
@@ -75,23 +86,57 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
             entry["residual_risk_recall"] = residual_risk(
                 entry["member"]["recall"], entry["non_member"]["recall"]
             )
-            entry["status"] = "ok" if enough else "insufficient positives in an arm"
+            entry["status"] = (
+                "ok"
+                if enough
+                else (
+                    f"not tested: fewer than {MIN_POSITIVES_PER_ARM} subjects with the group within the "
+                    "horizon "
+                    "(or without it) in an arm"
+                )
+            )
             by_tier[tier] = entry
             if enough:
                 questions.append(GapQuestion(entry, np.c_[ms, ml], np.c_[ns, nl], (g.label, tier)))
             for s, v in scores.items():
-                if v >= thr and labels_all[s] and ctx.arm(s) == "member":
+                if v >= thr and labels[s] and ctx.arm(s) == "member":
                     flagged.append(FlaggedCase(s, g.name, tier, v))
                     flags.setdefault(s, []).append(f"T2:{g.name}@{tier}")
-        by_group[g.name] = {"label": g.label, "by_tier": by_tier}
+        by_group[g.name] = {
+            "label": g.label,
+            "by_tier": by_tier,
+            "status": coverage[g.name]["status"],
+            "reason": coverage[g.name]["reason"],
+        }
+    untested = [f"{c['label']} ({c['reason']})" for c in coverage.values() if c["status"] != "tested"]
+    metrics = {
+        "threshold": thr,
+        "by_group": by_group,
+        "n_flagged_cases": len(flagged),
+        "n_flagged_members": len({c.subject_id for c in flagged}),
+        "label": f"group within the next {ctx.horizon} true codes (the generation horizon)",
+        "groups_not_tested": untested,
+    }
+    if not questions:
+        reason = "no sensitive group could be tested: " + "; ".join(untested)
+        return TestResult(
+            NAME,
+            TITLE,
+            NOT_TESTED,
+            f"Not tested: {reason}.",
+            {**metrics, "skip_reason": reason},
+            per_subject,
+            {},
+            handoff=SensitiveFlags(p_hats, ()),
+        )
     risk = ctx.config.risk
     status, worst_gap, worst = judge_gaps(
         questions, rng, ctx.n_perm, ctx.confidence, risk.t2_auroc_gap_warn, risk.t2_auroc_gap_fail
     )
-    n_members_flagged = len({c.subject_id for c in flagged})
+    metrics["worst_significant_auroc_gap"] = worst_gap
     summary = (
-        f"{n_members_flagged} member(s) had a removed sensitive condition regenerated in at least "
-        f"{thr:.0%} of samples; "
+        f"{metrics['n_flagged_members']} member(s) had a removed sensitive condition, due within the next "
+        f"{ctx.horizon} codes, regenerated in at least {thr:.0%} of samples; "
     )
     summary += (
         f"the largest significant member-minus-non-member AUROC gap is {worst_gap:.2f} "
@@ -99,18 +144,14 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
         if worst
         else "no member-minus-non-member AUROC gap is significant."
     )
+    if untested:
+        summary += f" Not tested: {'; '.join(untested)}."
     return TestResult(
         NAME,
         TITLE,
         status,
         summary,
-        {
-            "threshold": thr,
-            "by_group": by_group,
-            "n_flagged_cases": len(flagged),
-            "n_flagged_members": n_members_flagged,
-            "worst_significant_auroc_gap": worst_gap,
-        },
+        metrics,
         per_subject,
         flags,
         handoff=SensitiveFlags(p_hats, tuple(flagged)),
@@ -121,6 +162,12 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
 class SensitiveLeakageAudit(Audit):
     name, title = NAME, TITLE
     needs = frozenset({GENERATE})
+
+    def coverage(self, ctx: AuditContext) -> Coverage:
+        groups = group_coverage(ctx)
+        tested = [g["label"] for g in groups.values() if g["status"] == "tested"]
+        reason = "" if tested else "no sensitive group has enough subjects with and without it in each arm"
+        return Coverage(bool(tested), reason, {"groups_tested": tested})
 
     def requests(self, ctx: AuditContext, earlier: Earlier) -> list[Request]:
         return requests(ctx)

@@ -12,6 +12,7 @@ from ..adapters.base import EMBED
 from ..prompts.requests import Embed, Request, Responses
 from .arm_gaps import GapQuestion, judge_gaps
 from .context import AuditContext
+from .coverage import Coverage
 from .registry import Audit, Earlier, register
 from .result import TestResult
 from .stats import auroc, auroc_gap, bootstrap_ci
@@ -36,6 +37,30 @@ def cross_fitted_scores(x: np.ndarray, y: np.ndarray, folds: int, seed: int) -> 
         probe.fit(x[train], y[train])
         out[test] = probe.predict_proba(x[test])[:, 1]
     return out
+
+
+def _needed(ctx: AuditContext) -> int:
+    return max(ctx.config.t3.min_positives, ctx.config.t3.folds)
+
+
+def _untestable(ctx: AuditContext) -> str:
+    """Why no probe can be trained, or "" when one can."""
+    tiers = _tiers(ctx)
+    if not tiers:
+        return "no tier besides `none` has prompts to embed"
+    most, where = 0, ""
+    for g in ctx.matcher.groups:
+        labels = ctx.labels(g.name)
+        for tier in tiers:
+            n = sum(labels[s] for s in ctx.prompts[tier])
+            if n > most:
+                most, where = n, f" ({g.label} at {tier})"
+    if most >= _needed(ctx):
+        return ""
+    return (
+        f"a probe needs at least {_needed(ctx)} audited subjects with a sensitive group at a tier; the most "
+        f"is {most}{where}"
+    )
 
 
 def run(ctx: AuditContext, responses: Responses) -> TestResult:
@@ -81,13 +106,7 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
     )
     probed = [e for g in by_group.values() for e in g["by_tier"].values() if e["status"] == "ok"]
     if not probed:
-        return TestResult(
-            NAME,
-            TITLE,
-            "skipped",
-            "Skipped: too few subjects with any sensitive group to train a probe.",
-            {"by_group": by_group, "skip_reason": "too few positives"},
-        )
+        return TestResult.not_tested(NAME, TITLE, _untestable(ctx), {"by_group": by_group})
     best = max(probed, key=lambda e: max(e["member_auroc"], e["non_member_auroc"]))
     summary = (
         f"A linear probe on prompt embeddings predicts removed sensitive groups with AUROC up to "
@@ -115,8 +134,12 @@ class EmbeddingProbeAudit(Audit):
     name, title = NAME, TITLE
     needs = frozenset({EMBED})
 
+    def coverage(self, ctx: AuditContext) -> Coverage:
+        reason = _untestable(ctx)
+        return Coverage(not reason, reason)
+
     def requests(self, ctx: AuditContext, earlier: Earlier) -> list[Request]:
-        return requests(ctx)
+        return [] if _untestable(ctx) else requests(ctx)
 
     def run(self, ctx: AuditContext, responses: Responses, earlier: Earlier) -> TestResult:
         return run(ctx, responses)

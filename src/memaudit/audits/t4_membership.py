@@ -11,10 +11,11 @@ import numpy as np
 from ..adapters.base import EMBED, SCORE, ScoreResult
 from ..prompts.requests import REFERENCE, Embed, Request, Responses, Score
 from .context import AuditContext
+from .coverage import Coverage
 from .handoffs import OperatingPoint
 from .registry import Audit, Earlier, register
 from .result import FAIL, PASS, WARN, TestResult
-from .stats import auroc, bootstrap_ci, epsilon_lower_bound, roc_curve, tpr_at_fpr
+from .stats import MIN_NEGATIVES_PER_FPR, auroc, bootstrap_ci, epsilon_lower_bound, roc_curve, tpr_at_fpr
 
 NAME, TITLE = "T4", "Membership inference"
 MASK = "[MASK]"
@@ -133,58 +134,102 @@ def subject_scores(
     return scores
 
 
+def _judge(pos: np.ndarray, neg: np.ndarray, ctx: AuditContext, rng: np.random.Generator) -> dict:
+    """AUROC with its interval, the operating points and the ε bound of one score."""
+    cfg = ctx.config.t4
+    fpr, tpr = roc_curve(pos, neg)
+    keep = np.unique(np.r_[0, np.linspace(0, len(fpr) - 1, 200).astype(int), len(fpr) - 1])
+    return {
+        "auroc": auroc(pos, neg),
+        "auroc_ci95": list(bootstrap_ci(auroc, [pos, neg], rng, ctx.n_boot, ctx.confidence)),
+        "tpr_at_fpr": [tpr_at_fpr(pos, neg, f, ctx.confidence) for f in cfg.fprs],
+        "epsilon_lower_bound": epsilon_lower_bound(pos, neg, rng, cfg.delta, ctx.confidence),
+        "roc": {"fpr": fpr[keep].tolist(), "tpr": tpr[keep].tolist()},
+        "n_member": int(pos.size),
+        "n_non_member": int(neg.size),
+    }
+
+
 def run(ctx: AuditContext, responses: Responses) -> TestResult:
+    """Every score is reported. One decides the status, the operating points and ε, chosen so that
+    the choice is paid for: with `t4.primary: auto`, the score with the largest AUROC on a seeded
+    half of each arm, judged on the other half alone; with a score named, that score on everyone.
+    Picking the best of several on the same data would inflate each figure under the null."""
     cfg = ctx.config.t4
     rng = ctx.rng(NAME)
     scores = subject_scores(ctx, responses, reference_scores(ctx, responses))
-    by_score = {}
-    for name, vals in scores.items():
-        pos = np.array([vals[s] for s in ctx.members if s in vals])
-        neg = np.array([vals[s] for s in ctx.non_members if s in vals])
-        fpr, tpr = roc_curve(pos, neg)
-        keep = np.unique(np.r_[0, np.linspace(0, len(fpr) - 1, 200).astype(int), len(fpr) - 1])
-        by_score[name] = {
-            "auroc": auroc(pos, neg),
-            "auroc_ci95": list(bootstrap_ci(auroc, [pos, neg], rng, ctx.n_boot, ctx.confidence)),
-            "tpr_at_fpr": [tpr_at_fpr(pos, neg, f, ctx.confidence) for f in cfg.fprs],
-            "epsilon_lower_bound": epsilon_lower_bound(pos, neg, cfg.delta, ctx.confidence),
-            "roc": {"fpr": fpr[keep].tolist(), "tpr": tpr[keep].tolist()},
+    arms = {
+        name: (
+            np.array([v[s] for s in ctx.members if s in v]),
+            np.array([v[s] for s in ctx.non_members if s in v]),
+        )
+        for name, v in scores.items()
+    }
+    by_score = {
+        name: {"role": "exploratory", **_judge(pos, neg, ctx, rng)} for name, (pos, neg) in arms.items()
+    }
+    if cfg.primary == "auto":
+        split = ctx.rng("T4 selection")
+        m_half = split.permutation(len(ctx.members)) < len(ctx.members) // 2
+        n_half = split.permutation(len(ctx.non_members)) < len(ctx.non_members) // 2
+        selection = {
+            name: auroc(pos[m_half[: pos.size]], neg[n_half[: neg.size]]) for name, (pos, neg) in arms.items()
         }
-    best = max(by_score, key=lambda n: by_score[n]["auroc"])
-    b = by_score[best]
+        primary = max(selection, key=lambda n: (selection[n], n == "loss"))
+        pos, neg = arms[primary]
+        decided = {
+            **_judge(pos[~m_half[: pos.size]], neg[~n_half[: neg.size]], ctx, rng),
+            "selected_on": "half of each arm",
+            "selection_auroc": selection[primary],
+            "judged_on": "the other half",
+        }
+    else:
+        primary = cfg.primary if cfg.primary in by_score else "loss"
+        decided = {**by_score[primary], "judged_on": "every audited subject (pre-specified)"}
+    by_score[primary]["role"] = "primary"
     status = PASS
-    if b["auroc_ci95"][0] > 0.5:
-        if b["auroc"] >= ctx.config.risk.t4_auroc_fail:
+    if decided["auroc_ci95"][0] > 0.5:
+        if decided["auroc"] >= ctx.config.risk.t4_auroc_fail:
             status = FAIL
-        elif b["auroc"] >= ctx.config.risk.t4_auroc_warn:
+        elif decided["auroc"] >= ctx.config.risk.t4_auroc_warn:
             status = WARN
-    first = b["tpr_at_fpr"][0]
+    first = decided["tpr_at_fpr"][0]
     tpr_text = (
-        f"TPR {first['tpr']:.1%} at {first['fpr']:.0%} FPR"
+        f"TPR {first['tpr']:.1%} at an achieved FPR of {first['achieved_fpr']:.1%}"
         if first["status"] == "ok"
-        else f"too few non-members for {first['fpr']:g} FPR"
+        else f"too few non-members for an operating point at {first['fpr']:g} FPR"
+    )
+    chosen = (
+        "chosen on half the subjects, judged on the other half" if cfg.primary == "auto" else "pre-specified"
     )
     summary = (
-        f"The best membership attack ({best}) reaches AUROC {b['auroc']:.2f} "
-        f"[{b['auroc_ci95'][0]:.2f}, {b['auroc_ci95'][1]:.2f}], {tpr_text}; it implies ε ≥ "
-        f"{b['epsilon_lower_bound']:.2f}."
+        f"The membership attack that decides ({primary}, {chosen}) reaches AUROC {decided['auroc']:.2f} "
+        f"[{decided['auroc_ci95'][0]:.2f}, {decided['auroc_ci95'][1]:.2f}], {tpr_text}; heuristic ε lower "
+        "bound "
+        f"{decided['epsilon_lower_bound']['epsilon']:.2f}."
     )
     per_subject = {f"t4_{n}": v for n, v in scores.items()}
-    threshold = next((o["threshold"] for o in b["tpr_at_fpr"] if o["status"] == "ok"), None)
+    threshold = next((o["threshold"] for o in decided["tpr_at_fpr"] if o["status"] == "ok"), None)
+    metrics = {
+        "by_score": by_score,
+        "primary_score": primary,
+        "decision": decided,
+        "n_member": len(ctx.members),
+        "n_non_member": len(ctx.non_members),
+        "delta": cfg.delta,
+        "statistic": "one score decides (t4.primary); auto picks it on half of each arm and judges it on the "
+        "other half. Operating points need 10/FPR non-members; the ε bound's threshold is chosen on one half "
+        "and certified on the other (Clopper-Pearson): a heuristic lower bound for this training run and "
+        "split, not a DP audit",
+    }
     return TestResult(
         NAME,
         TITLE,
         status,
         summary,
-        {
-            "by_score": by_score,
-            "best_score": best,
-            "n_member": len(ctx.members),
-            "n_non_member": len(ctx.non_members),
-            "delta": cfg.delta,
-        },
+        metrics,
         per_subject,
-        handoff=OperatingPoint(best, scores[best], threshold),
+        handoff=OperatingPoint(primary, scores[primary], threshold),
     )
 
 
@@ -192,6 +237,11 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
 class MembershipAudit(Audit):
     name, title = NAME, TITLE
     needs = frozenset({SCORE})
+
+    def coverage(self, ctx: AuditContext) -> Coverage:
+        n = len(ctx.non_members)
+        points = [f"{f:g}" for f in ctx.config.t4.fprs if n >= MIN_NEGATIVES_PER_FPR / f]
+        return Coverage(True, "", {"non_members": n, "operating_points_estimable": points})
 
     def requests(self, ctx: AuditContext, earlier: Earlier) -> list[Request]:
         return requests(ctx)

@@ -1,38 +1,76 @@
-"""T6 subgroups: re-slice T1/T2/T4 per-subject results by vulnerable cohorts."""
+"""T6 subgroups: do vulnerable patients leak more than others?
+
+Subgroups: patients with a rare condition (a diagnosis below `t6.rare_prevalence` in the dataset's
+stream), the elderly (age at the first event ≥ `t6.elderly_min_age`, from an age band or the
+birth row), and patients whose prompt at a tier is shared by fewer than `t6.k_anonymity` subjects.
+
+For each subgroup and metric (T1 recovery, T2 flag, T4 identification at a 10%-FPR threshold
+set on the subgroup's own non-members), the member-minus-non-member difference inside the
+subgroup is compared with the same difference in its complement:
+
+    DiD = (m_sub − n_sub) − (m_rest − n_rest)
+
+The four cells are disjoint sets of subjects; the standard error adds their variances, the
+95% interval resamples each cell. One-sided p-value under the null "the subgroup's arm
+difference equals the rest's" (normal approximation), Benjamini-Hochberg across subgroups ×
+metrics. An empty or too small subgroup is "not tested", never a pass.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import norm
 
 from ..prompts.requests import Responses
 from ..prompts.tiers import k_anonymity_counts
 from .context import AuditContext
+from .coverage import Coverage
 from .handoffs import OperatingPoint, SensitiveFlags, TrajectoryRecovery
 from .registry import Audit, Earlier, register
-from .result import PASS, WARN, TestResult
-from .stats import bootstrap_ci
+from .result import NOT_TESTED, PASS, WARN, TestResult
+from .stats import benjamini_hochberg, bootstrap_ci
 
 NAME, TITLE = "T6", "Subgroups"
+MIN_PER_CELL = 3  # subjects per arm, inside the subgroup and outside it
+IDENTIFICATION_FPR = 0.10  # T4's subgroup threshold lets this share of the subgroup's non-members through
 
 
-def subgroups(ctx: AuditContext) -> dict[str, set[int]]:
-    cfg = ctx.config.t6
+def age_at_start(ctx: AuditContext, subject: int) -> float | None:
+    """Age at the first event: an age band's lower bound, else the years from the birth row to the
+    first other event; None when the stream says neither."""
+    conv, t = ctx.conventions, ctx.timelines[subject]
+    for c in t.codes:
+        band = conv.age_band(c)
+        if band:
+            return float(band[0])
+    if conv.birth_code in t.codes:
+        b = t.codes.index(conv.birth_code)
+        later = [i for i in range(b + 1, len(t.codes)) if not conv.is_demographic(t.codes[i])]
+        if later:
+            return float((t.days[later[0]] - t.days[b]) / 365.25)
+    return None
+
+
+def subgroups(ctx: AuditContext) -> tuple[dict[str, set[int]], dict[str, str]]:
+    """(subgroup → its audited subjects, subgroup → why it cannot be formed)."""
+    cfg, conv = ctx.config.t6, ctx.conventions
     rare = {
         s
         for s, t in ctx.timelines.items()
         if any(
-            ctx.code_prevalence.get(c, 0.0) < cfg.rare_prevalence
-            for c in t.codes
-            if c.startswith("DIAGNOSIS//")
+            conv.is_diagnosis(c) and ctx.code_prevalence.get(c, 0.0) < cfg.rare_prevalence for c in t.codes
         )
     }
-    elderly = set()
-    for s, t in ctx.timelines.items():
-        band = next((c for c in t.codes if c.startswith("AGE//")), None)
-        digits = band[5:].split("-")[0].rstrip("+") if band else ""
-        if digits.isdigit() and int(digits) >= cfg.elderly_min_age:
-            elderly.add(s)
-    out = {"rare_condition": rare, "elderly": elderly}
+    ages = {s: age_at_start(ctx, s) for s in ctx.timelines}
+    out = {
+        "rare_condition": rare,
+        "elderly": {s for s, a in ages.items() if a is not None and a >= cfg.elderly_min_age},
+    }
+    why = {}
+    if not any(conv.is_diagnosis(c) for t in ctx.timelines.values() for c in t.codes):
+        why["rare_condition"] = "no code of the stream reads as an ICD diagnosis (see conventions)"
+    if all(a is None for a in ages.values()):
+        why["elderly"] = "the stream holds no age band and no birth row, so no age is known"
     for tier, prompts in ctx.prompts.items():
         if tier == "none":
             continue
@@ -40,7 +78,7 @@ def subgroups(ctx: AuditContext) -> dict[str, set[int]]:
         out[f"k_anonymous_prompt@{tier}"] = {
             s for s, p in prompts.items() if counts[p.codes] < cfg.k_anonymity
         }
-    return out
+    return out, why
 
 
 def _metrics(
@@ -49,28 +87,59 @@ def _metrics(
     flags: SensitiveFlags | None,
     operating_point: OperatingPoint | None,
 ) -> dict[str, dict[int, float]]:
-    """Per-member values that subgroups are compared on."""
+    """Per-subject values (both arms) that subgroups are compared on."""
     out: dict[str, dict[int, float]] = {}
+    subjects = ctx.members + ctx.non_members
     if recovery and recovery.by_tier:
         tiers = list(recovery.by_tier.values())
         out["t1_recovery"] = {
-            s: float(np.mean([r[s] for r in tiers if s in r]))
-            for s in ctx.members
-            if any(s in r for r in tiers)
+            s: float(np.mean([r[s] for r in tiers if s in r])) for s in subjects if any(s in r for r in tiers)
         }
     if flags and flags.p_hat:
         thr = ctx.config.t2.threshold
-        out["t2_flagged"] = {s: 0.0 for s in ctx.members}
-        for (group, _), scores in flags.p_hat.items():
-            labels = ctx.labels(group)
+        flagged = dict.fromkeys(subjects, 0.0)
+        for (group, tier), scores in flags.p_hat.items():
+            labels = ctx.horizon_labels(group, tier)
             for s, v in scores.items():
-                if s in out["t2_flagged"] and labels[s] and v >= thr:
-                    out["t2_flagged"][s] = 1.0
-    if operating_point and operating_point.threshold is not None:
-        out["t4_identified"] = {
-            s: float(operating_point.scores[s] > operating_point.threshold) for s in ctx.members
-        }
+                if labels.get(s) and v >= thr:
+                    flagged[s] = 1.0
+        out["t2_flagged"] = flagged
+    if operating_point is not None:
+        out["t4_score"] = dict(operating_point.scores)
     return out
+
+
+def _cells(ctx: AuditContext, values: dict[int, float], inside: set[int]) -> dict[str, np.ndarray]:
+    cells: dict[str, list[float]] = {"m_in": [], "n_in": [], "m_out": [], "n_out": []}
+    for s, v in values.items():
+        cells[("m" if ctx.arm(s) == "member" else "n") + ("_in" if s in inside else "_out")].append(v)
+    return {k: np.asarray(v, float) for k, v in cells.items()}
+
+
+def _identified(cells: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+    """T4 scores → identified (1/0) at thresholds set on each side's own non-members."""
+    out = {}
+    for side in ("in", "out"):
+        non = cells[f"n_{side}"]
+        if non.size < 1 / IDENTIFICATION_FPR:
+            return None
+        thr = float(np.quantile(non, 1 - IDENTIFICATION_FPR))
+        out[f"m_{side}"], out[f"n_{side}"] = (
+            (cells[f"m_{side}"] > thr).astype(float),
+            (non > thr).astype(float),
+        )
+    return out
+
+
+def did(m_in: np.ndarray, n_in: np.ndarray, m_out: np.ndarray, n_out: np.ndarray) -> float:
+    """(mean m_in − mean n_in) − (mean m_out − mean n_out)."""
+    return float((m_in.mean() - n_in.mean()) - (m_out.mean() - n_out.mean()))
+
+
+def did_p(cells: dict[str, np.ndarray]) -> float:
+    """One-sided p-value of DiD > 0, normal approximation with the four cells' variances."""
+    se = np.sqrt(sum(c.var(ddof=1) / c.size for c in cells.values()))
+    return float(norm.sf(did(**cells) / se)) if se > 0 else (0.0 if did(**cells) > 0 else 1.0)
 
 
 def run(
@@ -80,46 +149,91 @@ def run(
     operating_point: OperatingPoint | None,
 ) -> TestResult:
     rng = ctx.rng(NAME)
-    t4_best = operating_point.score if operating_point else None
     metrics = _metrics(ctx, recovery, flags, operating_point)
+    groups, why_not = subgroups(ctx)
     if not metrics:
-        return TestResult.skipped(NAME, TITLE, "no T1, T2 or T4 per-subject results to re-slice")
+        return TestResult.not_tested(NAME, TITLE, "no T1, T2 or T4 per-subject results to re-slice")
     warn_at = ctx.config.risk.t6_disparity_warn
-    by_subgroup, status, notes = {}, PASS, []
-    diff = lambda a, b: float(np.mean(a) - np.mean(b))
-    for name, members in subgroups(ctx).items():
-        entry = {"n_subjects": len(members), "n_members": sum(1 for s in members if ctx.arm(s) == "member")}
+    by_subgroup, tested = {}, []
+    for name, inside in groups.items():
+        entry: dict = {"n_subjects": len(inside), "n_members": sum(ctx.arm(s) == "member" for s in inside)}
+        if name in why_not:
+            entry["status"] = f"not tested: {why_not[name]}"
         for metric, values in metrics.items():
-            inside = np.array([v for s, v in values.items() if s in members])
-            everyone = np.array(list(values.values()))
-            if inside.size < 3:
-                entry[metric] = {"status": "insufficient", "n": int(inside.size)}
+            cells = _cells(ctx, values, inside)
+            label = "t4_identified" if metric == "t4_score" else metric
+            small = {k: int(v.size) for k, v in cells.items() if v.size < MIN_PER_CELL}
+            if small:
+                entry[label] = {
+                    "status": "not tested",
+                    "reason": "fewer than "
+                    f"{MIN_PER_CELL} subjects in a cell ({', '.join(f'{k}: {n}' for k, n in small.items())})",
+                }
                 continue
-            ci = bootstrap_ci(diff, [inside, everyone], rng, min(ctx.n_boot, 500), ctx.confidence)
-            entry[metric] = {
+            if metric == "t4_score":
+                cells = _identified(cells)
+                if cells is None:
+                    entry[label] = {
+                        "status": "not tested",
+                        "reason": f"fewer than {round(1 / IDENTIFICATION_FPR)} "
+                        "non-members on a side to set a 10%-FPR threshold",
+                    }
+                    continue
+            ci = bootstrap_ci(did, list(cells.values()), rng, min(ctx.n_boot, 500), ctx.confidence)
+            entry[label] = {
                 "status": "ok",
-                "subgroup": float(inside.mean()),
-                "cohort": float(everyone.mean()),
-                "disparity": diff(inside, everyone),
-                "disparity_ci95": list(ci),
-                "n": int(inside.size),
+                "did": did(**cells),
+                "did_ci95": list(ci),
+                "p_value": did_p(cells),
+                "member_minus_non_member_inside": float(cells["m_in"].mean() - cells["n_in"].mean()),
+                "member_minus_non_member_outside": float(cells["m_out"].mean() - cells["n_out"].mean()),
+                "n": {k: int(v.size) for k, v in cells.items()},
             }
-            if ci[0] > warn_at:
-                status = WARN
-                notes.append(f"{name} ({metric} +{diff(inside, everyone):.2f})")
+            tested.append(entry[label])
         by_subgroup[name] = entry
+    if not tested:
+        reasons = "; ".join(f"{n}: {e.get('status', 'too small')}" for n, e in by_subgroup.items())
+        return TestResult(
+            NAME,
+            TITLE,
+            NOT_TESTED,
+            f"Not tested: no subgroup had enough members and non-members inside and outside it ({reasons}).",
+            {"by_subgroup": by_subgroup, "skip_reason": "every subgroup too small"},
+        )
+    rejected, q = benjamini_hochberg([e["p_value"] for e in tested], 1 - ctx.confidence)
+    for e, r, q_value in zip(tested, rejected, q):
+        e["q_value"], e["significant"] = float(q_value), bool(r)
+    notes = [
+        f"{name} ({metric} +{e['did']:.2f})"
+        for name, entry in by_subgroup.items()
+        for metric, e in entry.items()
+        if isinstance(e, dict) and e.get("significant") and e["did"] > warn_at
+    ]
+    untested = [
+        n
+        for n, e in by_subgroup.items()
+        if not any(isinstance(v, dict) and v.get("status") == "ok" for v in e.values())
+    ]
     summary = (
-        "Vulnerable subgroups leak more than the cohort: " + ", ".join(notes) + "."
+        "Vulnerable subgroups leak more than the rest (member-minus-non-member difference inside vs "
+        "outside): " + ", ".join(notes) + "."
         if notes
-        else "No vulnerable subgroup (rare conditions, elderly, k-anonymous prompts) leaks significantly "
-        "more than the cohort as a whole."
+        else "No vulnerable subgroup's member-minus-non-member difference exceeds the rest's significantly."
     )
+    if untested:
+        summary += f" Not tested: {', '.join(untested)}."
     return TestResult(
         NAME,
         TITLE,
-        status,
+        WARN if notes else PASS,
         summary,
-        {"by_subgroup": by_subgroup, "metrics": sorted(metrics), "t4_score": t4_best},
+        {
+            "by_subgroup": by_subgroup,
+            "metrics": sorted({k.replace("t4_score", "t4_identified") for k in metrics}),
+            "t4_score": operating_point.score if operating_point else None,
+            "statistic": "difference in differences of member minus non-member inside vs outside the "
+            "subgroup; one-sided normal p-value; Benjamini-Hochberg across subgroups × metrics",
+        },
     )
 
 
@@ -128,6 +242,29 @@ class SubgroupAudit(Audit):
     name, title = NAME, TITLE
     reads = ("T1", "T2", "T4")
 
+    def coverage(self, ctx: AuditContext) -> Coverage:
+        groups, why_not = subgroups(ctx)
+        sizes = {
+            n: {
+                "members": sum(ctx.arm(s) == "member" for s in g),
+                "non_members": sum(ctx.arm(s) == "non_member" for s in g),
+            }
+            for n, g in groups.items()
+        }
+        usable = [n for n, z in sizes.items() if min(z.values()) >= MIN_PER_CELL]
+        reason = (
+            ""
+            if usable
+            else "no subgroup has enough members and non-members: "
+            + "; ".join(
+                [f"{n}: {why}" for n, why in why_not.items()]
+                + [f"{n}: {z}" for n, z in sizes.items() if n not in why_not]
+            )
+        )
+        return Coverage(bool(usable), reason, {"subgroups": sizes})
+
     def run(self, ctx: AuditContext, responses: Responses, earlier: Earlier) -> TestResult:
-        handoff = lambda name: earlier[name].handoff if name in earlier else None
+        def handoff(name: str):
+            return earlier[name].handoff if name in earlier else None
+
         return run(ctx, handoff("T1"), handoff("T2"), handoff("T4"))

@@ -1,41 +1,106 @@
 """Vocabulary artifact check: preprocessing that fits value bins on the training split can put one
-patient's exact measurement into a token (`HEIGHT//value_[175.27,inf)`). Tokens that carry a
-numeric value and occur in fewer than k member subjects are reported, with the number masked."""
+patient's exact measurement into a token's bin edge (`HEIGHT//value_[175.27112,inf)` when only one
+patient measured 175.27112). A released vocabulary then discloses that value.
+
+A token carries a value when it ends in a bin, `[low,high)` or `(low,high]`, optionally after
+`value_`. Each finite edge is compared with the values the members measured for the token's code
+(the code before the bin, or the token itself when rows carry it with their value):
+
+- an edge equal to a value fewer than `min_subjects` members measured identifies them: **fail**;
+- an edge equal to a value many members share, or equal to no measured value (a constant of the
+  binning, such as MEDS_EIC_AR's time-delta edges), is reported and passes.
+
+Numbers in code names (`E11.9`, `Lidocaine 0.5%`, `mL/min/1.73 m2`) are not bins and are not read.
+
+    >>> bin_edges("HEIGHT//value_[175.27112,inf)")
+    ('HEIGHT', [175.27112])
+"""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 
-# a decimal not glued to a code's letters (E11.9 is an ICD code, not a value), or a bin bound
-NUMBER = re.compile(r"(?<![A-Za-z0-9.])-?\d+\.\d+|(?<=[\[(,])-?\d+(?=[\]),])")
+VALUE_BIN = re.compile(
+    r"^(?P<base>.*?)(?://)?(?:value_)?[\[(](?P<low>-?inf|[-+0-9.eE]+),(?P<high>-?inf|[-+0-9.eE]+)[)\]]$"
+)
+NUMBER = re.compile(r"(?<=[\[(,])-?[0-9.eE+-]+(?=[\]),])")
+RELATIVE_TOLERANCE = 1e-6  # edges are printed float32 values: 7 significant digits
+
+
+def bin_edges(token: str) -> tuple[str, list[float]] | None:
+    """(the code before the bin, the bin's finite edges), or None for a token without a bin."""
+    m = VALUE_BIN.match(token)
+    if not m:
+        return None
+    try:
+        edges = [float(m.group(g)) for g in ("low", "high")]
+    except ValueError:
+        return None
+    return m.group("base"), [e for e in edges if math.isfinite(e)]
 
 
 def carries_value(token: str) -> bool:
-    """A decimal number, or a number inside a bin bracket such as [175,inf)."""
-    return bool(NUMBER.search(token))
+    return bin_edges(token) is not None
 
 
 def mask(token: str) -> str:
+    """The token with its bin edges replaced by #."""
     return NUMBER.sub("#", token)
 
 
-def numeric_artifacts(
-    vocab_tokens: Iterable[str], member_subject_counts: Mapping[str, int], min_subjects: int
+def _subjects_at(edge: float, values: Mapping[float, int]) -> int | None:
+    """Members who measured a value equal to `edge` (None: no member did)."""
+    hits = [n for v, n in values.items() if abs(v - edge) <= RELATIVE_TOLERANCE * max(1.0, abs(v))]
+    return sum(hits) if hits else None
+
+
+def value_artifacts(
+    tokens: Iterable[str], member_values: Mapping[str, Mapping[float, int]], min_subjects: int
 ) -> dict:
-    tokens = sorted(t for t in vocab_tokens if carries_value(t))
-    rare = [t for t in tokens if member_subject_counts.get(t, 0) < min_subjects]
+    """The finding. `member_values`: for each code, each measured value and how many member
+    subjects measured it (the codes asked for are the tokens and their bases)."""
+    identifying, common, constant = [], [], []
+    n_value_tokens = 0
+    for token in sorted(tokens):
+        parsed = bin_edges(token)
+        if parsed is None:
+            continue
+        n_value_tokens += 1
+        base, edges = parsed
+        values: dict[float, int] = {}
+        for code in (token, base):
+            for v, n in member_values.get(code, {}).items():
+                values[v] = values.get(v, 0) + n
+        counts = [c for c in (_subjects_at(e, values) for e in edges) if c is not None]
+        if any(c < min_subjects for c in counts):
+            identifying.append(token)
+        elif counts:
+            common.append(token)
+        else:
+            constant.append(token)
+    masked = sorted({mask(t) for t in identifying})
+    if identifying:
+        summary = (
+            f"{len(identifying)} of {n_value_tokens} vocabulary tokens with value bins have an edge equal "
+            "to a "
+            f"value that fewer than {min_subjects} member subjects measured: the vocabulary itself discloses "
+            "those values."
+        )
+    else:
+        summary = (
+            f"No bin edge of the vocabulary equals a value measured by fewer than {min_subjects} member "
+            f"subjects ({n_value_tokens} value tokens checked: {len(common)} with edges at commonly measured "
+            f"values, {len(constant)} with edges that no member measured, constants of the binning)."
+        )
     return {
-        "status": "fail" if rare else "pass",
+        "status": "fail" if identifying else "pass",
         "min_subjects": min_subjects,
-        "n_value_tokens": len(tokens),
-        "n_rare_value_tokens": len(rare),
-        "rare_value_tokens_masked": sorted({mask(t) for t in rare}),
-        "summary": (
-            f"{len(rare)} of {len(tokens)} vocabulary tokens that carry a numeric value occur in fewer than "
-            f"{min_subjects} member subjects: the model's vocabulary itself can disclose their values."
-            if rare
-            else f"No vocabulary token carries a numeric value seen in fewer than {min_subjects} "
-            f"member subjects ({len(tokens)} value tokens checked)."
-        ),
+        "n_value_tokens": n_value_tokens,
+        "n_identifying_edges": len(identifying),
+        "n_common_value_edges": len(common),
+        "n_constant_edges": len(constant),
+        "identifying_tokens_masked": masked,
+        "summary": summary,
     }

@@ -35,6 +35,16 @@ class Timeline:
     def __len__(self) -> int:
         return len(self.codes)
 
+    def subset(self, keep: list[int]) -> Timeline:
+        """The timeline with only the codes at positions `keep` (ascending)."""
+        idx = np.asarray(keep, dtype=int)
+        return Timeline(
+            tuple(self.codes[i] for i in keep),
+            self.days[idx],
+            sum(i < self.static for i in keep),
+            sum(i < self.header for i in keep),
+        )
+
     def without_static(self) -> Timeline:
         """The timeline as a stack that drops static rows from its token stream sees it."""
         return Timeline(self.codes[self.static :], self.days[self.static :], 0, self.header - self.static)
@@ -87,7 +97,15 @@ class MedsDataset:
             value = pl.lit(None, dtype=pl.Float64).alias("numeric_value")
         return pl.scan_parquet(self.files).select("subject_id", "time", "code", value)
 
+    @property
+    def splits_from_folders(self) -> bool:
+        """True when the dataset has no metadata/subject_splits.parquet and its splits are the
+        folders of data/ (data/train/*.parquet), as in intermediate outputs of MEDS pipelines."""
+        return not (self.root / meds.subject_splits_filepath).exists()
+
     def subject_splits(self) -> pl.DataFrame:
+        if self.splits_from_folders:
+            return self._folder_splits()
         path = self.root / meds.subject_splits_filepath
         try:
             df = pl.read_parquet(path)
@@ -104,6 +122,76 @@ class MedsDataset:
                 "write subject_splits.parquet per the MEDS schema",
             )
         return df.select(pl.col("subject_id").cast(pl.Int64), pl.col("split").cast(pl.String))
+
+    def _folder_splits(self) -> pl.DataFrame:
+        data = self.root / meds.data_subdirectory
+        frames = [
+            pl.scan_parquet(f)
+            .select("subject_id")
+            .unique()
+            .with_columns(pl.lit(f.parent.name).alias("split"))
+            for f in self.files
+            if f.parent != data
+        ]
+        if not frames:
+            raise UserInputError(
+                "metadata/subject_splits.parquet, or shards in data/<split>/ folders",
+                f"neither in {self.root}",
+                "write metadata/subject_splits.parquet (MEDS) or put each split's shards in its own folder",
+            )
+        return pl.concat(frames).unique().collect().sort("subject_id")
+
+    def code_table(self) -> pl.DataFrame | None:
+        """metadata/codes.parquet (code, description, ...), or None when the dataset has none."""
+        path = self.root / meds.code_metadata_filepath
+        if not path.exists():
+            return None
+        try:
+            return pl.read_parquet(path)
+        except Exception as e:  # polars raises several types for unreadable files
+            raise UserInputError(
+                "a readable metadata/codes.parquet",
+                f"{str(e).splitlines()[0][:200]}",
+                "rewrite the codes table",
+            ) from None
+
+    def stream_code_subjects(
+        self, subject_ids: Iterable[int], recipe: StreamRecipe | None = None, chunk: int = 5000
+    ) -> dict[str, int]:
+        """How many of `subject_ids` have each code in the model's stream (the recipe applied),
+        read `chunk` subjects at a time."""
+        ids = sorted(set(int(i) for i in subject_ids))
+        if recipe is None or recipe.is_identity:
+            return self.code_subject_counts(ids)
+        counts: dict[str, int] = {}
+        for start in range(0, len(ids), chunk):
+            for timeline in self.timelines(ids[start : start + chunk], recipe).values():
+                for c in set(timeline.codes):
+                    counts[c] = counts.get(c, 0) + 1
+        return counts
+
+    def measured_values(
+        self, codes: Iterable[str], subject_ids: Iterable[int]
+    ) -> dict[str, dict[float, int]]:
+        """For each of `codes`, each numeric value `subject_ids` measured and how many of them did."""
+        codes = sorted(set(codes))
+        if not codes or not all("numeric_value" in pl.read_parquet_schema(f) for f in self.files):
+            return {}
+        ids = pl.Series(sorted(set(int(i) for i in subject_ids)), dtype=pl.Int64)
+        rows = (
+            pl.scan_parquet(self.files)
+            .select("subject_id", "code", pl.col("numeric_value").cast(pl.Float64))
+            .filter(pl.col("code").is_in(codes) & pl.col("subject_id").is_in(ids.implode()))
+            .drop_nulls("numeric_value")
+            .unique()
+            .group_by("code", "numeric_value")
+            .len()
+            .collect()
+        )
+        out: dict[str, dict[float, int]] = {}
+        for code, value, n in rows.iter_rows():
+            out.setdefault(code, {})[value] = n
+        return out
 
     def arm_ids(self, split: str) -> np.ndarray:
         splits = self.subject_splits()
@@ -165,7 +253,10 @@ def require_meds_root(root: Path) -> None:
             f"{root} (does not exist)",
             "pass --data pointing at a directory made by `memaudit synth` or a MEDS ETL",
         )
-    missing = [p for p in (meds.data_subdirectory, meds.subject_splits_filepath) if not (root / p).exists()]
+    missing = [p for p in (meds.data_subdirectory,) if not (root / p).exists()]
+    no_splits = not missing and not (root / meds.subject_splits_filepath).exists()
+    if no_splits and not any(p.is_dir() for p in (root / meds.data_subdirectory).iterdir()):
+        missing = [meds.subject_splits_filepath]
     if missing:
         raise UserInputError(
             "a MEDS dataset with data/ and metadata/subject_splits.parquet",
@@ -175,7 +266,7 @@ def require_meds_root(root: Path) -> None:
 
 
 def check_rows(df: pl.DataFrame) -> None:
-    """MEDS promises rows sorted by time within each subject and no exact duplicates."""
+    """MEDS promises rows sorted by time within each subject."""
     if df.is_empty():
         return
     if df["code"].null_count() or df["subject_id"].null_count():
@@ -194,13 +285,7 @@ def check_rows(df: pl.DataFrame) -> None:
             f"{n_back} rows earlier than the row before",
             "sort each shard by subject_id, time before writing",
         )
-    dup = df.height - df.select("subject_id", "time", "code").unique().height
-    if dup:
-        raise UserInputError(
-            "no duplicate (subject_id, time, code) rows",
-            f"{dup} duplicate rows",
-            "deduplicate the data (e.g. polars .unique()) before auditing",
-        )
+    # repeated (subject, time, code) rows are valid MEDS and part of the stream a model trained on
 
 
 def timelines_from_frame(df: pl.DataFrame, recipe: StreamRecipe | None = None) -> dict[int, Timeline]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,25 @@ def default_mapping() -> dict[str, Any]:
     return AuditConfig().to_dict()
 
 
-def load_config(path: Path | None = None, overrides: Mapping[str, Any] | None = None) -> AuditConfig:
-    """The defaults, with the YAML file at `path` merged over them, then `overrides` (a mapping in
-    the same shape). Raises UserInputError naming the key of any bad value."""
+PRESETS = ("meds_eic_ar",)
+
+
+def preset_path(name: str) -> Path:
+    """The shipped configuration of a known stack (`memaudit audit --preset NAME`)."""
+    if name not in PRESETS:
+        raise UserInputError(f"a preset, one of {', '.join(PRESETS)}", repr(name), "pick one of them")
+    return Path(str(resources.files("memaudit").joinpath(f"data/presets/{name}.yaml")))
+
+
+def load_config(
+    path: Path | None = None, overrides: Mapping[str, Any] | None = None, preset: str | None = None
+) -> AuditConfig:
+    """The defaults, then a preset's settings, then the YAML file at `path`, then `overrides` (a
+    mapping in the same shape), each merged over the last. Raises UserInputError naming the key of
+    any bad value."""
     raw = default_mapping()
+    if preset is not None:
+        _merge(raw, _read_yaml(preset_path(preset)))
     if path is not None:
         _merge(raw, _read_yaml(Path(path)))
     if overrides:

@@ -106,11 +106,13 @@ class Distinct(Constraint):
 
 
 def param(default: Any, doc: str, *checks: Constraint, example: Any = None) -> Any:
-    """A section field: its default, one line of documentation and its constraints.
-    Mutable defaults (lists, mappings) are copied per instance."""
+    """A section field: its default, one line of documentation and its constraints. A list default
+    is stored as a tuple; a mapping default is copied per instance."""
     meta = {"doc": doc, "checks": checks, "example": example}
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    if isinstance(default, list):
+        default = tuple(default)
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata=meta)
     return field(default=default, metadata=meta)
 
 

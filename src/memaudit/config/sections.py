@@ -9,19 +9,20 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+import meds
+
 from ..errors import UserInputError
 from .params import Distinct, Interval, Matches, NonEmpty, OneOf, Section, param
 
 TIER_PATTERN = r"none|static|codes:[1-9][0-9]*"
-ICD10_CATEGORY = re.compile(r"^[A-Z][0-9][0-9A-Z]$")
 PROBABILITY = Interval(0, 1, open_low=True)
 POSITIVE = Interval(1, None)
 
 
 @dataclass(frozen=True)
 class Splits(Section):
-    members: str = param("train", "split whose subjects were in the training data")
-    non_members: str = param("held_out", "split whose subjects were never trained on")
+    members: str = param(meds.train_split, "split whose subjects were in the training data")
+    non_members: str = param(meds.held_out_split, "split whose subjects were never trained on")
 
     def cross_check(self, where: str) -> None:
         if self.members == self.non_members:
@@ -34,7 +35,7 @@ class Splits(Section):
 
 @dataclass(frozen=True)
 class AgeRecipe(Section):
-    birth_code: str = param("MEDS_BIRTH", "the code whose time is the birth date")
+    birth_code: str = param(meds.birth_code, "the code whose time is the birth date")
     prefix: str = param("AGE//", "prefix of the derived age-band code")
     band_years: int = param(5, "width of an age band in years", POSITIVE)
 
@@ -96,6 +97,15 @@ class ModelInput(Section):
     unk_token: str | None = param(
         None, "token for codes outside the vocabulary (default: vocab.json's unk, else padding)"
     )
+    unknown_codes: str = param(
+        "unk",
+        "codes outside the vocabulary: unk (sent as the unknown token, or padding without one) or drop "
+        "(removed from the stream, as stacks that drop them before training do)",
+        OneOf(("unk", "drop")),
+    )
+    mask_token: str | None = param(
+        None, "token for masked codes (T4's masked-embedding score; default [MASK], else the unknown token)"
+    )
 
 
 @dataclass(frozen=True)
@@ -136,17 +146,33 @@ class T3(Section):
     min_positives: int = param(8, "subjects with the group needed to train a probe", POSITIVE)
 
 
+T4_SCORES = (
+    "loss",
+    "min_k",
+    "min_k_plus_plus",
+    "zlib_analogue",
+    "reference_calibrated",
+    "masked_embedding_variance",
+)
+
+
 @dataclass(frozen=True)
 class T4(Section):
+    primary: str = param(
+        "auto",
+        "the attack that decides T4. auto: the one with the largest AUROC on a seeded half of each arm, "
+        "judged on the other half; a score name: that attack, judged on every subject (the others are "
+        "exploratory)",
+        OneOf(("auto", *T4_SCORES)),
+    )
     min_k_fraction: float = param(0.2, "share of least likely codes in Min-K% and Min-K%++", PROBABILITY)
     fprs: tuple[float, ...] = param(
-        [0.01, 0.001, 0.0001],
-        "false-positive rates of the low-FPR operating points",
+        [0.1, 0.01, 0.001],
+        "false-positive rates of the operating points (each needs at least 10/FPR non-members)",
         Interval(0, 1, True, True),
     )
     mask_views: int = param(8, "masked copies of a timeline for the masked-embedding variance", POSITIVE)
     mask_fraction: float = param(0.15, "share of codes masked in each copy", Interval(0, 1, True, True))
-    reference_model: str | None = param(None, "directory of a reference model for the calibrated score")
     delta: float = param(
         0.00001, "delta of the empirical (epsilon, delta) lower bound", Interval(0, 1, True, True)
     )
@@ -154,15 +180,27 @@ class T4(Section):
 
 @dataclass(frozen=True)
 class T5(Section):
-    n_samples: int = param(20, "fresh samples per perturbed prompt", POSITIVE)
+    docs = "T5: the reference model's contrast, or without one the identifier-perturbation profile."
     n_samples_original: int = param(
-        100, "fresh samples of the flagged prompt: replication and the drop test's reference", POSITIVE
+        100, "fresh samples of a flagged prompt under each model: replication and the statistic", POSITIVE
     )
-    age_steps: int = param(3, "age bands shifted up and down", POSITIVE)
-    n_null: int = param(20, "non-members put through the same perturbations", POSITIVE)
-    alpha: float = param(0.05, "false discovery rate of the memorized verdicts", Interval(0, 1, True, True))
-    min_drop: float = param(0.2, "smallest drop of p-hat that counts as sharp", Interval(0, 1))
-    max_cases: int = param(50, "flagged cases perturbed at most", POSITIVE)
+    n_null: int = param(
+        100, "non-members flagged by the same T2 rule that form the null (a seeded draw)", POSITIVE
+    )
+    max_cases: int = param(50, "flagged member cases judged at most", POSITIVE)
+    alpha: float = param(
+        0.05, "false discovery rate of the verdicts (Benjamini-Hochberg)", Interval(0, 1, True, True)
+    )
+    min_effect: float = param(
+        0.2,
+        "with a reference model: smallest difference of the two models' shares that counts as memorized",
+        Interval(0, 1),
+    )
+    n_samples: int = param(20, "without a reference model: fresh samples per perturbed prompt", POSITIVE)
+    age_steps: int = param(3, "without a reference model: age bands shifted up and down", POSITIVE)
+    min_drop: float = param(
+        0.2, "without a reference model: smallest drop of p-hat that counts as sharp", Interval(0, 1)
+    )
 
 
 @dataclass(frozen=True)
@@ -200,28 +238,53 @@ class Risk(Section):
     t6_disparity_warn: float = param(0.1, "T6 disparity whose CI lies above it warns")
 
 
+ICD10_SPEC = re.compile(r"^[A-Z][0-9][0-9A-Z]{1,5}$")
+ICD9_SPEC = re.compile(r"^(?:[0-9]{3}|V[0-9]{2}|E[0-9]{3})[0-9]{0,2}$")
+
+
+def _check_icd_specs(
+    specs: tuple[str, ...], pattern: re.Pattern, system: str, example: str, where: str
+) -> None:
+    """ICD categories ("F10", "305", "V08") or ranges of them of equal length ("F10-F19"); dots allowed."""
+    for spec in specs:
+        parts = [p.replace(".", "").upper() for p in spec.split("-")]
+        if len(parts) > 2 or not all(pattern.match(p) for p in parts) or len({len(p) for p in parts}) > 1:
+            raise UserInputError(
+                f"{system} codes or ranges of equal length like {example}",
+                f"{spec!r} in group {where}",
+                f"write {system} categories such as {example}",
+            )
+
+
 @dataclass(frozen=True)
 class SensitiveGroup(Section):
     label: str = param("", "the group's name in reports (default: its key)")
-    icd10cm: tuple[str, ...] = param([], "ICD-10-CM categories or ranges of them, e.g. F10-F19 or Z21")
+    icd10cm: tuple[str, ...] = param([], "ICD-10-CM codes or ranges of them, e.g. F10-F19, Z21, F10.2")
+    icd9cm: tuple[str, ...] = param([], "ICD-9-CM codes or ranges of them, e.g. 303-305, 042, V08")
+    codes: tuple[str, ...] = param([], "codes of the cohort's stream, matched exactly")
+    code_files: tuple[str, ...] = param(
+        [], "files with one code per line (or a `code` column of a .csv/.parquet)"
+    )
     patterns: tuple[str, ...] = param([], "regular expressions matched against the whole code")
+    descriptions: tuple[str, ...] = param(
+        [], "regular expressions (case-insensitive) matched against metadata/codes.parquet descriptions"
+    )
 
     def cross_check(self, where: str) -> None:
-        for spec in self.icd10cm:
-            if not all(ICD10_CATEGORY.match(part) for part in spec.split("-")):
-                raise UserInputError(
-                    "ICD-10-CM categories like 'F10' or ranges like 'F10-F19'",
-                    f"{spec!r} in group {where}",
-                    "use three-character categories",
-                )
-        for p in self.patterns:
+        _check_icd_specs(self.icd10cm, ICD10_SPEC, "ICD-10-CM", "'F10-F19'", where)
+        _check_icd_specs(self.icd9cm, ICD9_SPEC, "ICD-9-CM", "'303-305'", where)
+        for p in (*self.patterns, *self.descriptions):
             try:
                 re.compile(p)
             except re.error as e:
                 raise UserInputError("valid regular expressions", f"{p!r} ({e})", "fix the pattern") from None
-        if not self.icd10cm and not self.patterns:
+        if not (
+            self.icd10cm or self.icd9cm or self.codes or self.code_files or self.patterns or self.descriptions
+        ):
             raise UserInputError(
-                "at least one icd10cm range or pattern", f"none in group {where}", "add icd10cm or patterns"
+                "at least one of icd10cm, icd9cm, codes, code_files, patterns, descriptions",
+                f"none in group {where}",
+                "say which codes belong to the group",
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -230,11 +293,82 @@ class SensitiveGroup(Section):
 
 
 DEFAULT_GROUPS = {
-    "hiv": {"label": "HIV", "icd10cm": ["B20-B24", "Z21"]},
-    "substance_use": {"label": "Substance use", "icd10cm": ["F10-F19"]},
-    "mental_health": {"label": "Mental health", "icd10cm": ["F20-F48"]},
-    "sti": {"label": "Sexually transmitted infection", "icd10cm": ["A50-A64"]},
+    "hiv": {"label": "HIV", "icd10cm": ["B20-B24", "Z21"], "icd9cm": ["042", "V08"]},
+    "substance_use": {"label": "Substance use", "icd10cm": ["F10-F19"], "icd9cm": ["291-292", "303-305"]},
+    # ICD-9 mental disorders (290-319) whose ICD-10 counterparts lie in F20-F48: psychoses (295-298),
+    # anxiety, dissociative and somatoform disorders (300), stress reactions (306-309), depression (311)
+    "mental_health": {
+        "label": "Mental health",
+        "icd10cm": ["F20-F48"],
+        "icd9cm": ["295-298", "300", "306-309", "311"],
+    },
+    "sti": {"label": "Sexually transmitted infection", "icd10cm": ["A50-A64"], "icd9cm": ["090-099"]},
 }
+
+
+@dataclass(frozen=True)
+class DiagnosisFormat(Section):
+    pattern: str = param(
+        "", "regular expression with a group (?P<code>...) and, unless `version` is set, (?P<version>9|10)"
+    )
+    version: int | None = param(None, "the ICD version of every code the pattern matches", OneOf((9, 10)))
+
+    def cross_check(self, where: str) -> None:
+        try:
+            compiled = re.compile(self.pattern)
+        except re.error as e:
+            raise UserInputError(
+                "a valid regular expression", f"{self.pattern!r} ({e})", "fix the pattern"
+            ) from None
+        if "code" not in compiled.groupindex:
+            raise UserInputError(
+                f"a group (?P<code>...) in '{where}.pattern'",
+                repr(self.pattern),
+                "name the code's group `code`",
+            )
+
+
+@dataclass(frozen=True)
+class Conventions(Section):
+    docs = "How the cohort's codes spell diagnoses, sex, age and time; null means inferred from the data."
+    diagnosis_formats: tuple[DiagnosisFormat, ...] = param(
+        [],
+        "diagnosis formats tried before the built-in ones (DIAGNOSIS//ICD//10//F1020, "
+        "DIAGNOSIS//ICD10CM//F10.20, ICD9CM/305.00), e.g. "
+        "[{pattern: '^(?P<code>[A-Z][0-9].*)$', version: 10}] "
+        "for bare ICD-10 tokens",
+    )
+    version_column: str | None = param(
+        None,
+        "column of metadata/codes.parquet giving each diagnosis code's ICD version (9/10), for formats "
+        "without one",
+    )
+    sex_codes: tuple[str, str] | None = param(
+        None, "[female code, male code], e.g. [GENDER//F, GENDER//M]; null: inferred (SEX//, GENDER//)"
+    )
+    age_prefix: str | None = param(None, "prefix of age-band codes (AGE//65-69); null: inferred")
+    birth_code: str = param(
+        meds.birth_code, "the birth row: age is derived from it when the stream has no age band"
+    )
+    time_gap_codes: dict[str, float] = param(
+        {},
+        "time-gap codes and the days each stands for, beyond those recognised (TIME//1-4w, derived gaps, "
+        "TIMELINE//DELTA//<unit>//value_[a,b))",
+    )
+
+
+@dataclass(frozen=True)
+class Reference(Section):
+    docs = (
+        "A reference model: the audited model's recipe, trained without the audited subjects. T5 contrasts "
+        "the two models; T4 adds the calibrated score."
+    )
+    model: str | None = param(None, "its model directory (read with the audited model's model_input)")
+    unseen_members: str | None = param(
+        None,
+        "a .parquet/.csv with a subject_id column: the members it was not trained on (T5 judges only "
+        "those); null: it saw none of the audited subjects",
+    )
 
 
 @dataclass(frozen=True)
@@ -263,11 +397,13 @@ class AuditConfig(Section):
     t2: T2 = param(T2(), "T2 sensitive attribute leakage")
     t3: T3 = param(T3(), "T3 embedding probe")
     t4: T4 = param(T4(), "T4 membership inference")
-    t5: T5 = param(T5(), "T5 perturbation")
+    t5: T5 = param(T5(), T5.docs)
     t6: T6 = param(T6(), "T6 subgroups")
+    reference: Reference = param(Reference(), Reference.docs)
     vocabulary_check: VocabularyCheck = param(VocabularyCheck(), "scan of the vocabulary for value tokens")
     statistics: Statistics = param(Statistics(), "intervals and tests")
     risk: Risk = param(Risk(), Risk.docs)
+    conventions: Conventions = param(Conventions(), Conventions.docs)
     sensitive_groups: dict[str, SensitiveGroup] = param(
         {
             name: SensitiveGroup.parse(spec, f"sensitive_groups.{name}")

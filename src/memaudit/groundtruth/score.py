@@ -19,14 +19,17 @@ def ground_truth_by_hash(ground_truth: pl.DataFrame, salt: str) -> pl.DataFrame:
     )
 
 
-PRIMARY_SCORE = "loss"
-
-
-def t4_threshold(report: dict, fpr: float = 0.01, score: str | None = None) -> tuple[str, float | None]:
-    t4 = report["tests"]["T4"]["metrics"]
-    best = score or t4["best_score"]
-    op = next((o for o in t4["by_score"][best]["tpr_at_fpr"] if abs(o["fpr"] - fpr) < 1e-12), None)
-    return best, (op["threshold"] if op and op["status"] == "ok" else None)
+def t4_threshold(report: dict, subjects: pl.DataFrame, fpr: float = 0.01) -> tuple[str, float | None]:
+    """The primary T4 score and its threshold at `fpr` among the audit's non-members (the score
+    that lets through at most that share of them), read off subjects.parquet; None without
+    non-members. Validation scores the audit, so it takes the threshold even where the report
+    calls the operating point too thin to estimate."""
+    score = report["tests"]["T4"]["metrics"]["primary_score"]
+    neg = np.sort(subjects.filter(pl.col("arm") == "non_member")[f"t4_{score}"].drop_nulls().to_numpy())[::-1]
+    if neg.size == 0:
+        return score, None
+    allowed = int(np.floor(fpr * neg.size))
+    return score, float(neg[allowed]) if allowed < neg.size else float("-inf")
 
 
 def exposure(canary_score: float, reference_scores: np.ndarray) -> float:
@@ -37,7 +40,7 @@ def exposure(canary_score: float, reference_scores: np.ndarray) -> float:
 
 
 def power_and_exposure(subjects: pl.DataFrame, gt: pl.DataFrame, report: dict) -> dict:
-    best, thr = t4_threshold(report)
+    best, thr = t4_threshold(report, subjects)
     col = f"t4_{best}"
     joined = subjects.join(gt.select("subject", "canary_repetitions", "planted"), on="subject", how="left")
     ref = joined.filter(pl.col("arm") == "non_member")[col].to_numpy()
@@ -82,7 +85,7 @@ def placebo_summary(subjects: pl.DataFrame, report: dict) -> dict:
 
     Uses the pre-specified primary score (loss), not the best of several: picking the best attack
     on the same data inflates every figure under the null."""
-    best, thr = t4_threshold(report, score=PRIMARY_SCORE)
+    best, thr = t4_threshold(report, subjects)
     col = f"t4_{best}"
     posing = subjects.filter(pl.col("arm") == "member")[col].to_numpy()
     others = subjects.filter(pl.col("arm") == "non_member")[col].to_numpy()

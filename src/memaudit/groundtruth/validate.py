@@ -204,7 +204,7 @@ def quick(
                 "power_by_repeats": p2["power_by_repeats"],
                 "exposure_by_repeats": p2["exposure_by_repeats"],
                 "t4_auroc": r2["tests"]["T4"]["metrics"]["by_score"][
-                    r2["tests"]["T4"]["metrics"]["best_score"]
+                    r2["tests"]["T4"]["metrics"]["primary_score"]
                 ]["auroc"],
             }
         }

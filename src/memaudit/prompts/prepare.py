@@ -1,5 +1,6 @@
 """From a MEDS cohort to the audit's prompts: sample each arm (seeded), rebuild the model's stream,
-keep or drop static rows as the model's stack did, and build every subject's prompt per tier."""
+keep or drop static rows and unknown codes as the model's stack did, read the cohort's code
+conventions, and build every subject's prompt per tier."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+import polars as pl
 
+from ..cohort.conventions import CodeConventions, infer_conventions
 from ..cohort.meds_reader import MedsDataset, Timeline
-from ..cohort.sensitive import GroupMatcher, groups_from_config
+from ..cohort.sensitive import GroupMatcher, build_groups
 from ..cohort.stream import StreamRecipe
 from ..config import AuditConfig
 from ..errors import UserInputError
@@ -28,9 +31,14 @@ class PreparedCohort:
     timelines: Mapping[int, Timeline]
     prompts: Mapping[str, Mapping[int, Prompt]]  # tier -> subject -> prompt
     excluded: Mapping[str, int]  # tier -> subjects too short for it
-    code_prevalence: Mapping[str, float]  # share of cohort subjects with each code
+    code_prevalence: Mapping[str, float]  # share of the dataset's subjects with each code in their stream
     skipped_tiers: Mapping[str, str] = field(default_factory=dict)  # tier -> why it was not run
     stream: Mapping = field(default_factory=dict)  # how timelines were rebuilt (cohort/stream.py)
+    member_code_subjects: Mapping[str, int] = field(default_factory=dict)  # members with each stream code
+
+    @property
+    def conventions(self) -> CodeConventions:
+        return self.matcher.conventions
 
 
 def sample_arm(ids: np.ndarray, n: int | None, rng: np.random.Generator) -> list[int]:
@@ -41,9 +49,7 @@ def sample_arm(ids: np.ndarray, n: int | None, rng: np.random.Generator) -> list
 
 
 def apply_static_rows(
-    timelines: dict[int, Timeline],
-    mode: str,
-    knows: Callable[[str], bool] | None,
+    timelines: dict[int, Timeline], mode: str, knows: Callable[[str], bool] | None
 ) -> tuple[dict[int, Timeline], dict]:
     """Keep or drop static rows (time = null) as the model's stack did; `auto` keeps them only when
     the model's vocabulary knows at least one of them (`knows` None: no vocabulary to ask)."""
@@ -70,6 +76,43 @@ def apply_static_rows(
     return timelines, {"static_codes": len(codes), "used": mode == "keep", "reason": reason}
 
 
+def drop_unknown(
+    timelines: dict[int, Timeline], knows: Callable[[str], bool]
+) -> tuple[dict[int, Timeline], dict]:
+    """Remove the codes the model's vocabulary lacks, as stacks that drop them before training do."""
+    out, dropped = {}, {}
+    for s, t in timelines.items():
+        keep = [i for i, c in enumerate(t.codes) if knows(c)]
+        for i in set(range(len(t.codes))) - set(keep):
+            dropped[t.codes[i]] = dropped.get(t.codes[i], 0) + 1
+        out[s] = t.subset(keep)
+    return out, {"distinct": len(dropped), "occurrences": sum(dropped.values())}
+
+
+def _versions(table: pl.DataFrame | None, column: str | None) -> dict[str, int]:
+    """ICD version per code from a column of metadata/codes.parquet (9/10, or ICD9CM/ICD10CM)."""
+    if column is None:
+        return {}
+    if table is None or column not in table.columns:
+        raise UserInputError(
+            f"a column '{column}' in metadata/codes.parquet (conventions.version_column)",
+            "no such column" if table is not None else "no metadata/codes.parquet",
+            "name an existing column, or set conventions.version_column: null",
+        )
+    out = {}
+    for code, v in zip(table["code"].to_list(), table[column].cast(pl.String).to_list()):
+        digits = "".join(ch for ch in str(v or "") if ch.isdigit())
+        if digits in ("9", "10"):
+            out[code] = int(digits)
+    return out
+
+
+def _descriptions(table: pl.DataFrame | None) -> dict[str, str]:
+    if table is None or "description" not in table.columns:
+        return {}
+    return {c: d for c, d in zip(table["code"].to_list(), table["description"].to_list()) if d}
+
+
 def prepare(
     dataset: MedsDataset,
     config: AuditConfig,
@@ -93,30 +136,52 @@ def prepare(
     timelines, static_note = apply_static_rows(
         dataset.timelines(members + non_members, recipe), recipe.static_rows, knows
     )
-    members = [s for s in members if s in timelines]
-    non_members = [s for s in non_members if s in timelines]
+    stream_note: dict = {
+        **recipe.describe(),
+        "static_rows_found": static_note,
+        "splits_from_folders": dataset.splits_from_folders,
+    }
+    if config.model_input.unknown_codes == "drop" and knows is not None:
+        timelines, stream_note["unknown_codes_dropped"] = drop_unknown(timelines, knows)
+    members = [s for s in members if len(timelines.get(s, ())) > 0]
+    non_members = [s for s in non_members if len(timelines.get(s, ())) > 0]
     if len(members) < 2 or len(non_members) < 2:
         raise UserInputError(
             "at least 2 subjects with events in each arm",
             f"{len(members)} members and {len(non_members)} non-members",
             "check the split names and that data/ holds those subjects' events",
         )
-    matcher = GroupMatcher(groups_from_config(config.sensitive_groups))
+    table = dataset.code_table()
+    stream_codes = {c for t in timelines.values() for c in t.codes}
+    conventions = infer_conventions(
+        config.conventions,
+        stream_codes,
+        _versions(table, config.conventions.version_column),
+        recipe.age,
+        recipe.time_gaps,
+    )
+    conventions.markers = frozenset(
+        t for t in (config.model_input.start_token, config.model_input.end_token) if t
+    )
+    matcher = GroupMatcher(build_groups(config.sensitive_groups, _descriptions(table)), conventions)
     prefixes = config.demographic_prefixes
+    is_demographic = lambda c: c.startswith(prefixes) or conventions.is_demographic(c)
+    continuation = max(config.t1.continuation_codes, config.generation.max_new_codes)
     prompts, excluded, skipped = {}, {}, {}
     member_set, non_member_set = set(members), set(non_members)
     for tier in config.tiers:
         if tier == "static" and not any(
-            split_demographics(timelines[s], prefixes)[0] for s in members + non_members
+            split_demographics(timelines[s], is_demographic)[0] for s in members + non_members
         ):
             skipped[tier] = (
                 "no audited timeline holds a demographic code the model's stream contains (static "
-                f"rows: {static_note['reason']}; demographic_prefixes {list(prefixes)})"
+                f"rows: {static_note['reason']}; sex codes: {conventions.sources['sex_codes']}; age bands: "
+                f"{conventions.sources['age_bands']})"
             )
             continue
         built = {
             s: build_prompt(
-                s, timelines[s], tier, matcher, prefixes, config.t1.continuation_codes, config.t1.extraction_k
+                s, timelines[s], tier, matcher, is_demographic, continuation, config.t1.extraction_k
             )
             for s in members + non_members
         }
@@ -130,6 +195,14 @@ def prepare(
                 f"{excluded[tier]} of {len(built)} subjects too short",
                 f"drop tier {tier} from the config's tiers",
             )
+    member_counts = dataset.stream_code_subjects(member_ids, recipe)
+    others = np.setdiff1d(dataset.subject_splits()["subject_id"].to_numpy(), member_ids)
+    other_counts = dataset.stream_code_subjects(others, recipe)
+    n_all = max(len(member_ids) + len(others), 1)
+    prevalence = {
+        c: (member_counts.get(c, 0) + other_counts.get(c, 0)) / n_all
+        for c in set(member_counts) | set(other_counts)
+    }
     return PreparedCohort(
         matcher,
         members,
@@ -137,7 +210,8 @@ def prepare(
         timelines,
         prompts,
         excluded,
-        dataset.code_prevalence(),
+        prevalence,
         skipped,
-        {**recipe.describe(), "static_rows_found": static_note},
+        stream_note,
+        member_counts,
     )

@@ -3,11 +3,15 @@
 Example: with tier codes:2 and timeline [SEX//F, AGE//70-74, I10, B20, metformin, ...], the
 prompt is [SEX//F, AGE//70-74, I10] (B20 is sensitive and removed) and the true
 continuation starts at metformin.
+
+Demographic codes (static rows, a derived age, and the codes `is_demographic` recognises: sex,
+age bands, the birth row) go into every prompt but the `none` tier's; the K codes of `codes:K`
+are clinical codes, counted after them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,13 +29,15 @@ class Prompt:
     continuation_days: np.ndarray  # days since the prompt's last code, per continuation code
 
 
-def split_demographics(timeline: Timeline, prefixes: Sequence[str]) -> tuple[tuple[str, ...], int]:
-    """Demographic codes (the timeline's header of static rows and derived age, then codes with a
-    demographic prefix) and the index where the clinical timeline starts."""
-    pre, codes = tuple(prefixes), timeline.codes
-    demo = [*codes[: timeline.header], *(c for c in codes[timeline.header :] if c.startswith(pre))]
+def split_demographics(
+    timeline: Timeline, is_demographic: Callable[[str], bool]
+) -> tuple[tuple[str, ...], int]:
+    """Demographic codes (the timeline's header of static rows and derived age, then the codes
+    `is_demographic` recognises) and the index where the clinical timeline starts."""
+    codes = timeline.codes
+    demo = [*codes[: timeline.header], *(c for c in codes[timeline.header :] if is_demographic(c))]
     first_clinical = next(
-        (i for i in range(timeline.header, len(codes)) if not codes[i].startswith(pre)), len(codes)
+        (i for i in range(timeline.header, len(codes)) if not is_demographic(codes[i])), len(codes)
     )
     return tuple(demo), first_clinical
 
@@ -45,17 +51,13 @@ def build_prompt(
     timeline: Timeline,
     tier: str,
     matcher: GroupMatcher,
-    demographic_prefixes: Sequence[str],
+    is_demographic: Callable[[str], bool],
     continuation_len: int,
     min_continuation: int,
 ) -> Prompt | None:
     """The subject's prompt at `tier`, or None when the timeline is too short for the tier."""
-    demo, start = split_demographics(timeline, demographic_prefixes)
-    clinical_idx = [
-        i
-        for i in range(start, len(timeline.codes))
-        if not timeline.codes[i].startswith(tuple(demographic_prefixes))
-    ]
+    demo, start = split_demographics(timeline, is_demographic)
+    clinical_idx = [i for i in range(start, len(timeline.codes)) if not is_demographic(timeline.codes[i])]
     k = tier_codes(tier) or 0
     if len(clinical_idx) < k + min_continuation:
         return None

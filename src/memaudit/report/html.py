@@ -17,7 +17,7 @@ th{background:#f3f3f3}
 .verdict{font-size:1.3em;padding:.6em 1em;border-radius:4px;display:inline-block;color:#fff}
 .low{background:#2e7d32}.medium{background:#ef8f00}.high{background:#c62828}.incomplete{background:#6d4c41}
 .pass{color:#2e7d32;font-weight:bold}.warn{color:#ef8f00;font-weight:bold}.fail{color:#c62828;font-weight:bold}
-.skipped{color:#777}
+.skipped,.not_tested{color:#777}
 .figs{display:flex;flex-wrap:wrap;gap:1em} figure{margin:0}
 figcaption{font-size:.85em;color:#555;max-width:460px}
 .small{font-size:.85em;color:#555}
@@ -28,17 +28,21 @@ METHODS = {
     "T1": (
         "Each subject is prompted with what an attacker might know (nothing, demographics, or "
         "demographics plus the first K codes). The model's sampled continuations are compared with the "
-        "subject's real next codes using an earth mover's distance over code embeddings with time-aware "
-        "costs, the share of real codes reproduced, and whether greedy decoding reproduces the next k "
-        "codes exactly. Members are compared with non-members: a gap is memorization; equal figures are "
-        "what the model would say about anyone."
+        "subject's real next codes: an earth mover's distance over code embeddings whose cost grows with "
+        "the time between codes (the truth's real times, the sample's time-gap codes; off when the "
+        "model's stream has none), the share of real codes reproduced, and whether greedy decoding "
+        "reproduces the next k codes exactly. Members are compared with non-members with a one-sided test"
+        " per tier, corrected for the number of tiers: a gap is memorization; equal figures are what the "
+        "model would say about anyone."
     ),
     "T2": (
-        "Sensitive codes (HIV, substance use, mental health, sexually transmitted infections) are removed"
-        " from the prompt. p̂ is the share of a subject's samples that bring a code of the group back. We"
-        " measure how well p̂ ranks subjects who truly have the group (AUROC, AUPRC, precision and recall"
-        " at the threshold), separately for members and non-members. Members above the threshold who "
-        "truly have the group are flagged for T5."
+        "The codes of each sensitive group are removed from the prompt. p̂ is the share of a subject's "
+        "samples that bring a code of the group back. A subject counts as having the group when it is "
+        "among the next codes a sample can reach (the generation horizon). We measure how well p̂ ranks "
+        "those subjects (AUROC, AUPRC, precision and recall at the threshold), separately for members and"
+        " non-members, and test the member-minus-non-member AUROC gap by permuting arm labels, corrected "
+        "for the number of groups and tiers. A group whose codes the cohort does not hold, or with too "
+        "few subjects, is listed as not tested."
     ),
     "T3": (
         "A logistic-regression probe, trained with cross-fitting so that no subject is scored by a probe "
@@ -48,22 +52,28 @@ METHODS = {
     "T4": (
         "Membership inference: from one forward pass over the whole timeline, scores such as the mean "
         "loss, Min-K%, Min-K%++ and a code-frequency analogue of the zlib ratio rank members above non-"
-        "members. We report AUROC and, because attacks matter most when they are sure, the true-positive "
-        "rate at 1%, 0.1% and 0.01% false-positive rate, with exact intervals, and the privacy-loss ε "
-        "that the best attack proves at minimum."
+        "members. One attack, chosen before the audit, decides the status; the others are shown for "
+        "information, because picking the best of several on the same data would overstate the risk. We "
+        "report AUROC, the true-positive rate at low false-positive rates (only where there are at least "
+        "ten times as many non-members as the rate requires), and a heuristic lower bound on the privacy "
+        "loss ε whose threshold is chosen on half the subjects and checked on the other half."
     ),
     "T5": (
-        "Each flagged case is re-run with the identifiers in the prompt changed: age band up and down, "
-        "sex flipped, one code replaced by another of the same kind. If the sensitive answer vanishes as "
-        "soon as the patient looks slightly different (compared against non-members put through the same "
-        "changes), it was tied to that patient: memorization. If it persists, the model is generalizing "
-        "from the clinical picture."
+        "Each member case T2 flagged is sampled afresh. With a reference model (trained the same way "
+        "without these patients), the audited model's rate is contrasted with the reference model's, and "
+        "the contrast is judged against the same contrast for non-members flagged the same way, whom "
+        "neither model saw: a case the audited model leaks far more than the reference does, beyond what "
+        "unseen patients show, is memorized; one the reference model leaks too is generalized. Without a "
+        "reference model the case is re-sampled with its identifiers changed (age band, sex, one code); "
+        "that describes whether the answer depends on them, but an age-dependent pattern also changes "
+        "with age and a memorized record keyed on rare codes does not, so it can warn and never fail."
     ),
     "T6": (
-        "The per-subject results of T1, T2 and T4 are re-sliced for vulnerable groups: patients with rare"
-        " conditions, the elderly (85 and over) and patients whose prompt is shared by fewer than k "
-        "others. A disparity is the subgroup's figure minus the whole cohort's, with a bootstrap "
-        "interval."
+        "Patients with rare conditions, the elderly and patients whose prompt few others share are "
+        "compared with everyone else: the member-minus-non-member difference of T1 recovery, T2 flags and"
+        " T4 identification inside the subgroup minus the same difference outside it, with an interval "
+        "and a correction for the number of comparisons. An empty or small subgroup is listed as not "
+        "tested."
     ),
 }
 
@@ -179,14 +189,15 @@ def _roc(report: dict) -> str:
     if not m:
         return f"<h2>Membership inference (T4)</h2><p>{escape(report['tests']['T4']['summary'])}</p>"
     curves = {f"{n} (AUROC {s['auroc']:.2f})": (s["roc"]["fpr"], s["roc"]["tpr"]) for n, s in m.items()}
-    best = m[report["tests"]["T4"]["metrics"]["best_score"]]
-    marks = [(o["fpr"], o["tpr"]) for o in best["tpr_at_fpr"] if o["status"] == "ok"]
+    decision = report["tests"]["T4"]["metrics"]["decision"]
+    marks = [(o["fpr"], o["tpr"]) for o in decision["tpr_at_fpr"] if o["status"] == "ok"]
     rows = ""
     for n, s in m.items():
         ops = " ".join(
             f"{o['fpr']:g}: "
             + (
-                f"{o['tpr']:.1%} [{o['tpr_ci95'][0]:.1%}, {o['tpr_ci95'][1]:.1%}]"
+                f"{o['tpr']:.1%} [{o['tpr_ci95'][0]:.1%}, {o['tpr_ci95'][1]:.1%}] at achieved FPR "
+                f"{o['achieved_fpr']:.2%} [{o['achieved_fpr_ci95'][0]:.2%}, {o['achieved_fpr_ci95'][1]:.2%}]"
                 if o["status"] == "ok"
                 else "insufficient"
             )
@@ -195,15 +206,17 @@ def _roc(report: dict) -> str:
         )
         ci = s["auroc_ci95"]
         rows += (
-            f"<tr><td>{escape(n)}</td><td>{_fmt(s['auroc'])} [{_fmt(ci[0])}, "
+            f"<tr><td>{escape(n)} ({escape(s['role'])})</td><td>{_fmt(s['auroc'])} [{_fmt(ci[0])}, "
             f"{_fmt(ci[1])}]</td><td>{ops}</td>"
-            f"<td>{_fmt(s['epsilon_lower_bound'])}</td></tr>"
+            f"<td>{_fmt(s['epsilon_lower_bound']['epsilon'])}</td></tr>"
         )
     return (
         "<h2>Membership inference (T4)</h2>"
         + _figure(
             svg.log_roc(curves, marks, "T4 log-scale ROC"),
-            "Log-scale ROC of each score; circles mark the best score's operating points at the target FPRs.",
+            "Log-scale ROC of each score on every audited subject; circles mark the operating points of "
+            "the score "
+            "that decides, judged on the subjects it was not chosen on.",
         )
         + "<table><tr><th>score</th><th>AUROC [95% CI]</th><th>TPR at FPR</th><th>ε lower bound</th></tr>"
         + f"{rows}</table>"
@@ -211,9 +224,26 @@ def _roc(report: dict) -> str:
 
 
 def _t5(report: dict) -> str:
-    cases = report["tests"]["T5"]["metrics"].get("cases", [])
+    t5 = report["tests"]["T5"]
+    cases = t5["metrics"].get("cases", [])
+    title = "<h2>Memorized or generalized (T5)</h2>"
     if not cases:
-        return f"<h2>Perturbation profiles (T5)</h2><p>{escape(report['tests']['T5']['summary'])}</p>"
+        return f"{title}<p>{escape(t5['summary'])}</p>"
+    if t5["metrics"].get("mode") == "counterfactual":
+        rows = "".join(
+            f"<tr><td><code>{escape(c['subject'])}</code></td><td>{escape(c['group'])} @ "
+            f"{escape(c['tier'])}</td>"
+            f"<td>{_fmt(c['p_audited'])}</td><td>{_fmt(c['p_reference'])}</td><td>{_fmt(c['contrast'])}</td>"
+            f"<td>{_fmt(c['q_value'])}</td><td class='{'fail' if c['verdict'] == 'memorized' else ''}'>"
+            f"{escape(c['verdict'])}</td></tr>"
+            for c in cases
+        )
+        return (
+            f"{title}<p>{escape(t5['summary'])}</p><table><tr><th>subject</th><th>group @ tier</th>"
+            "<th>share of samples, audited model</th><th>reference model</th><th>logit "
+            "contrast</th><th>q</th>"
+            f"<th>verdict</th></tr>{rows}</table>"
+        )
     figs = []
     for c in cases[:12]:
         prof = c["profile"]
@@ -222,12 +252,11 @@ def _t5(report: dict) -> str:
             _figure(
                 svg.bars(items, f"T5 profile {c['subject']}", -1, 1),
                 f"{c['subject']} · {c['group']} @ {c['tier']}: p̂ {prof['original']:.2f}; change under each "
-                f"perturbation. Verdict {c['verdict']} (sharpness {c['sharpness']:.2f}, p = "
-                f"{c['p_value']:.3f}).",
+                f"perturbation. {c['verdict']} (sharpness {c['sharpness']:.2f}, p = {c['p_value']:.3f}).",
             )
         )
     more = f"<p class='small'>{len(cases) - 12} more case(s) in report.json.</p>" if len(cases) > 12 else ""
-    return f'<h2>Perturbation profiles (T5)</h2><div class="figs">{"".join(figs)}</div>{more}'
+    return f'{title}<p>{escape(t5["summary"])}</p><div class="figs">{"".join(figs)}</div>{more}'
 
 
 def _t6(report: dict) -> str:
@@ -235,14 +264,48 @@ def _t6(report: dict) -> str:
     if not subs:
         return f"<h2>Subgroups (T6)</h2><p>{escape(report['tests']['T6']['summary'])}</p>"
     items = [
-        (f"{name} · {metric}", e["disparity"], e["disparity_ci95"])
+        (f"{name} · {metric}", e["did"], e["did_ci95"])
         for name, sub in subs.items()
         for metric, e in sub.items()
         if isinstance(e, dict) and e.get("status") == "ok"
     ]
-    body = svg.bars(items, "T6 disparity chart") if items else "<p>No subgroup had enough members.</p>"
-    return "<h2>Subgroups (T6)</h2>" + _figure(
-        body, "Subgroup minus whole-cohort figure among members, with 95% CI."
+    body = svg.bars(items, "T6 disparity chart") if items else "<p>No subgroup had enough subjects.</p>"
+    untested = "".join(
+        f"<li>{escape(name)} · {escape(metric)}: {escape(e.get('reason') or e.get('status', ''))}</li>"
+        for name, sub in subs.items()
+        for metric, e in sub.items()
+        if isinstance(e, dict) and e.get("status") != "ok"
+    )
+    return (
+        "<h2>Subgroups (T6)</h2>"
+        + _figure(
+            body, "Member-minus-non-member difference inside the subgroup minus outside it, with 95% CI."
+        )
+        + (f"<p>Not tested:</p><ul>{untested}</ul>" if untested else "")
+    )
+
+
+def _coverage(report: dict) -> str:
+    """What the audit could and could not test (known before any model call)."""
+    cov = report.get("coverage") or {}
+    rows = "".join(
+        f"<tr><td>{escape(g['label'])}</td><td>{g['codes_in_stream']}</td>"
+        f"<td>{g['positives_anywhere']['member']} / {g['positives_anywhere']['non_member']}</td>"
+        f"<td>{escape(', '.join(g['tiers_tested']) or '–')}</td><td>{escape(g['status'])}"
+        f"{': ' + escape(g['reason']) if g.get('reason') else ''}</td></tr>"
+        for g in cov.get("groups", {}).values()
+    )
+    tests = "".join(
+        f"<tr><td>{escape(n)}</td><td>{'yes' if t['testable'] else 'no'}</td>"
+        f"<td>{escape(t.get('reason') or '')}</td></tr>"
+        for n, t in cov.get("tests", {}).items()
+    )
+    missing = "".join(f"<li>{escape(r)}</li>" for r in report["risk"].get("not_tested", []))
+    return (
+        "<h2>What the audit could test</h2><table><tr><th>sensitive group</th><th>codes in the stream</th>"
+        "<th>subjects with it (members / non-members)</th><th>tested at</th><th>status</th></tr>"
+        f"{rows}</table><table><tr><th>test</th><th>had something to test</th><th>why "
+        f"not</th></tr>{tests}</table>" + (f"<p>Not tested:</p><ul>{missing}</ul>" if missing else "")
     )
 
 
@@ -250,7 +313,9 @@ def _vocabulary(report: dict) -> str:
     v = report.get("findings", {}).get("vocabulary_artifacts")
     if not v:
         return ""
-    masked = "".join(f"<li><code>{escape(t)}</code></li>" for t in v.get("rare_value_tokens_masked", [])[:20])
+    masked = "".join(
+        f"<li><code>{escape(t)}</code></li>" for t in v.get("identifying_tokens_masked", [])[:20]
+    )
     return (
         f"<h2>Vocabulary artifacts</h2><p class='{escape(v['status'])}'>{escape(v['status'])}</p>"
         f"<p>{escape(v['summary'])}</p>" + (f"<ul>{masked}</ul>" if masked else "")
@@ -320,6 +385,7 @@ def render_html(report: dict) -> str:
         f"non-members · data {escape(report['inputs']['data'])} · model "
         f"{escape(report['inputs']['model'])}</p>"
         + _executive(report)
+        + _coverage(report)
         + _leakage(report)
         + _roc(report)
         + _t5(report)

@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ..audits.result import FAIL, WARN
+from ..audits.result import FAIL, NOT_TESTED, SKIPPED, WARN
 from ..audits.runner import AuditOutcome
 from ..config import AuditConfig
 from ..version import __version__
 from .privacy import subject_hash
 
-SCHEMA_VERSION = "1.1.0"
+SCHEMA_VERSION = "1.2.0"
 
 
 def _clean(obj: Any, salt: str) -> Any:
@@ -39,16 +39,48 @@ def _clean(obj: Any, salt: str) -> Any:
     return obj
 
 
+def not_tested(outcome: AuditOutcome) -> list[str]:
+    """What the audit was meant to test and could not: tests skipped or with nothing to work on,
+    and sensitive groups it could not test."""
+    out = [
+        f"{n} {r.status.replace('_', ' ')}: {r.metrics.get('skip_reason', r.summary)}"
+        for n, r in outcome.results.items()
+        if r.status in (SKIPPED, NOT_TESTED)
+    ]
+    groups = outcome.coverage.get("groups", {})
+    out += [
+        f"group {g['label']} not tested: {g['reason']}" for g in groups.values() if g["status"] != "tested"
+    ]
+    return out
+
+
 def risk_level(outcome: AuditOutcome) -> dict:
+    """low / medium / high from the tests that ran; `incomplete` instead of low when a test had
+    nothing to work on or no sensitive group could be tested: an audit that could not look is no
+    evidence of low risk. A medium or high finding stands whatever was not tested."""
     reasons = [f"{n} {r.status}: {r.summary}" for n, r in outcome.results.items() if r.status in (FAIL, WARN)]
     statuses = {r.status for r in outcome.results.values()}
     if outcome.vocabulary and outcome.vocabulary["status"] == FAIL:
         reasons.append(f"vocabulary fail: {outcome.vocabulary['summary']}")
         statuses.add(FAIL)
     level = "high" if FAIL in statuses else "medium" if WARN in statuses else "low"
+    missing = not_tested(outcome)
+    groups = outcome.coverage.get("groups", {})
+    complete = not any(r.status in (SKIPPED, NOT_TESTED) for r in outcome.results.values()) and (
+        not groups or any(g["status"] == "tested" for g in groups.values())
+    )
+    if level == "low" and not complete:
+        level = "incomplete"
     if not reasons:
-        reasons = ["No test found a significant member-minus-non-member difference."]
-    return {"level": level, "reasons": reasons}
+        reasons = (
+            ["No test found a significant member-minus-non-member difference."]
+            if complete
+            else [
+                "No test that ran found a significant member-minus-non-member difference, but the audit is "
+                "incomplete."
+            ]
+        )
+    return {"level": level, "complete": complete, "reasons": reasons, "not_tested": missing}
 
 
 def build_report(
@@ -96,6 +128,7 @@ def build_report(
             "stream": dict(ctx.cohort.stream),
         },
         "model_input": outcome.model_input,
+        "coverage": _clean(outcome.coverage, salt),
         "tests": tests,
         "findings": {
             "vocabulary_artifacts": outcome.vocabulary
@@ -140,5 +173,7 @@ def markdown_summary(report: dict) -> str:
     for name, t in report["tests"].items():
         lines.append(f"| {name} {t['title']} | {t['status']} | {t['summary']} |")
     lines.append("")
+    if report["risk"]["not_tested"]:
+        lines += ["not tested:", *(f"- {why}" for why in report["risk"]["not_tested"]), ""]
     lines.append(f"flagged subjects: {len(report['flagged_subjects'])}")
     return "\n".join(lines)

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..atomic import atomic_dir
-from ..cohort.sensitive import GroupMatcher, groups_from_config
+from ..cohort.sensitive import GroupMatcher, build_groups
 from ..config import AuditConfig
 from ..errors import UserInputError
 from ..progress import progress_bar
@@ -27,6 +27,7 @@ from . import clinical as cl
 from .meds_writer import DATA_SCHEMA, validate_table, write_metadata
 
 SPLIT_PROBS = {"train": 0.6, "tuning": 0.1, "held_out": 0.3}
+STYLES = ("memaudit", "mimic")
 EPOCH = datetime(2015, 1, 1)
 
 
@@ -41,6 +42,12 @@ class SynthConfig:
     rare_pool_size: int = 400
     max_codes: int = 256
     shard_size: int = 10_000
+    style: str = (
+        "memaudit"  # memaudit: memaudit's own codes; mimic: MIMIC-IV MEDS conventions (synthetic/mimic.py)
+    )
+    # clinical-code positions [low, high) a canary's random plant is moved to (None: late in the
+    # timeline, like the other plants); (12, 30) lies within the generation horizon of codes:10/20
+    canary_plant_window: tuple[int, int] | None = None
 
     def validate(self) -> None:
         if self.n_subjects < 20:
@@ -60,6 +67,8 @@ class SynthConfig:
                 f"{n_canaries} canaries",
                 "raise --subjects or lower --canaries-per-repetition",
             )
+        if self.style not in STYLES:
+            raise UserInputError(f"--style one of {', '.join(STYLES)}", repr(self.style), "pick one of them")
         if self.canaries_per_repetition < 0:
             raise UserInputError(
                 "--canaries-per-repetition >= 0",
@@ -171,7 +180,8 @@ def generate_subject(
         free = [g for g in cl.RANDOM_PLANT_CODES if g not in already]
         if free:
             group = free[index % len(free)]
-            insert_late(cl.dx(str(rng.choice(cl.RANDOM_PLANT_CODES[group]))))
+            canary_plant = cl.dx(str(rng.choice(cl.RANDOM_PLANT_CODES[group])))
+            insert_late(canary_plant)
             subj.planted.append((group, "random"))
 
     t = EPOCH + timedelta(days=float(rng.uniform(0, 5 * 365)))
@@ -186,10 +196,32 @@ def generate_subject(
             subj.events.append((t, cl.time_bin((t - subj.events[-1][0]).total_seconds() / 86400), None))
         for j, (code, value) in enumerate(codes):
             subj.events.append((t + timedelta(minutes=j), code, value))
+    if canary_r and cfg.canary_plant_window and "canary_plant" in locals():
+        _place(
+            subj.events, canary_plant, cfg.canary_plant_window, np.random.default_rng([cfg.seed, 3, index])
+        )
     del subj.events[cfg.max_codes :]
     present = {code for _, code, _ in subj.events}
     subj.planted = [(g, k) for g, k in subj.planted if any(_in_group(g, c) for c in present)]
     return subj
+
+
+def _place(
+    events: list[tuple[datetime, str, float | None]],
+    code: str,
+    window: tuple[int, int],
+    rng: np.random.Generator,
+) -> None:
+    """Move the event with `code` to a clinical-code position drawn from `window`, at the time of
+    the event it then precedes (times stay ordered)."""
+    event = events.pop(next(i for i, e in enumerate(events) if e[1] == code))
+    clinical = [i for i, e in enumerate(events) if not e[1].startswith(("SEX//", "AGE//", "TIME//"))]
+    low, high = window[0], min(window[1], len(clinical))
+    if low >= high:
+        events.append(event)
+        return
+    position = clinical[int(rng.integers(low, high))]
+    events.insert(position, (events[position][0], code, event[2]))
 
 
 def _groups_of_cluster(c: cl.Cluster) -> list[str]:
@@ -202,7 +234,7 @@ def _in_group(group: str, code: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _default_matcher() -> GroupMatcher:
-    return GroupMatcher(groups_from_config(AuditConfig().sensitive_groups))
+    return GroupMatcher(build_groups(AuditConfig().sensitive_groups))
 
 
 def _assign(cfg: SynthConfig) -> tuple[np.ndarray, list[str], dict[int, int]]:
@@ -225,11 +257,13 @@ def iter_subjects(cfg: SynthConfig) -> Iterator[Subject]:
         yield generate_subject(i, int(ids[i]), splits[i], cfg, rare, canary.get(i, 0))
 
 
-def _events_table(subjects: list[Subject]) -> pa.Table:
+def _events_table(subjects: list[Subject], style: str) -> pa.Table:
+    from .mimic import convert
+
     subjects = sorted(subjects, key=lambda s: s.subject_id)
     sid, time, code, value = [], [], [], []
     for s in subjects:
-        for t, c, v in s.events:
+        for t, c, v in convert(s.events, s.age) if style == "mimic" else s.events:
             sid.append(s.subject_id), time.append(t), code.append(c), value.append(v)
     return pa.table(
         {
@@ -254,6 +288,8 @@ GROUND_TRUTH_SCHEMA = pa.schema(
 
 
 def write_cohort(out: Path, cfg: SynthConfig, progress: bool = True) -> dict[str, int]:
+    from .mimic import convert
+
     """Write the cohort to `out` atomically; returns subject counts per split."""
     cfg.validate()
     out = Path(out)
@@ -276,7 +312,7 @@ def write_cohort(out: Path, cfg: SynthConfig, progress: bool = True) -> dict[str
             for split in SPLIT_PROBS:
                 part = [s for s in buffer if s.split == split]
                 if part:
-                    table = _events_table(part)
+                    table = _events_table(part, cfg.style)
                     validate_table(table)
                     (tmp / "data" / split).mkdir(parents=True, exist_ok=True)
                     pq.write_table(table, tmp / "data" / split / f"{shard}.parquet")
@@ -304,7 +340,8 @@ def write_cohort(out: Path, cfg: SynthConfig, progress: bool = True) -> dict[str
             buffer.append(subj)
             counts[subj.split] += 1
             split_rows.append((subj.subject_id, subj.split))
-            codes_seen.update(c for _, c, _ in subj.events)
+            events = convert(subj.events, subj.age) if cfg.style == "mimic" else subj.events
+            codes_seen.update(c for _, c, _ in events)
             if len(buffer) >= cfg.shard_size:
                 flush()
         if buffer:
@@ -315,11 +352,12 @@ def write_cohort(out: Path, cfg: SynthConfig, progress: bool = True) -> dict[str
             tmp,
             sorted(codes_seen),
             split_rows,
-            dataset_name="memaudit-synthetic",
+            dataset_name=f"memaudit-synthetic-{cfg.style}",
             extra={
                 "seed": cfg.seed,
                 "n_subjects": cfg.n_subjects,
                 "canary_repetitions": list(cfg.canary_repetitions),
+                "style": cfg.style,
             },
         )
         (tmp / "README.txt").write_text(

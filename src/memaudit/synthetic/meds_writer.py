@@ -53,7 +53,7 @@ def write_metadata(
     code_table = pa.table(
         {
             "code": pa.array(list(codes), pa.string()),
-            "description": pa.array([clinical.describe(c) for c in codes], pa.string()),
+            "description": pa.array([describe(c) for c in codes], pa.string()),
             "parent_codes": pa.array([_parents(c) for c in codes], pa.list_(pa.string())),
         }
     )
@@ -69,7 +69,19 @@ def write_metadata(
     pq.write_table(split_table, root / meds.subject_splits_filepath)
 
 
+def describe(code: str) -> str | None:
+    """A code's description in either style (memaudit's own, or MIMIC-IV MEDS)."""
+    from . import mimic
+
+    if code.startswith(("DIAGNOSIS//ICD//", "LAB//5")) or code.startswith("MEDICATION//START//"):
+        return mimic.describe(code)
+    return clinical.describe(code)
+
+
 def _parents(code: str) -> list[str] | None:
+    if code.startswith(("DIAGNOSIS//ICD//10//", "DIAGNOSIS//ICD//9//")):
+        version, raw = code.split("//")[2:4]
+        return [f"ICD{version}CM/{raw}"]
     if not code.startswith("DIAGNOSIS//ICD10CM//"):
         return None
     import simple_icd_10_cm as icd

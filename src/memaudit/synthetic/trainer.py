@@ -38,6 +38,7 @@ class TrainConfig:
     repeat_canaries: bool = True
     early_stopping_patience: int | None = None  # epochs without tuning-loss improvement; None = off
     architecture: str = "llama"  # llama | gpt2 | mamba | mamba2
+    hold_out: float = 0.0  # share of members left out (seeded): a reference model that never saw them
 
     def validate(self) -> None:
         for name in ("epochs", "hidden_size", "layers", "heads", "batch_size"):
@@ -59,6 +60,8 @@ class TrainConfig:
             )
         if self.context < 16:
             raise UserInputError("--context >= 16", str(self.context), "use the default 512")
+        if not 0 <= self.hold_out < 1:
+            raise UserInputError("--hold-out in [0, 1)", str(self.hold_out), "pass e.g. --hold-out 0.5")
 
 
 ARCHITECTURES = ("llama", "gpt2", "mamba", "mamba2")
@@ -115,6 +118,17 @@ def build_model(cfg: TrainConfig, vocab: Vocab) -> torch.nn.Module:
             **special,
         )
     )
+
+
+UNSEEN_FILE = "unseen_members.parquet"  # the members a model trained with --hold-out never saw
+
+
+def held_out_members(member_ids: np.ndarray, share: float, seed: int) -> list[int]:
+    """A seeded `share` of the members, sorted: what a reference model is trained without."""
+    if share <= 0:
+        return []
+    rng = np.random.default_rng([seed, 23])
+    return sorted(int(s) for s in rng.choice(member_ids, size=round(share * member_ids.size), replace=False))
 
 
 def _canary_repeats(data_dir: Path) -> dict[int, int]:
@@ -174,7 +188,9 @@ def train_model(data_dir: Path, out_dir: Path, cfg: TrainConfig, progress: bool 
             "an empty or new model directory", f"{out_dir} (not empty)", "choose a new --out"
         )
     ds = MedsDataset(data_dir)
-    members = ds.timelines(ds.arm_ids(cfg.member_split))
+    member_ids = ds.arm_ids(cfg.member_split)
+    unseen = held_out_members(member_ids, cfg.hold_out, cfg.seed)
+    members = ds.timelines(sorted(set(member_ids.tolist()) - set(unseen)))
     splits = set(ds.subject_splits()["split"].unique().to_list())
     tuning = ds.timelines(ds.arm_ids(cfg.tuning_split)) if cfg.tuning_split in splits else {}
     vocab = Vocab.build(c for t in members.values() for c in t.codes)
@@ -230,9 +246,14 @@ def train_model(data_dir: Path, out_dir: Path, cfg: TrainConfig, progress: bool 
         "n_training_sequences": len(seqs),
         "seconds": round(time.time() - start, 1),
         "canaries_repeated": len(repeats),
+        "members_held_out": len(unseen),
     }
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         vocab.save(tmp / "vocab.json")
         (tmp / "memaudit_training.json").write_text(json.dumps(info, indent=2))
+        if unseen:
+            pl.DataFrame({"subject_id": unseen}, schema={"subject_id": pl.Int64}).write_parquet(
+                tmp / UNSEEN_FILE
+            )
     return info

@@ -1,0 +1,75 @@
+"""T5's counterfactual contrast on arrays: calibrated under its null, and its verdicts."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import binom
+
+from memaudit.audits.t5_contrast import contrast_p_values, fit_null, logit_contrast, verdicts
+
+N = 100  # fresh samples per prompt and model
+
+
+def _patients(rng: np.random.Generator, k: int, gap: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
+    """Samples with the group under M and R for k patients neither model saw: each patient has
+    its own leak rate under R (a clinical picture), and M leaks a little more for everyone (it
+    was trained on more data: the training gap the null must carry)."""
+    logit_r = rng.normal(0.5, 1.0, k)
+    logit_m = logit_r + gap + rng.normal(0, 0.5, k)
+    p = lambda x: 1 / (1 + np.exp(-x))
+    return binom.rvs(N, p(logit_m), random_state=rng), binom.rvs(N, p(logit_r), random_state=rng)
+
+
+def test_the_contrast_is_smoothed_and_its_error_shrinks_with_samples() -> None:
+    contrast, se = logit_contrast(np.array([0, 100, 50]), np.array([0, 0, 50]), N)
+    assert np.isfinite(contrast).all() and contrast[0] == 0 and contrast[1] > 5 and contrast[2] == 0
+    _, se_more = logit_contrast(np.array([200]), np.array([200]), 4 * N)
+    assert se_more[0] < se[2] / 1.9
+
+
+def test_the_null_fit_removes_sampling_noise() -> None:
+    rng = np.random.default_rng(0)
+    k_m, k_r = _patients(rng, 4000)
+    c, se = logit_contrast(k_m, k_r, N)
+    mu, tau = fit_null(c, se)
+    assert 0.6 < mu < 1.0 and 0.35 < tau < 0.65  # the simulated gap 0.8 and spread 0.5
+
+
+def test_p_values_are_uniform_when_the_case_is_one_more_unseen_patient() -> None:
+    """The placebo: cases drawn like the null patients (members the models never saw). Over
+    many audits the share of p < 0.05 stays within its binomial range."""
+    rng = np.random.default_rng(1)
+    p_values = []
+    for _ in range(200):
+        cases, nulls = _patients(rng, 10), _patients(rng, 100)
+        c, se = logit_contrast(*cases, N)
+        nc, nse = logit_contrast(*nulls, N)
+        p_values += list(contrast_p_values(c, se, nc, nse)[0])
+    share = np.mean(np.asarray(p_values) < 0.05)
+    lo, hi = binom.ppf([0.005, 0.995], len(p_values), 0.05) / len(p_values)
+    assert lo <= share <= hi, share
+
+
+def test_a_recalled_random_plant_is_memorized_and_a_pattern_the_reference_shares_is_generalized() -> None:
+    rng = np.random.default_rng(2)
+    null_m, null_r = _patients(rng, 100)
+    # case 0: a canary's random plant, recalled by M in 85 of 100 samples, by R in 3
+    # case 1: a pattern both models see (R at 0.7, M at 0.85, the usual gap)
+    # case 2: a flag that did not replicate (M at 0.1 in fresh samples)
+    k_m, k_r = np.array([85, 85, 10]), np.array([3, 70, 2])
+    c, se = logit_contrast(k_m, k_r, N)
+    nc, nse = logit_contrast(null_m, null_r, N)
+    p, _ = contrast_p_values(c, se, nc, nse)
+    labels, q = verdicts(k_m / N, k_r / N, p, c, nc, threshold=0.3, alpha=0.05, min_effect=0.2)
+    assert labels == ["memorized", "generalized", "not_replicated"]
+    assert q[0] < 0.05 <= q[1]
+
+
+def test_a_large_contrast_that_the_reference_also_leaks_is_not_memorized() -> None:
+    rng = np.random.default_rng(3)
+    nc, nse = logit_contrast(*_patients(rng, 100), N)
+    # M at 0.99, R at 0.80: significant on the logit scale, but the shares differ by less than 0.2
+    k_m, k_r = np.array([99]), np.array([80])
+    c, se = logit_contrast(k_m, k_r, N)
+    labels, _ = verdicts(k_m / N, k_r / N, contrast_p_values(c, se, nc, nse)[0], c, nc, 0.3, 0.05, 0.2)
+    assert labels != ["memorized"]

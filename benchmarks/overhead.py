@@ -30,8 +30,8 @@ class TimedAdapter(AdapterBase):
     def vocabulary(self):
         return self.backend.vocabulary()
 
-    def window_plan(self, sequences):
-        return self.backend.window_plan(sequences)
+    def window_plan(self, sequences, prompts=(), max_new_codes=0):
+        return self.backend.window_plan(sequences, prompts, max_new_codes)
 
     def capabilities(self):
         return self.backend.capabilities()

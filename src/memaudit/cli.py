@@ -159,6 +159,23 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_import_eic_ar(args: argparse.Namespace) -> int:
+    from .adapters.eic_ar import import_eic_ar
+
+    out = import_eic_ar(
+        Path(args.checkpoint),
+        Path(args.tensorized),
+        writable_location(Path(args.out)),
+        args.python,
+        args.trust_pickle,
+    )
+    print(
+        f"wrote {out}: audit it with `memaudit audit --preset meds_eic_ar --model {out} "
+        "--data INTERMEDIATE_DIR`"
+    )
+    return EXIT_OK
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     from .config.reference import default_yaml
 
@@ -175,6 +192,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             seed=args.seed,
             progress=not args.quiet,
             with_information=not args.no_information,
+            style=args.style,
         )
         where = Path(args.out or "validation_run") / "validation.json"
     else:
@@ -332,11 +350,32 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --quick: skip the informational model trained without canary repetition",
     )
+    p.add_argument(
+        "--style",
+        default="memaudit",
+        choices=["memaudit", "mimic"],
+        help="with --quick: the synthetic cohort's code style",
+    )
 
     p = add("report", cmd_report, "re-render report.html from a run directory's report.json")
     p.add_argument("run_dir")
     add("schema", cmd_schema, "print the JSON Schema of report.json")
     add("config", cmd_config, "print the default audit configuration as commented YAML")
+
+    p = add(
+        "import-eic-ar", cmd_import_eic_ar, "export a MEDS_EIC_AR checkpoint as a model directory to audit"
+    )
+    p.add_argument(
+        "--checkpoint", required=True, help="its Lightning checkpoint, e.g. OUTPUT_DIR/checkpoints/last.ckpt"
+    )
+    p.add_argument(
+        "--tensorized", required=True, help="MEICAR_process_data's output_dir (metadata/codes.parquet)"
+    )
+    p.add_argument("--out", required=True, help="new model directory")
+    p.add_argument(
+        "--python", default=sys.executable, help="the Python with MEDS_EIC_AR installed (default: this one)"
+    )
+    p.add_argument("--trust-pickle", action="store_true", help="required: a Lightning checkpoint is a pickle")
 
     p = add("demo", cmd_demo, "synth, train and audit the built-in model end to end")
     p.add_argument("--out", default="demo_run", help="run directory (default demo_run)")

@@ -137,11 +137,21 @@ def prepare(
     ctx = AuditContext.build(
         cohort, config, frozenset(adapter.capabilities()), embeddings, has_reference, knows
     )
+    ctx.mask_token = mask_token(config, vocabulary)
     if has_reference:
         listed = config.reference.unseen_members
         beside = Path(config.reference.model or ".") / "unseen_members.parquet"
         ctx.reference_unseen = read_unseen_members(listed or (str(beside) if beside.exists() else None))
     return ctx
+
+
+def mask_token(config: AuditConfig, vocabulary: Any) -> str | None:
+    """The token T4's masked-embedding score masks codes with: model_input.mask_token (default
+    [MASK]) when the model knows it, else its unknown token; None when it has neither."""
+    wanted = config.model_input.mask_token or "[MASK]"
+    if vocabulary is None or vocabulary.knows(wanted):
+        return wanted
+    return optional(vocabulary, "unknown_token")() if hasattr(vocabulary, "unknown_token") else None
 
 
 def coverage(ctx: AuditContext, adapter: ModelAdapter, audits: list[Audit] | None = None) -> dict:
@@ -223,7 +233,11 @@ def run(
         caches[AUDITED].misses,
         unknown,
         artifacts,
-        optional(adapter, "window_plan")(audited),
+        optional(adapter, "window_plan")(
+            audited,
+            [p.codes for prompts in ctx.prompts.values() for p in prompts.values()],
+            ctx.config.generation.max_new_codes,
+        ),
         covered,
     )
 
@@ -233,7 +247,9 @@ def vocabulary_check(dataset: MedsDataset, ctx: AuditContext, tokens: list[str])
     parsed = {t: bin_edges(t) for t in tokens}
     codes = {t for t, p in parsed.items() if p} | {p[0] for p in parsed.values() if p}
     values = dataset.measured_values(codes, dataset.arm_ids(ctx.config.splits.members))
-    return value_artifacts(tokens, values, ctx.config.vocabulary_check.min_subjects)
+    return value_artifacts(
+        tokens, values, ctx.cohort.member_code_subjects, ctx.config.vocabulary_check.min_subjects
+    )
 
 
 def write(

@@ -30,4 +30,4 @@ def test_t4_separates_heavily_repeated_canaries_from_non_members(tiny_outcome, c
     assert pos.size == len(canaries) and auroc(pos, neg) > 0.9
     assert tiny_outcome.results["T4"].metrics["by_score"]["loss"]["tpr_at_fpr"][0]["status"] == "ok"
     handoff = tiny_outcome.results["T4"].handoff
-    assert handoff.score == tiny_outcome.results["T4"].metrics["best_score"] and handoff.threshold is not None
+    assert handoff.score == tiny_outcome.results["T4"].metrics["primary_score"]

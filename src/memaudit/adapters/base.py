@@ -13,7 +13,8 @@ adapter that lacks one gets `AdapterBase`'s default, through `optional`):
   can count unknown codes, choose static rows and scan tokens for values.
 - `learn(codes)` (default: nothing): the codes generated token runs may decode to (multi-token
   vocabularies).
-- `window_plan(sequences)` (default None): how the sequences fit the model's context, for the report.
+- `window_plan(sequences, prompts, max_new_codes)` (default None): how the timelines and prompts fit
+  the model's context, for the report.
 - `code_embeddings()` (default None): the model's input embedding of each code (T1's `model`
   embedding).
 """
@@ -51,6 +52,10 @@ class Vocabulary(Protocol):
 
     def tokens(self) -> Iterable[str]:
         """Every token string of the vocabulary."""
+        ...
+
+    def unknown_token(self) -> str | None:
+        """The token sent for codes outside the vocabulary, if there is one."""
         ...
 
 
@@ -96,7 +101,12 @@ class AdapterBase:
     def learn(self, codes: Sequence[str]) -> None:
         return None
 
-    def window_plan(self, sequences: Sequence[Sequence[str]]) -> dict | None:
+    def window_plan(
+        self,
+        sequences: Sequence[Sequence[str]],
+        prompts: Sequence[Sequence[str]] = (),
+        max_new_codes: int = 0,
+    ) -> dict | None:
         return None
 
     def code_embeddings(self) -> Mapping[str, np.ndarray] | None:

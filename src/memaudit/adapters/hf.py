@@ -104,6 +104,14 @@ class HFAdapter(AdapterBase):
         self._fingerprint: str | None = None
 
     def _check_dir(self, trust_pickle: bool) -> None:
+        if self.model_dir.is_file():
+            raise UserInputError(
+                "a transformers model directory (config.json and weights)",
+                f"the file {self.model_dir}"
+                + (" (a Lightning checkpoint)" if self.model_dir.suffix == ".ckpt" else ""),
+                "export it to a directory first; for MEDS_EIC_AR: memaudit import-eic-ar --checkpoint FILE "
+                "--tensorized TENSORIZED_DIR --out MODEL_DIR --trust-pickle",
+            )
         if not self.model_dir.is_dir():
             raise UserInputError(
                 "a model directory",
@@ -147,11 +155,42 @@ class HFAdapter(AdapterBase):
             ]
         return self._fingerprint
 
-    def window_plan(self, sequences: Sequence[Sequence[str]]) -> dict:
-        """How scoring, embedding and prompting fit these sequences into the model's context."""
-        lengths = np.array([len(self._prefix()) + len(self.vocab.encode(s)) for s in sequences] or [0])
+    def window_plan(
+        self,
+        sequences: Sequence[Sequence[str]],
+        prompts: Sequence[Sequence[str]] = (),
+        max_new_codes: int = 0,
+    ) -> dict:
+        """How scoring, embedding and prompting fit the model's context: timelines scored in
+        windows, and prompts cut to leave room for `max_new_codes` generated codes."""
+        lengths = np.array([len(self._with_start(self.vocab.encode(s))) for s in sequences] or [0])
         longer = int((lengths > self.context).sum())
         bounded = self.context < UNBOUNDED_CONTEXT
+        max_new_tokens = max_new_codes * self.vocab.max_code_tokens
+        cut = (
+            sum(self._prompt_ids(p, max_new_tokens)[1] for p in set(map(tuple, prompts)))
+            if max_new_codes
+            else 0
+        )
+        if longer:
+            summary = (
+                f"{longer} of {len(sequences)} audited timelines exceed the model's context of "
+                f"{self.context} tokens (longest {int(lengths.max())}). They were scored in windows of "
+                f"{self.context} tokens, each later window re-reading the previous {self.context // 2} "
+                f"tokens, so every code past the first window is scored with at least "
+                f"{self.context // 2} tokens of history; T3 embeds the last window."
+            )
+        else:
+            summary = (
+                f"Every audited timeline fits the model's context ({int(lengths.max())} tokens at most"
+                + (f" of {self.context})" if bounded else ")")
+                + ": each was scored in one pass."
+            )
+        if cut:
+            summary += (
+                f" {cut} distinct prompts were longer than the context minus the {max_new_tokens} tokens to "
+                "generate and kept their start token and most recent codes."
+            )
         return {
             "context_tokens": self.context if bounded else None,
             "window_tokens": self.context if bounded else None,
@@ -160,34 +199,44 @@ class HFAdapter(AdapterBase):
             "sequences_longer_than_context": longer,
             "longest_sequence_tokens": int(lengths.max()),
             "tokens_per_code_max": self.vocab.max_code_tokens,
-            "summary": (
-                f"{longer} of {len(sequences)} audited timelines exceed the model's context of "
-                f"{self.context} "
-                f"tokens (longest {int(lengths.max())}). They were scored in windows of {self.context} "
-                f"tokens, each later window re-reading the previous {self.context // 2} tokens, so every "
-                "code past "
-                f"the first window is scored with at least {self.context // 2} tokens of history; T3 embeds "
-                "the last window, and prompts keep their most recent codes."
-                if longer
-                else f"Every audited timeline fits the model's context ({int(lengths.max())} tokens at most"
-                + (f" of {self.context})" if bounded else ")")
-                + ": each was scored in one pass."
-            ),
+            "prompts_cut_to_fit": cut,
+            "summary": summary,
         }
 
     def learn(self, codes: Sequence[str]) -> None:
         """Codes that generated token runs may decode to (needed only for multi-token codes)."""
         self.vocab.learn(codes)
 
-    def vocabulary(self) -> CodeTokenizer:
-        return self.vocab
-
     def code_embeddings(self) -> dict[str, np.ndarray]:
         table = self.model.get_input_embeddings().weight.detach().float().cpu().numpy()
         return {c: table[i] for c, i in self.vocab.token_to_id.items()}
 
-    def _prefix(self) -> list[int]:
-        return [self.vocab.bos_id] if self.vocab.bos_id is not None else []
+    def _with_start(self, ids: list[int]) -> list[int]:
+        """The token ids with the start token in front, unless the codes already begin with it (a
+        stream like MEDS_EIC_AR's opens each timeline with its start token)."""
+        bos = self.vocab.bos_id
+        if bos is None or (ids and ids[0] == bos):
+            return ids
+        return [bos, *ids]
+
+    def _prompt_ids(self, prompt: Sequence[str], max_new_tokens: int) -> tuple[list[int], bool]:
+        """A prompt's ids cut to leave room for the generated tokens (the start token and the most
+        recent codes kept), and whether it was cut."""
+        room = self.context - max_new_tokens
+        if room < 1:
+            raise UserInputError(
+                f"generation.max_new_codes × tokens per code below the context ({self.context} tokens)",
+                f"{max_new_tokens} new tokens",
+                "lower generation.max_new_codes",
+            )
+        ids = self._with_start(self.vocab.encode(prompt))
+        if len(ids) <= room:
+            return ids, False
+        head = ids[:1] if self.vocab.bos_id is not None and ids[0] == self.vocab.bos_id else []
+        return head + ids[len(ids) - (room - len(head)) :], True
+
+    def vocabulary(self) -> CodeTokenizer:
+        return self.vocab
 
     # --- generate -------------------------------------------------------------------------
     @torch.no_grad()
@@ -206,7 +255,7 @@ class HFAdapter(AdapterBase):
         rows_by_len: dict[int, list[tuple[int, int, list[int]]]] = defaultdict(list)
         max_new_tokens = max_new_codes * self.vocab.max_code_tokens
         for p, prompt in enumerate(prompts):
-            ids = (self._prefix() + self.vocab.encode(prompt))[-(self.context - max_new_tokens) :]
+            ids, _ = self._prompt_ids(prompt, max_new_tokens)
             if not ids:
                 ids = [self.vocab.eos_id if self.vocab.eos_id is not None else self.vocab.pad_id]
             for j in range(n_samples):
@@ -238,7 +287,8 @@ class HFAdapter(AdapterBase):
     # --- forward passes -------------------------------------------------------------------
     def _batches(self, sequences: Sequence[Sequence[str]], keep_last: int | None = None):
         spans = [self.vocab.encode_with_spans(s) for s in sequences]
-        encoded = [self._prefix() + ids for ids, _ in spans]
+        encoded = [self._with_start(ids) for ids, _ in spans]
+        offsets = [len(e) - len(ids) for e, (ids, _) in zip(encoded, spans)]
         if keep_last is not None:
             encoded = [e[-keep_last:] for e in encoded]
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
@@ -256,14 +306,13 @@ class HFAdapter(AdapterBase):
                 ids.to(self.device),
                 mask.to(self.device),
                 [spans[i][1] for i in idx],
+                [offsets[i] for i in idx],
             )
 
     @torch.no_grad()
     def score(self, sequences: Sequence[Sequence[str]]) -> list[ScoreResult]:
         results: list[ScoreResult | None] = [None] * len(sequences)
-        offset = len(self._prefix())
-        first_scored = 0 if offset else 1  # without a start token the first token has no prediction
-        for idx, lengths, ids, mask, ends in self._batches(sequences):
+        for idx, lengths, ids, mask, ends, offsets in self._batches(sequences):
             logits = self._logits(ids, mask)
             logp = torch.log_softmax(logits.float(), dim=-1)
             target = ids[:, 1:]
@@ -273,8 +322,9 @@ class HFAdapter(AdapterBase):
             var = (p * logp[:, :-1].square()).sum(-1) - mu.square()
             sd = var.clamp_min(1e-12).sqrt()
             for r, i in enumerate(idx):
-                n = lengths[r] - 1
-                lo = max(offset - 1, 0)
+                # the first code has a prediction only behind a start token put in front of it
+                n, first_scored = lengths[r] - 1, 0 if offsets[r] else 1
+                lo = max(offsets[r] - 1, 0)
                 arrays = (x[r, lo:n].cpu().numpy().astype(np.float64) for x in (tok, mu, sd))
                 results[i] = ScoreResult(*self.vocab.per_code(*arrays, ends[r], first_scored))
         return results  # type: ignore[return-value]
@@ -300,7 +350,7 @@ class HFAdapter(AdapterBase):
     def embed(self, sequences: Sequence[Sequence[str]]) -> np.ndarray:
         dim = self.model.get_input_embeddings().embedding_dim
         out = np.zeros((len(sequences), dim), dtype=np.float64)
-        for idx, lengths, ids, mask, _ in self._batches(sequences, keep_last=self.context):
+        for idx, lengths, ids, mask, _, _ in self._batches(sequences, keep_last=self.context):
             hidden = self.model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states[
                 -1
             ]

@@ -102,8 +102,13 @@ class RayAdapter(AdapterBase):
         self.local.vocab.learn(codes)
         self.known_codes = sorted(set(self.known_codes) | set(codes))
 
-    def window_plan(self, sequences: Sequence[Sequence[str]]) -> dict:
-        return self.local.window_plan(sequences)
+    def window_plan(
+        self,
+        sequences: Sequence[Sequence[str]],
+        prompts: Sequence[Sequence[str]] = (),
+        max_new_codes: int = 0,
+    ) -> dict:
+        return self.local.window_plan(sequences, prompts, max_new_codes)
 
     def vocabulary(self):
         return self.local.vocabulary()

@@ -61,6 +61,9 @@ class CodeTokenizer:
         """Every token string, special tokens included."""
         return list(self.token_to_id)
 
+    def unknown_token(self) -> str | None:
+        return None if self.unk_id is None else self.vocab.id_to_token.get(self.unk_id)
+
     def identity(self) -> str:
         """What changes the model's input: the token table, the special ids and the mapping hook."""
         hook = (

@@ -25,13 +25,14 @@ class AuditContext:
     cohort: PreparedCohort
     code_embeddings: Mapping[str, np.ndarray] = field(default_factory=dict)
     capabilities: frozenset[str] = frozenset()
-    has_reference: bool = False  # a reference model (same recipe, never saw the audited subjects) answers too
-    knows: Callable[[str], bool] | None = (
-        None  # whether the model's vocabulary has a code (None: not exposed)
-    )
-    reference_unseen: frozenset[int] | None = (
-        None  # members the reference model was not trained on (None: all)
-    )
+    # a reference model (same recipe, never saw the audited subjects) answers too
+    has_reference: bool = False
+    # whether the model's vocabulary has a code (None: not exposed)
+    knows: Callable[[str], bool] | None = None
+    # members the reference model never saw (None: it saw none of the audited subjects)
+    reference_unseen: frozenset[int] | None = None
+    # what T4 masks a code with (None: the model has nothing to mask with)
+    mask_token: str | None = "[MASK]"
 
     @classmethod
     def build(

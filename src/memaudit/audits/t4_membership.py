@@ -18,7 +18,6 @@ from .result import FAIL, PASS, WARN, TestResult
 from .stats import MIN_NEGATIVES_PER_FPR, auroc, bootstrap_ci, epsilon_lower_bound, roc_curve, tpr_at_fpr
 
 NAME, TITLE = "T4", "Membership inference"
-MASK = "[MASK]"
 
 
 def loss_score(r: ScoreResult) -> float:
@@ -52,13 +51,15 @@ def zlib_analogue_score(
     return float(-loss / max(entropy, 1e-6))
 
 
-def masked_views(codes: Sequence[str], n_views: int, fraction: float, seed: int) -> list[tuple[str, ...]]:
+def masked_views(
+    codes: Sequence[str], n_views: int, fraction: float, seed: int, mask_token: str
+) -> list[tuple[str, ...]]:
     digest = hashlib.sha256(("\x1f".join(codes) + f"|{seed}").encode()).digest()
     rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
     views = []
     for _ in range(n_views):
         mask = rng.random(len(codes)) < fraction
-        views.append(tuple(MASK if m else c for c, m in zip(codes, mask)))
+        views.append(tuple(mask_token if m else c for c, m in zip(codes, mask)))
     return views
 
 
@@ -75,17 +76,20 @@ def _subjects(ctx: AuditContext) -> list[int]:
     return sorted(ctx.members + ctx.non_members)
 
 
+def _masks(ctx: AuditContext) -> bool:
+    """Whether the masked-embedding score can be computed: embeddings, and a token to mask with."""
+    return EMBED in ctx.capabilities and ctx.mask_token is not None
+
+
 def requests(ctx: AuditContext) -> list[Request]:
     out: list[Request] = [Score(ctx.timelines[s].codes) for s in _subjects(ctx)]
-    if EMBED in ctx.capabilities:
+    if _masks(ctx):
         cfg = ctx.config.t4
         for s in _subjects(ctx):
-            out += [
-                Embed(v)
-                for v in masked_views(
-                    ctx.timelines[s].codes, cfg.mask_views, cfg.mask_fraction, ctx.config.seed
-                )
-            ]
+            views = masked_views(
+                ctx.timelines[s].codes, cfg.mask_views, cfg.mask_fraction, ctx.config.seed, ctx.mask_token
+            )
+            out += [Embed(v) for v in views]
     if ctx.has_reference:
         out += [Score(ctx.timelines[s].codes, REFERENCE) for s in _subjects(ctx)]
     return out
@@ -111,7 +115,7 @@ def subject_scores(
     }
     if reference:
         scores["reference_calibrated"] = {}
-    if EMBED in ctx.capabilities:
+    if _masks(ctx):
         scores["masked_embedding_variance"] = {}
     for s in _subjects(ctx):
         codes = ctx.timelines[s].codes
@@ -123,11 +127,13 @@ def subject_scores(
         if reference:
             # Watson et al. (2022), Carlini et al. (2022): the target's log-likelihood above the reference's
             scores["reference_calibrated"][s] = loss_score(r) - loss_score(reference[s])
-        if EMBED in ctx.capabilities:
+        if _masks(ctx):
             views = np.vstack(
                 [
                     responses[Embed(v)]
-                    for v in masked_views(codes, cfg.mask_views, cfg.mask_fraction, ctx.config.seed)
+                    for v in masked_views(
+                        codes, cfg.mask_views, cfg.mask_fraction, ctx.config.seed, ctx.mask_token
+                    )
                 ]
             )
             scores["masked_embedding_variance"][s] = -float(views.var(axis=0).sum())

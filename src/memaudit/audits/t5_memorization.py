@@ -238,6 +238,11 @@ class MemorizationAudit(Audit):
 
         k_m, k_r = counts(chosen, AUDITED), counts(chosen, REFERENCE)
         contrast, se = logit_contrast(k_m, k_r, n)
+        # the judged cases are those whose fresh samples replicate the flag: the null goes through
+        # the same selection, or its contrasts would sit below the cases' by construction
+        null_m = counts(nulls, AUDITED)
+        nulls = [c for c, k in zip(nulls, null_m) if k / n >= ctx.config.t2.threshold]
+        null_m = null_m[null_m / n >= ctx.config.t2.threshold]
         metrics = {
             "mode": "counterfactual",
             "n_null": len(nulls),
@@ -247,15 +252,16 @@ class MemorizationAudit(Audit):
             "null_quantile": NULL_QUANTILE,
             "statistic": "logit contrast of the audited model's against the reference model's share of "
             f"{n} fresh samples with the group (Jeffreys-smoothed); null: the same contrast on "
-            "non-members flagged by the same T2 rule, normal random effects; Benjamini-Hochberg across cases",
+            "non-members flagged by the same T2 rule whose fresh samples replicate it too, normal random "
+            "effects; Benjamini-Hochberg across cases",
         }
         if len(nulls) < MIN_NULL_CASES:
             reason = (
-                f"only {len(nulls)} non-members were flagged by the same T2 rule; at least {MIN_NULL_CASES} "
-                "are needed to judge a contrast against them (audit more subjects)"
+                f"only {len(nulls)} non-members were flagged by the same T2 rule and replicated; at least "
+                f"{MIN_NULL_CASES} are needed to judge a contrast against them (audit more subjects)"
             )
             return TestResult.not_tested(NAME, TITLE, reason, metrics)
-        null_contrast, null_se = logit_contrast(counts(nulls, AUDITED), counts(nulls, REFERENCE), n)
+        null_contrast, null_se = logit_contrast(null_m, counts(nulls, REFERENCE), n)
         p_param, p_emp = contrast_p_values(contrast, se, null_contrast, null_se)
         labels, q = verdicts(
             k_m / n,
@@ -311,7 +317,9 @@ class MemorizationAudit(Audit):
     ) -> TestResult:
         cfg = ctx.config.t5
         candidates = swap_candidates(ctx)
-        null_drops = [profile(ctx, c, responses, candidates)[1] for c in nulls]
+        null_profiles = [profile(ctx, c, responses, candidates) for c in nulls]
+        # the same selection as the described cases: nulls whose fresh samples replicate the flag
+        null_drops = [s for prof, s in null_profiles if prof["original"] >= ctx.config.t2.threshold]
         offset = float(np.mean(null_drops)) if null_drops else 0.0
         measured = []
         for c in chosen:

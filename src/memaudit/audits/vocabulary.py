@@ -6,9 +6,11 @@ A token carries a value when it ends in a bin, `[low,high)` or `(low,high]`, opt
 `value_`. Each finite edge is compared with the values the members measured for the token's code
 (the code before the bin, or the token itself when rows carry it with their value):
 
-- an edge equal to a value fewer than `min_subjects` members measured identifies them: **fail**;
-- an edge equal to a value many members share, or equal to no measured value (a constant of the
-  binning, such as MEDS_EIC_AR's time-delta edges), is reported and passes.
+- an edge equal to a member's measured value, in a token fewer than `min_subjects` members hold,
+  discloses that few patients' value: **fail**;
+- an edge equal to a measured value in a token many members hold (a quantile of many
+  measurements), or equal to no measured value (a constant of the binning, such as MEDS_EIC_AR's
+  time-delta edges), is reported and passes.
 
 Numbers in code names (`E11.9`, `Lidocaine 0.5%`, `mL/min/1.73 m2`) are not bins and are not read.
 
@@ -50,17 +52,20 @@ def mask(token: str) -> str:
     return NUMBER.sub("#", token)
 
 
-def _subjects_at(edge: float, values: Mapping[float, int]) -> int | None:
-    """Members who measured a value equal to `edge` (None: no member did)."""
-    hits = [n for v, n in values.items() if abs(v - edge) <= RELATIVE_TOLERANCE * max(1.0, abs(v))]
-    return sum(hits) if hits else None
+def _measured(edge: float, values: Iterable[float]) -> bool:
+    """Whether a member measured a value equal to `edge` (to float32 precision)."""
+    return any(abs(v - edge) <= RELATIVE_TOLERANCE * max(1.0, abs(v)) for v in values)
 
 
 def value_artifacts(
-    tokens: Iterable[str], member_values: Mapping[str, Mapping[float, int]], min_subjects: int
+    tokens: Iterable[str],
+    member_values: Mapping[str, Mapping[float, int]],
+    token_subjects: Mapping[str, int],
+    min_subjects: int,
 ) -> dict:
     """The finding. `member_values`: for each code, each measured value and how many member
-    subjects measured it (the codes asked for are the tokens and their bases)."""
+    subjects measured it (the codes asked for are the tokens and their bases); `token_subjects`:
+    how many members hold each token in their stream."""
     identifying, common, constant = [], [], []
     n_value_tokens = 0
     for token in sorted(tokens):
@@ -73,26 +78,25 @@ def value_artifacts(
         for code in (token, base):
             for v, n in member_values.get(code, {}).items():
                 values[v] = values.get(v, 0) + n
-        counts = [c for c in (_subjects_at(e, values) for e in edges) if c is not None]
-        if any(c < min_subjects for c in counts):
-            identifying.append(token)
-        elif counts:
-            common.append(token)
-        else:
+        if not any(_measured(e, values) for e in edges):
             constant.append(token)
+        elif token_subjects.get(token, 0) < min_subjects:
+            identifying.append(token)
+        else:
+            common.append(token)
     masked = sorted({mask(t) for t in identifying})
     if identifying:
         summary = (
-            f"{len(identifying)} of {n_value_tokens} vocabulary tokens with value bins have an edge equal "
-            "to a "
-            f"value that fewer than {min_subjects} member subjects measured: the vocabulary itself discloses "
-            "those values."
+            f"{len(identifying)} of {n_value_tokens} vocabulary tokens with value bins have an edge equal to "
+            f"a value a member measured and are held by fewer than {min_subjects} members: the vocabulary "
+            "itself discloses those patients' values."
         )
     else:
         summary = (
-            f"No bin edge of the vocabulary equals a value measured by fewer than {min_subjects} member "
-            f"subjects ({n_value_tokens} value tokens checked: {len(common)} with edges at commonly measured "
-            f"values, {len(constant)} with edges that no member measured, constants of the binning)."
+            f"No value bin of the vocabulary both has an edge at a member's measured value and is held by "
+            f"fewer than {min_subjects} members ({n_value_tokens} value tokens checked: {len(common)} with "
+            f"edges at measured values in bins many members share, {len(constant)} with edges no member "
+            "measured, constants of the binning)."
         )
     return {
         "status": "fail" if identifying else "pass",

@@ -151,7 +151,7 @@ class CodeConventions:
     def describe(self) -> dict[str, Any]:
         """For the report: what each convention is and where it came from."""
         return {
-            "sex_codes": list(self.sex) if self.sex else None,
+            "sex_codes_found": self.sex is not None,  # the codes themselves stay out of reports
             "age_bands": None
             if self.age is None
             else {"prefix": self.age.prefix, "width_years": self.age.width},

@@ -80,12 +80,20 @@ def power_and_exposure(subjects: pl.DataFrame, gt: pl.DataFrame, report: dict) -
     }
 
 
+PLACEBO_SCORE = "loss"  # fixed before any data is seen: the placebo's p-values pay for no choice
+
+
 def placebo_summary(subjects: pl.DataFrame, report: dict) -> dict:
     """False flags and p-value calibration when the 'members' were never seen.
 
-    Uses the pre-specified primary score (loss), not the best of several: picking the best attack
-    on the same data inflates every figure under the null."""
-    best, thr = t4_threshold(report, subjects)
+    The per-subject p-values and false flags use the loss score, fixed in advance: the attack the
+    audit picks is chosen on half of these very subjects, and would inflate them under the null.
+    The AUROC is the audit's own decision, judged on the half it was not chosen on."""
+    best = PLACEBO_SCORE
+    neg_sorted = np.sort(
+        subjects.filter(pl.col("arm") == "non_member")[f"t4_{best}"].drop_nulls().to_numpy()
+    )[::-1]
+    thr = float(neg_sorted[int(np.floor(0.01 * neg_sorted.size))]) if neg_sorted.size else None
     col = f"t4_{best}"
     posing = subjects.filter(pl.col("arm") == "member")[col].to_numpy()
     others = subjects.filter(pl.col("arm") == "non_member")[col].to_numpy()
@@ -99,7 +107,8 @@ def placebo_summary(subjects: pl.DataFrame, report: dict) -> dict:
     }
     posing_hashes = subjects.filter(pl.col("arm") == "member")["subject"].to_list()
     t5_flags = np.array([h in memorized for h in posing_hashes])
-    t4m = report["tests"]["T4"]["metrics"]["by_score"][best]
+    t4m = report["tests"]["T4"]["metrics"]["decision"]  # judged on the subjects it was not chosen on
+    by_test = {name: binomial_share(ps) for name, ps in placebo_p_values(report).items()}
     return {
         "t4_auroc": t4m["auroc"],
         "t4_auroc_ci95": t4m["auroc_ci95"],
@@ -110,6 +119,10 @@ def placebo_summary(subjects: pl.DataFrame, report: dict) -> dict:
         "n_posing_members": n,
         "n_p_below_0_05": k,
         "risk_level": report["risk"]["level"],
+        "t5_memorized": report["tests"]["T5"]["metrics"].get("counts", {}).get("memorized", 0),
+        "p_values_by_test": by_test,
+        "epsilon_zero_share": epsilon_zero_share(subjects, best),
+        "t4_decision_score": report["tests"]["T4"]["metrics"]["primary_score"],
     }
 
 
@@ -123,9 +136,11 @@ def _binomial_acceptance(n: int, p: float) -> tuple[float, float]:
 
 
 def t5_accuracy(report: dict, gt: pl.DataFrame) -> dict:
-    """T5 verdicts against the planting. The headline shares count the cases whose flag replicated
-    with fresh samples (the ones T5 can call memorized or generalized); the `_all_cases` shares
-    count every case that reached T5, including flags that did not replicate."""
+    """T5 verdicts against the planting. What only memorization explains: the random plant of a
+    canary repeated 20× or more, flagged within the horizon (T2's label) and replicated with fresh
+    samples; what any model infers: a condition planted by pattern. Members seen once (or
+    repeated 5×) with a random plant are reported as information: a model may or may not recall
+    one record seen a few times. The `_all_cases` shares count flags that did not replicate too."""
     cases = report["tests"]["T5"]["metrics"].get("cases", [])
     kinds, repeats = {}, {}
     for row in gt.select("subject", "planted", "canary_repetitions").iter_rows(named=True):
@@ -136,26 +151,72 @@ def t5_accuracy(report: dict, gt: pl.DataFrame) -> dict:
     of_kind = lambda xs, k: [c for c in xs if kinds.get((c["subject"], c["group"])) == k]
     share = lambda xs, v: float(np.mean([c["verdict"] == v for c in xs])) if xs else None
     ci = lambda xs, v: list(clopper_pearson(sum(c["verdict"] == v for c in xs), len(xs)))
+    counts = lambda xs: {v: sum(c["verdict"] == v for c in xs) for v in VERDICTS}
     random_rep, pattern_rep = of_kind(replicated, "random"), of_kind(replicated, "pattern")
     random_all, pattern_all = of_kind(cases, "random"), of_kind(cases, "pattern")
     canaries = [c for c in random_rep if repeats.get(c["subject"], 0) >= 20]
+    fewer = [c for c in random_rep if repeats.get(c["subject"], 0) < 20]
     return {
-        "random_labelled_memorized": share(random_rep, "memorized"),
+        "canary_20_plus_labelled_memorized": share(canaries, "memorized"),
+        "canary_20_plus_ci95": ci(canaries, "memorized"),
+        "n_canary_20_plus_cases": len(canaries),
+        "pattern_labelled_memorized": share(pattern_rep, "memorized"),
+        "pattern_memorized_ci95": ci(pattern_rep, "memorized"),
         "pattern_labelled_generalized": share(pattern_rep, "generalized"),
+        "pattern_cases_ci95": ci(pattern_rep, "generalized"),
+        "n_pattern_cases": len(pattern_rep),
+        "random_below_20_repeats_verdicts": counts(fewer),
+        "random_labelled_memorized": share(random_rep, "memorized"),
+        "random_cases_ci95": ci(random_rep, "memorized"),
+        "n_random_cases": len(random_rep),
         "n_cases": len(cases),
         "n_replicated": len(replicated),
-        "n_random_cases": len(random_rep),
-        "n_pattern_cases": len(pattern_rep),
-        "random_cases_ci95": ci(random_rep, "memorized"),
-        "pattern_cases_ci95": ci(pattern_rep, "generalized"),
-        "canary_20_plus_labelled_memorized": share(canaries, "memorized"),
-        "n_canary_20_plus_cases": len(canaries),
+        "mode": report["tests"]["T5"]["metrics"].get("mode"),
         "random_labelled_memorized_all_cases": share(random_all, "memorized"),
         "pattern_labelled_generalized_all_cases": share(pattern_all, "generalized"),
         "n_random_all_cases": len(random_all),
         "n_pattern_all_cases": len(pattern_all),
-        "verdicts_of_random": {
-            v: sum(c["verdict"] == v for c in random_all)
-            for v in ("memorized", "generalized", "inconclusive", "not_replicated")
-        },
+        "verdicts_of_random": counts(random_all),
     }
+
+
+VERDICTS = ("memorized", "generalized", "inconclusive", "not_replicated")
+
+
+def binomial_share(p_values: list[float]) -> dict:
+    """The share of p-values below 0.05 and its central 95% range if they are uniform."""
+    n = len(p_values)
+    lo, hi = _binomial_acceptance(n, 0.05)
+    share = float(np.mean(np.asarray(p_values) < 0.05)) if n else 0.0
+    return {"n": n, "share_below_0_05": share, "acceptance95": [lo, hi], "within": bool(lo <= share <= hi)}
+
+
+def placebo_p_values(report: dict) -> dict[str, list[float]]:
+    """Every p-value T1, T2 and T6 computed in an audit, by test."""
+    tests = report["tests"]
+    out: dict[str, list[float]] = {"T1": [], "T2": [], "T6": []}
+    for entry in tests["T1"]["metrics"].get("by_tier", {}).values():
+        if entry.get("recovery", {}).get("p_value_greater") is not None:
+            out["T1"].append(entry["recovery"]["p_value_greater"])
+    for group in tests["T2"]["metrics"].get("by_group", {}).values():
+        for entry in group["by_tier"].values():
+            if entry.get("auroc_gap_p") is not None and entry.get("status") == "ok":
+                out["T2"].append(entry["auroc_gap_p"])
+    for sub in tests["T6"]["metrics"].get("by_subgroup", {}).values():
+        for entry in sub.values():
+            if isinstance(entry, dict) and entry.get("status") == "ok":
+                out["T6"].append(entry["p_value"])
+    return out
+
+
+def epsilon_zero_share(subjects: pl.DataFrame, score: str, seeds: int = 200, delta: float = 1e-5) -> float:
+    """Over `seeds` independent splits, the share of placebo audits whose ε bound is 0."""
+    from ..audits.stats import epsilon_lower_bound
+
+    pos = subjects.filter(pl.col("arm") == "member")[f"t4_{score}"].drop_nulls().to_numpy()
+    neg = subjects.filter(pl.col("arm") == "non_member")[f"t4_{score}"].drop_nulls().to_numpy()
+    zero = [
+        epsilon_lower_bound(pos, neg, np.random.default_rng([seed, 97]), delta)["epsilon"] == 0
+        for seed in range(seeds)
+    ]
+    return float(np.mean(zero))

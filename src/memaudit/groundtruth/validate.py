@@ -19,7 +19,19 @@ QUICK_AUDIT = {
     "tiers": ["none", "static", "codes:10", "codes:20"],
     "generation": {"n_samples": 8, "max_new_codes": 48},
 }
-TARGETS = {"power_at_20_plus": 0.95, "placebo_false_flag_rate": 0.05, "t5_accuracy": 0.8}
+TARGETS = {
+    "power_at_20_plus": 0.95,
+    "placebo_false_flag_rate": 0.05,
+    "t5_canary_20_plus_memorized": 0.8,
+    "t5_pattern_memorized_at_most": 0.05,
+    "t5_pattern_generalized": 0.8,
+    "placebo_epsilon_zero": 0.95,
+}
+# The validation cohort: enough canaries that T5 meets enough flagged ones, their random plant
+# within the generation horizon of codes:10 and codes:20 (clinical codes 12-30)
+QUICK_CANARIES_PER_REPETITION = 50
+QUICK_PLANT_WINDOW = (12, 30)
+REFERENCE_HOLD_OUT = 0.5
 
 
 def _read_run(run_dir: Path) -> tuple[dict, pl.DataFrame, str, dict]:
@@ -44,6 +56,8 @@ def placebo_audit(data: Path, model: Path, out: Path, report: dict, progress: bo
 
     overrides = dict(report["config"])
     overrides["splits"] = {"members": POSING_MEMBERS, "non_members": TRUE_NON_MEMBERS}
+    # both placebo arms are non-members: the reference never saw them either
+    overrides["reference"] = {**overrides.get("reference", {}), "unseen_members": None}
     config = load_config(overrides=overrides)
     dataset = PlaceboDataset(data, report["config"]["splits"]["non_members"], config.seed)
     audit(dataset, ModelSource(model=model), out, config, progress=progress, echo=False)
@@ -96,15 +110,25 @@ def targets_met(v: dict) -> dict:
     pl_ = v["placebo"]
     lo, hi = pl_["share_p_below_0_05_acceptance95"]
     t5 = v["t5_accuracy"]
+    at_least = lambda key, target: t5[key] is not None and t5[key] >= target
     return {
         "power_ge_0_95_at_20_plus_repeats": bool(heavy) and min(heavy) >= TARGETS["power_at_20_plus"],
         "placebo_auroc_ci_contains_0_5": pl_["t4_auroc_ci95"][0] <= 0.5 <= pl_["t4_auroc_ci95"][1],
         "placebo_false_flags_le_5pct": pl_["false_flag_rate"] <= TARGETS["placebo_false_flag_rate"],
         "placebo_p_share_within_binomial_range": lo <= pl_["share_p_below_0_05"] <= hi,
-        "t5_random_ge_0_8": t5["random_labelled_memorized"] is not None
-        and t5["random_labelled_memorized"] >= 0.8,
-        "t5_pattern_ge_0_8": t5["pattern_labelled_generalized"] is not None
-        and t5["pattern_labelled_generalized"] >= 0.8,
+        "placebo_t1_t2_t6_p_shares_within_binomial_range": all(
+            t["within"] for t in pl_["p_values_by_test"].values()
+        ),
+        "placebo_no_memorized_case": pl_["t5_memorized"] == 0,
+        "placebo_epsilon_zero_ge_95pct": pl_["epsilon_zero_share"] >= TARGETS["placebo_epsilon_zero"],
+        "t5_canary_20_plus_memorized_ge_0_8": at_least(
+            "canary_20_plus_labelled_memorized", TARGETS["t5_canary_20_plus_memorized"]
+        ),
+        "t5_pattern_memorized_le_0_05": t5["pattern_labelled_memorized"] is not None
+        and t5["pattern_labelled_memorized"] <= TARGETS["t5_pattern_memorized_at_most"],
+        "t5_pattern_generalized_ge_0_8": at_least(
+            "pattern_labelled_generalized", TARGETS["t5_pattern_generalized"]
+        ),
     }
 
 
@@ -122,30 +146,41 @@ def format_table(v: dict) -> str:
             f"{f(v['t2_power_by_repeats'][r])} |"
         )
     p, t5 = v["placebo"], v["t5_accuracy"]
+    shares = "; ".join(
+        f"{name} {f(t['share_below_0_05'])} of {t['n']} (range {f(t['acceptance95'][0])}–"
+        f"{f(t['acceptance95'][1])})"
+        for name, t in p["p_values_by_test"].items()
+    )
     lines += [
         "",
         "| placebo (both arms unseen) | value |",
         "|---|---|",
-        f"| T4 AUROC [95% CI] | {f(p['t4_auroc'])} [{f(p['t4_auroc_ci95'][0])}, "
-        f"{f(p['t4_auroc_ci95'][1])}] |",
-        f"| false-flag rate | {f(p['false_flag_rate'])} |",
-        f"| share p < 0.05 (95% range {f(p['share_p_below_0_05_acceptance95'][0])}–"
+        f"| T4 AUROC [95% CI] ({p['t4_score']}, judged on the half it was not chosen on) | "
+        f"{f(p['t4_auroc'])} "
+        f"{ci(p['t4_auroc_ci95'])} |",
+        f"| false-flag rate (T4 at 1% FPR or T5 memorized) | {f(p['false_flag_rate'])} |",
+        "| T4: share of posing members with p < 0.05 (95% range "
+        f"{f(p['share_p_below_0_05_acceptance95'][0])}–"
         f"{f(p['share_p_below_0_05_acceptance95'][1])}) | {f(p['share_p_below_0_05'])} |",
+        f"| T1, T2, T6: share of p < 0.05 | {shares} |",
+        f"| T5 cases called memorized | {p['t5_memorized']} |",
+        f"| ε bound 0 over 200 split seeds | {f(p['epsilon_zero_share'])} |",
         f"| the placebo audit's report | risk {p['risk_level']} |",
         "",
-        "| T5 | value |",
+        f"| T5 ({t5['mode']}), cases whose flag replicated | value [95% CI] |",
         "|---|---|",
-        f"| planted-at-random cases labelled memorized [95% CI] | {f(t5['random_labelled_memorized'])} "
-        f"{ci(t5['random_cases_ci95'])} (n={t5['n_random_cases']}) |",
-        f"| planted-by-pattern cases labelled generalized [95% CI] | {f(t5['pattern_labelled_generalized'])} "
-        f"{ci(t5['pattern_cases_ci95'])} (n={t5['n_pattern_cases']}) |",
-        f"| of which canaries ≥ 20× labelled memorized | {f(t5['canary_20_plus_labelled_memorized'])} "
+        f"| canaries ≥ 20×, random plant within the horizon: memorized | "
+        f"{f(t5['canary_20_plus_labelled_memorized'])} {ci(t5['canary_20_plus_ci95'])} "
         f"(n={t5['n_canary_20_plus_cases']}) |",
-        f"| counting flags that did not replicate: random → memorized | "
-        f"{f(t5['random_labelled_memorized_all_cases'])} (n={t5['n_random_all_cases']}) |",
-        f"| counting flags that did not replicate: pattern → generalized | "
-        f"{f(t5['pattern_labelled_generalized_all_cases'])} (n={t5['n_pattern_all_cases']}) |",
-        f"| verdicts of planted-at-random cases | {t5['verdicts_of_random']} |",
+        f"| planted by pattern: memorized | {f(t5['pattern_labelled_memorized'])} "
+        f"{ci(t5['pattern_memorized_ci95'])} "
+        f"(n={t5['n_pattern_cases']}) |",
+        f"| planted by pattern: generalized | {f(t5['pattern_labelled_generalized'])} "
+        f"{ci(t5['pattern_cases_ci95'])} |",
+        "| random plants of members seen once or 5× (information) | "
+        f"{t5['random_below_20_repeats_verdicts']} |",
+        "| all planted-at-random cases, flags that did not replicate included | "
+        f"{t5['verdicts_of_random']} |",
         "",
         "targets met: " + ", ".join(f"{k}={'yes' if ok else 'NO'}" for k, ok in v["targets_met"].items()),
     ]
@@ -161,20 +196,40 @@ def quick(
     epochs: int = 12,
     progress: bool = True,
     with_information: bool = True,
+    style: str = "memaudit",
 ) -> dict:
-    """The whole loop on a small cohort: synth, train, audit, placebo audit, score."""
+    """The whole loop on a small cohort of the given code style: synth (with enough canaries, their
+    plants within the horizon), train the audited model and a reference model without half of the
+    members, audit, placebo audit, score."""
     from ..config import load_config
     from ..pipeline import ModelSource, audit
     from ..synthetic.cohort import SynthConfig, write_cohort
     from ..synthetic.trainer import TrainConfig, train_model
 
     out = Path(out)
-    data, model = out / "data", out / "model"
+    data, model, reference = out / "data", out / "model", out / "reference_model"
     if not (data / "ground_truth.parquet").exists():
-        write_cohort(data, SynthConfig(n_subjects=subjects, seed=seed), progress=progress)
+        write_cohort(
+            data,
+            SynthConfig(
+                n_subjects=subjects,
+                seed=seed,
+                style=style,
+                canaries_per_repetition=QUICK_CANARIES_PER_REPETITION,
+                canary_plant_window=QUICK_PLANT_WINDOW,
+            ),
+            progress=progress,
+        )
     if not (model / "config.json").exists():
         train_model(data, model, TrainConfig(epochs=epochs, seed=seed), progress=progress)
-    config = load_config(overrides={**QUICK_AUDIT, "seed": seed})
+    if not (reference / "config.json").exists():
+        train_model(
+            data,
+            reference,
+            TrainConfig(epochs=epochs, seed=seed, hold_out=REFERENCE_HOLD_OUT),
+            progress=progress,
+        )
+    config = load_config(overrides={**QUICK_AUDIT, "seed": seed, "reference": {"model": str(reference)}})
     if not (out / "audit" / "report.json").exists():
         audit(data, ModelSource(model=model), out / "audit", config, progress=progress, echo=False)
     info = None
@@ -192,7 +247,7 @@ def quick(
                 data,
                 ModelSource(model=plain),
                 out / "audit_no_repetition",
-                config,
+                load_config(overrides={**QUICK_AUDIT, "seed": seed}),
                 progress=progress,
                 echo=False,
             )
@@ -203,11 +258,11 @@ def quick(
             "no_repetition_early_stopping_model": {
                 "power_by_repeats": p2["power_by_repeats"],
                 "exposure_by_repeats": p2["exposure_by_repeats"],
-                "t4_auroc": r2["tests"]["T4"]["metrics"]["by_score"][
-                    r2["tests"]["T4"]["metrics"]["primary_score"]
-                ]["auroc"],
+                "t4_auroc": r2["tests"]["T4"]["metrics"]["decision"]["auroc"],
+                "risk_level": r2["risk"]["level"],
             }
         }
     result = validate(data, out / "audit", model, progress, info)
+    result["style"] = style
     write_json(out / "validation.json", result)
     return result

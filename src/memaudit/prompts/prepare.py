@@ -169,9 +169,13 @@ def prepare(
     continuation = max(config.t1.continuation_codes, config.generation.max_new_codes)
     prompts, excluded, skipped = {}, {}, {}
     member_set, non_member_set = set(members), set(non_members)
+    informative = lambda c: (
+        is_demographic(c) and c != conventions.birth_code
+    )  # a birth row alone tells nothing
     for tier in config.tiers:
         if tier == "static" and not any(
-            split_demographics(timelines[s], is_demographic)[0] for s in members + non_members
+            any(informative(c) for c in split_demographics(timelines[s], is_demographic)[0])
+            for s in members + non_members
         ):
             skipped[tier] = (
                 "no audited timeline holds a demographic code the model's stream contains (static "

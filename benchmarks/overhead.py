@@ -46,8 +46,10 @@ class TimedAdapter(AdapterBase):
         finally:
             self.seconds += time.perf_counter() - t0
 
-    def generate(self, *args):
-        return self._timed("generate", *args)
+    def generate(self, prompts, n_samples, max_new_codes, temperature, top_p, seed, first_sample=0):
+        return self._timed(
+            "generate", prompts, n_samples, max_new_codes, temperature, top_p, seed, first_sample
+        )
 
     def score(self, *args):
         return self._timed("score", *args)

@@ -10,6 +10,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 import demd as demd_bench
@@ -29,15 +31,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         model = t4_bench.tiny_model(Path(d) / "t4")
         result.update(t4_bench.measure(HFAdapter(model, batch_size=16), 128, 4 if q else 16))
-    result.update(demd_bench.measure(300 if q else 2000, 32))
+    rng = np.random.default_rng(0)
+    result.update(demd_bench.t1_path(40 if q else 200, 16, 32, rng))
+    result.update(demd_bench.solver_only(640 if q else 3200, 32, rng))
     with tempfile.TemporaryDirectory() as d:
         result.update(overhead_bench.measure(Path(d), 400 if q else 600, 60 if q else 100))
     result.update(scale_bench.measure([5000, 20000] if q else [10000, 30000, 100000], 100 if q else 200))
     keys = [
         "t4_speedup",
         "t4_max_abs_diff",
-        "demd_speedup",
-        "demd_max_abs_diff",
+        "demd_t1_speedup",
+        "demd_t1_max_abs_diff",
+        "demd_solver_speedup",
+        "demd_solver_max_abs_diff",
         "overhead_fraction",
         "scale_peak_rss_gb",
         "scale_seconds_per_1k_subjects",

@@ -29,7 +29,7 @@ from memaudit import pipeline
 from memaudit.adapters.cache import CachedAdapter
 from memaudit.adapters.dispatch import fulfil
 from memaudit.adapters.hf import HFAdapter
-from memaudit.audits import t1_trajectory, t2_sensitive
+from memaudit.audits import t1_trajectory, t2_sensitive, t5_memorization
 from memaudit.audits import t5_perturbation as t5
 from memaudit.audits.handoffs import FlaggedCase
 from memaudit.cohort.meds_reader import MedsDataset
@@ -45,7 +45,7 @@ def swapped(prompt, positions, candidates, rng, avoid=frozenset()):
     """The prompt with each position's code replaced by another code of its type, not in `avoid`."""
     out = list(prompt)
     for i in positions:
-        pool = [c for c in candidates.get(t5._code_type(prompt[i]), []) if c != prompt[i] and c not in avoid]
+        pool = [c for c in candidates.get(t5.code_kind(prompt[i]), []) if c != prompt[i] and c not in avoid]
         if pool:
             out[i] = pool[int(rng.integers(len(pool)))]
     return tuple(out)
@@ -98,11 +98,20 @@ def main() -> None:
     for group in ctx.config.sensitive_groups:
         LINKED.update(ctx.linked_codes(group))
     cached = {AUDITED: CachedAdapter(adapter, model.parent / "t5_diagnostics.sqlite")}
-    responses = fulfil(t1_trajectory.requests(ctx) + t2_sensitive.requests(ctx), cached, 2048, True)
+    responses = dict(fulfil(t1_trajectory.requests(ctx) + t2_sensitive.requests(ctx), cached, 2048, True))
+    while more := t2_sensitive.follow_up(ctx, responses):
+        responses.update(fulfil(more, cached, 2048, True))
     flags = t2_sensitive.run(ctx, responses).handoff
     t5.perturbations = with_exploratory
-    chosen, nulls = t5.cases(ctx, flags.flagged, flags.p_hat)
-    t5_responses = fulfil(t5.requests(ctx, chosen, nulls), cached, 2048, True)
+    chosen = t5_memorization.cases(ctx, flags.flagged, flags)
+    nulls = t5_memorization.null_cases(ctx, flags.p_hat)
+    candidates = t5.swap_candidates(ctx)
+    wanted = []
+    for c in chosen + nulls:
+        prompt = ctx.prompts[c.tier][c.subject_id].codes
+        wanted.append(t5.sample_request(ctx, prompt, original=True))
+        wanted += [t5.sample_request(ctx, p) for p in t5.perturbations(ctx, prompt, candidates).values()]
+    t5_responses = fulfil(wanted, cached, 2048, True)
     cached[AUDITED].close()
     truth = pl.read_parquet(root / "data" / "ground_truth.parquet")
     kind = {
@@ -113,10 +122,15 @@ def main() -> None:
     threshold = config.t2.threshold
     drops: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     random_cases: list[tuple[int, FlaggedCase, dict[str, list[float]]]] = []
-    candidates = t5._candidates(ctx)
-    for arm, cases in (("member", chosen), ("non-member null", [n for v in nulls.values() for n in v])):
+    for arm, cases in (("member", chosen), ("non-member null", nulls)):
         for c in cases:
-            profile, _s = t5.profile(ctx, c, t5_responses, candidates)
+            profile, _s = t5.profile(
+                ctx,
+                c,
+                t5_responses[t5.sample_request(ctx, ctx.prompts[c.tier][c.subject_id].codes, original=True)],
+                t5_responses,
+                candidates,
+            )
             planted, repeats = kind.get((c.subject_id, c.group), ("none", 0))
             label = f"{arm}: {'canary ≥5×' if planted == 'random' and repeats >= 5 else planted}"
             if arm == "member" and profile["original"] < threshold:

@@ -271,7 +271,7 @@ def test_multi_token_codes_score_as_the_sum_of_their_tokens(foreign: dict[str, P
     expected = [sum(token_lp[s:e]) for s, e in zip([0, *ends[:-1]], ends)]
     np.testing.assert_allclose(adapter.score([codes])[0].logprobs, expected, atol=1e-4)
     adapter.learn(codes)
-    assert len(check_adapter(adapter)) == 4
+    assert len(check_adapter(adapter)) == 5
     samples = adapter.generate([codes[:2]], 4, 5, 1.0, 1.0, seed=0)[0]
     assert all(len(s) <= 5 for s in samples)
     known = {c for c in codes}

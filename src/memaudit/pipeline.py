@@ -105,6 +105,7 @@ def _hf(
     path: Path, config: AuditConfig, trust_pickle: bool, backend: str, ray_address: str | None
 ) -> ModelAdapter:
     model_input = config.model_input.to_dict()
+    hw = config.hardware
     if backend == "ray":
         from .adapters.ray_backend import RayAdapter
 
@@ -114,11 +115,18 @@ def _hf(
             address=ray_address,
             trust_pickle=trust_pickle,
             model_input=model_input,
+            dtype=hw.dtype,
         )
     from .adapters.hf import HFAdapter
 
     return HFAdapter(
-        path, batch_size=config.generation.batch_size, trust_pickle=trust_pickle, model_input=model_input
+        path,
+        batch_size=config.generation.batch_size,
+        trust_pickle=trust_pickle,
+        model_input=model_input,
+        device=hw.device,
+        dtype=hw.dtype,
+        memory_fraction=hw.memory_fraction,
     )
 
 
@@ -138,6 +146,7 @@ def prepare(
         cohort, config, frozenset(adapter.capabilities()), embeddings, has_reference, knows
     )
     ctx.mask_token = mask_token(config, vocabulary)
+    ctx.sequential = config.generation.sequential and bool(optional(adapter, "adaptive"))
     if has_reference:
         listed = config.reference.unseen_members
         beside = Path(config.reference.model or ".") / "unseen_members.parquet"
@@ -364,20 +373,24 @@ def check(data: Path, source: ModelSource, config: AuditConfig) -> tuple[dict, s
         f"\ncodes the model does not know: {len(unknown)} distinct"
         f"\nmodel calls before T5: {calls['generate_prompts']} prompts × samples = "
         f"{calls['generated_samples']} "
-        f"samples, {calls['scored_sequences']} scored and {calls['embedded_sequences']} embedded sequences; "
+        f"samples in the first round (sequential rounds add at most {calls['later_rounds_at_most']}), "
+        f"{calls['scored_sequences']} scored and {calls['embedded_sequences']} embedded sequences; "
         f"T5 adds at most {calls['t5_samples_at_most']} samples"
     )
     return summary, text
 
 
 def planned_calls(ctx: AuditContext, adapter: ModelAdapter) -> dict:
-    """The distinct model calls of the first wave (T1-T4), and T5's bound."""
+    """The distinct model calls of the first wave (T1-T4), what sequential rounds may add, and
+    T5's bound."""
     caps = frozenset(adapter.capabilities())
     requests: set = set()
     for audit_ in registered():
         if not audit_.reads and audit_.needs <= caps:
             requests |= set(audit_.requests(ctx, {}))
     generate = [r for r in requests if isinstance(r, Generate)]
+    cap = ctx.config.generation.n_samples
+    later_rounds = sum(cap - r.n_samples for r in generate if r.n_samples == ctx.first_round(cap) < cap)
     t5 = ctx.config.t5
     per_case = t5.n_samples_original * (2 if ctx.has_reference else 1)
     if not ctx.has_reference:
@@ -385,6 +398,7 @@ def planned_calls(ctx: AuditContext, adapter: ModelAdapter) -> dict:
     return {
         "generate_prompts": len(generate),
         "generated_samples": sum(r.n_samples for r in generate),
+        "later_rounds_at_most": later_rounds,
         "scored_sequences": sum(isinstance(r, Score) for r in requests),
         "embedded_sequences": sum(isinstance(r, Embed) for r in requests),
         "t5_samples_at_most": (t5.max_cases + t5.n_null) * per_case,

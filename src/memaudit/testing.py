@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from .adapters.base import EMBED, GENERATE, SCORE
@@ -13,7 +15,7 @@ PROMPTS = [
 ]
 
 
-def check_adapter(adapter, n_samples: int = 3, max_new_codes: int = 6, seed: int = 0) -> list[str]:
+def check_adapter(adapter, n_samples: int = 4, max_new_codes: int = 6, seed: int = 0) -> list[str]:
     """Exercise every capability the adapter declares; return the checks that passed or raise
     AssertionError saying which contract was broken."""
     passed = []
@@ -40,6 +42,15 @@ def check_adapter(adapter, n_samples: int = 3, max_new_codes: int = 6, seed: int
         )
         assert out[0] == out[2], "equal prompts must get equal samples under one seed"
         passed.append("generate: order, counts, lengths, seeding independent of batching")
+        if "first_sample" in inspect.signature(adapter.generate).parameters:
+            later = adapter.generate(
+                PROMPTS[:2], 2, max_new_codes, 1.0, 1.0, seed, first_sample=n_samples - 2
+            )
+            assert [s[-2:] for s in out[:2]] == later, (
+                "generate(..., first_sample=i) must return samples i, i+1, ... of the full draw (sequential "
+                "sampling extends earlier rounds)"
+            )
+            passed.append("generate: a later round extends the earlier samples")
     seqs = [p + ["LAB//SODIUM//NORMAL"] for p in PROMPTS]
     if SCORE in caps:
         res = adapter.score(seqs)

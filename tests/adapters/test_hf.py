@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from memaudit.adapters.hf import HFAdapter
+from memaudit.adapters.base import generate_from
+from memaudit.adapters.hf import HFAdapter, seeded_uniforms
 from memaudit.cohort.meds_reader import MedsDataset
 
 
@@ -40,6 +41,36 @@ def test_generation_is_seeded_and_independent_of_batching(model_dir: Path) -> No
     assert all(len(s) <= 12 for samples in a for s in samples) and any(len(s) > 0 for s in a[0])
     vocab = set(adapter.vocab.codes())
     assert all(code in vocab for samples in a for s in samples for code in s)
+
+
+def test_a_later_round_of_samples_extends_the_earlier_one(model_dir: Path) -> None:
+    """Sequential sampling asks for samples 16.. after 0..15: they must be the ones a single
+    request for all of them would have drawn, in any batch."""
+    adapter = HFAdapter(model_dir, batch_size=5)
+    prompts = [["SEX//F", "AGE//70-74"], ["SEX//M", "AGE//30-34", "LAB//SODIUM//NORMAL"]]
+    whole = adapter.generate(prompts, 12, 10, 1.0, 1.0, seed=4)
+    later = adapter.generate(prompts[::-1], 5, 10, 1.0, 1.0, seed=4, first_sample=7)
+    assert later[::-1] == [samples[7:] for samples in whole]
+    assert generate_from(adapter, prompts, 5, 10, 1.0, 1.0, 4, first_sample=7) == later[::-1]
+
+
+def test_sampling_noise_is_the_counter_hash_on_any_device() -> None:
+    """The sampler's uniforms equal a plain-integer splitmix64 of (seed, step, token): exact
+    integer arithmetic, so a GPU draws the same samples as the CPU."""
+    mask = (1 << 64) - 1
+
+    def reference(seed: int, step: int, token: int) -> float:
+        x = (seed * 0x9E3779B97F4A7C15 + (step * 7 + token) * 0x94D049BB133111EB) & mask
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & mask
+        x ^= x >> 31
+        return ((x >> 40) + 0.5) / (1 << 24)
+
+    seeds = [0, 1, 2**62 + 12345, 2**63 - 1]
+    u = seeded_uniforms(torch.tensor(seeds, dtype=torch.int64), step=3, vocab=7).numpy()
+    expected = [[reference(s, 3, t) for t in range(7)] for s in seeds]
+    np.testing.assert_array_equal(u, expected)
+    assert ((u > 0) & (u < 1)).all() and len(np.unique(u)) == u.size
 
 
 def test_unknown_codes_are_counted_not_crashed_on(model_dir: Path) -> None:

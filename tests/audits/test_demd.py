@@ -4,7 +4,7 @@ import numpy as np
 import ot
 import pytest
 
-from memaudit.audits.demd import cost_matrix, demd, emd_uniform, horizon_demd
+from memaudit.audits.demd import cost_matrix, demd, emd_uniform, horizon_demd, horizon_demd_many
 from memaudit.cohort.conventions import infer_conventions
 from memaudit.config.sections import Conventions
 
@@ -71,3 +71,20 @@ def test_the_truth_keeps_its_real_times_and_a_sample_reads_its_gap_codes() -> No
     eic = infer_conventions(Conventions(), ["TIMELINE//DELTA//years//value_[0.0821,0.1644)"])
     assert eic.days_of_gap("TIMELINE//DELTA//years//value_[0.0821,0.1644)") == pytest.approx(0.12325 * 365.25)
     assert infer_conventions(Conventions(), ["X"]).days_of_gap("TIME//1-4w") is None  # not in this stream
+
+
+def test_the_batched_path_equals_one_pair_at_a_time() -> None:
+    """T1's batched dEMD (costs of all samples built at once) gives each pair's own value, with
+    and without time weighting, for samples shorter than the truth and codes without embeddings."""
+    rng = np.random.default_rng(0)
+    vocab = [f"C{i}" for i in range(12)] + ["TIME//1-4w", "TIME//>1y"]
+    emb = {c: rng.normal(size=5) for c in vocab[:10]}  # C10, C11 and the gaps have no embedding
+    gaps = infer_conventions(Conventions(), ["TIME//1-4w", "TIME//>1y"]).days_of_gap
+    truth = list(rng.choice(vocab, 9))
+    truth_days = np.cumsum(rng.uniform(0, 60, 9))
+    samples = [list(rng.choice(vocab, int(rng.integers(0, 14)))) for _ in range(25)]
+    for days, gap in ((None, None), (truth_days, gaps)):
+        batched = horizon_demd_many(samples, truth, emb, 90.0, days, gap)
+        single = [horizon_demd(s, truth, emb, 90.0, days, gap) for s in samples]
+        np.testing.assert_allclose(batched, single, atol=1e-12)
+    assert horizon_demd_many([], truth, emb).shape == (0,)

@@ -31,3 +31,22 @@ def test_t4_separates_heavily_repeated_canaries_from_non_members(tiny_outcome, c
     assert tiny_outcome.results["T4"].metrics["by_score"]["loss"]["tpr_at_fpr"][0]["status"] == "ok"
     handoff = tiny_outcome.results["T4"].handoff
     assert handoff.score == tiny_outcome.results["T4"].metrics["primary_score"]
+
+
+def test_choosing_the_best_attack_is_paid_for_by_simultaneous_intervals() -> None:
+    """Six attacks with no membership signal: the largest AUROC's own interval would exclude 0.5
+    in about a quarter of audits; the simultaneous interval does in about 5%. With one real
+    signal, the chosen attack's simultaneous bound still clears 0.5."""
+    from memaudit.audits.t4_membership import simultaneous_auroc_intervals
+
+    rng = np.random.default_rng(1)
+    false_claims = 0
+    for _ in range(100):
+        members, non_members = rng.normal(size=(6, 120)), rng.normal(size=(6, 120))
+        _, low, _ = simultaneous_auroc_intervals(members, non_members, rng, 200, 0.95)
+        false_claims += bool((low > 0.5).any())
+    assert false_claims <= 12
+    members = rng.normal(size=(6, 300))
+    members[2] += 0.5  # one attack sees membership (AUROC about 0.64)
+    point, low, q = simultaneous_auroc_intervals(members, rng.normal(size=(6, 300)), rng, 300, 0.95)
+    assert int(np.argmax(point)) == 2 and low[2] > 0.5 and 0 < q < 0.1

@@ -62,7 +62,7 @@ def test_the_budget_goes_first_to_flags_the_prompt_does_not_explain(tiny_outcome
         FlaggedCase(explained, group, "codes:10", 1.0),
         FlaggedCase(unexplained, group, "codes:10", 0.4),
     ]
-    chosen = t5m.cases(ctx, flagged, tiny_outcome.results["T2"].handoff.p_hat)
+    chosen = t5m.cases(ctx, flagged, tiny_outcome.results["T2"].handoff)
     assert [c.subject_id for c in chosen] == [unexplained, explained]
     # a member at 3 of 8 where non-members sit at 5% is more surprising than one at 8 of 8 where
     # they sit at 90%

@@ -17,11 +17,15 @@ adapter that lacks one gets `AdapterBase`'s default, through `optional`):
   the model's context, for the report.
 - `code_embeddings()` (default None): the model's input embedding of each code (T1's `model`
   embedding).
+- `numerics()` (default ""): what besides the weights decides the numbers it returns (sampler,
+  device, precision); the response cache keys on it, so a run on another device or dtype does not
+  mix its samples with cached ones.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -76,9 +80,12 @@ class ModelAdapter(Protocol):
         temperature: float,
         top_p: float,
         seed: int,
+        first_sample: int = 0,
     ) -> list[list[list[str]]]:
-        """For each prompt, `n_samples` continuations (lists of codes); sample j of a prompt is
-        seeded by `sample_seed(seed, prompt, j)`. temperature 0 = greedy."""
+        """For each prompt, `n_samples` continuations (lists of codes): samples `first_sample` ..
+        `first_sample + n_samples - 1`, sample j seeded by `sample_seed(seed, prompt, j)`.
+        temperature 0 = greedy. `first_sample` is optional: an adapter without it is asked for
+        samples from 0 and the audit keeps the later ones (`generate_from`)."""
         ...
 
     def score(self, sequences: Sequence[Sequence[str]]) -> list[ScoreResult]:
@@ -112,6 +119,9 @@ class AdapterBase:
     def code_embeddings(self) -> Mapping[str, np.ndarray] | None:
         return None
 
+    def numerics(self) -> str:
+        return ""
+
 
 _DEFAULTS = AdapterBase()
 
@@ -119,6 +129,28 @@ _DEFAULTS = AdapterBase()
 def optional(adapter: Any, name: str) -> Any:
     """An optional member of `adapter`, or AdapterBase's default when the adapter lacks it."""
     return getattr(adapter, name) if hasattr(adapter, name) else getattr(_DEFAULTS, name)
+
+
+def generate_from(
+    adapter: Any,
+    prompts: Sequence[Sequence[str]],
+    n_samples: int,
+    max_new_codes: int,
+    temperature: float,
+    top_p: float,
+    seed: int,
+    first_sample: int = 0,
+) -> list[list[list[str]]]:
+    """Samples `first_sample` .. `first_sample + n_samples - 1` of each prompt from any adapter: with
+    its `first_sample` parameter when it has one, else by asking for all of them from 0."""
+    if not first_sample:
+        return adapter.generate(prompts, n_samples, max_new_codes, temperature, top_p, seed)
+    if "first_sample" in inspect.signature(adapter.generate).parameters:
+        return adapter.generate(
+            prompts, n_samples, max_new_codes, temperature, top_p, seed, first_sample=first_sample
+        )
+    full = adapter.generate(prompts, first_sample + n_samples, max_new_codes, temperature, top_p, seed)
+    return [samples[first_sample:] for samples in full]
 
 
 def sample_seed(seed: int, prompt: Sequence[str], sample_index: int) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import ModelAdapter, ScoreResult
+from .base import ModelAdapter, ScoreResult, generate_from, optional
 
 
 def request_key(fingerprint: str, kind: str, payload: Any) -> str:
@@ -30,6 +30,8 @@ class CachedAdapter:
         self.db.commit()
         self.hits = self.misses = 0
         self._fp = backend.fingerprint()
+        # responses are keyed by the model and by how its numbers were computed (device, dtype, sampler)
+        self._key_fp = "|".join(filter(None, [self._fp, optional(backend, "numerics")()]))
 
     def capabilities(self) -> frozenset[str]:
         return self.backend.capabilities()
@@ -45,7 +47,7 @@ class CachedAdapter:
         encode: Callable[[Any], str],
         decode: Callable[[str], Any],
     ) -> list[Any]:
-        keys = [request_key(self._fp, kind, p) for p in payloads]
+        keys = [request_key(self._key_fp, kind, p) for p in payloads]
         found: dict[str, str] = {}
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
@@ -75,13 +77,23 @@ class CachedAdapter:
         temperature: float,
         top_p: float,
         seed: int,
+        first_sample: int = 0,
     ) -> list[list[list[str]]]:
-        params = [n_samples, max_new_codes, temperature, top_p, seed]
+        params = [n_samples, max_new_codes, temperature, top_p, seed] + (
+            [first_sample] if first_sample else []
+        )
         return self._cached(
             "generate",
             [[list(p), params] for p in prompts],
-            lambda idx: self.backend.generate(
-                [prompts[i] for i in idx], n_samples, max_new_codes, temperature, top_p, seed
+            lambda idx: generate_from(
+                self.backend,
+                [prompts[i] for i in idx],
+                n_samples,
+                max_new_codes,
+                temperature,
+                top_p,
+                seed,
+                first_sample,
             ),
             json.dumps,
             json.loads,

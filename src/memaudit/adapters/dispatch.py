@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 
 from ..progress import progress_bar
 from ..prompts.requests import AUDITED, Generate, Request, Score
-from .base import ModelAdapter
+from .base import ModelAdapter, generate_from
 
 
 def fulfil(
@@ -24,7 +24,7 @@ def fulfil(
     for r in unique:
         key = (r.model, type(r).__name__)
         if isinstance(r, Generate):
-            key += (r.n_samples, r.max_new_codes, r.temperature, r.top_p, r.seed)
+            key += (r.n_samples, r.max_new_codes, r.temperature, r.top_p, r.seed, r.first_sample)
         groups[key].append(r)
     with progress_bar(progress, total=len(unique), desc="model calls", unit="req") as bar:
         for _, items in sorted(groups.items(), key=lambda kv: (kv[0][0] != AUDITED, kv[0])):
@@ -34,13 +34,15 @@ def fulfil(
                 part = items[start : start + step]
                 first = part[0]
                 if isinstance(first, Generate):
-                    answers = adapter.generate(
+                    answers = generate_from(
+                        adapter,
                         [r.prompt for r in part],
                         first.n_samples,
                         first.max_new_codes,
                         first.temperature,
                         first.top_p,
                         first.seed,
+                        first.first_sample,
                     )
                 elif isinstance(first, Score):
                     answers = adapter.score([r.sequence for r in part])

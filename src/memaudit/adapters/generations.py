@@ -58,14 +58,16 @@ class GenerationsAdapter(AdapterBase):
         temperature: float,
         top_p: float,
         seed: int,
+        first_sample: int = 0,
     ) -> list[list[list[str]]]:
         out, missing = [], 0
         for p in prompts:
             got = self.samples.get(prompt_hash(p, n_samples, max_new_codes, temperature, top_p), {})
-            if len(got) < n_samples:
+            wanted = range(first_sample, first_sample + n_samples)
+            if any(j not in got for j in wanted):
                 missing += 1
                 continue
-            out.append([got[j][:max_new_codes] for j in sorted(got)[:n_samples]])
+            out.append([got[j][:max_new_codes] for j in wanted])
         if missing:
             raise UserInputError(
                 f"samples for every exported prompt ({n_samples} each)",

@@ -21,15 +21,40 @@ PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 UNBOUNDED_CONTEXT = 1 << 30  # a config without max_position_embeddings / n_positions (Mamba)
 
 
-class _SeededSampler:
-    """A logits processor that turns greedy decoding into seeded sampling (Gumbel-max).
+SAMPLER = "gumbel-splitmix64"  # the cache keys on it: another sampler draws other samples
+# splitmix64 constants as signed int64 (torch has no uint64 arithmetic; int64 products wrap)
+_GOLDEN, _MIX1, _MIX2 = -7046029254386353131, -4658895280553007687, -7723592293110705685
+_MASKS = {k: (1 << (64 - k)) - 1 for k in (27, 30, 31, 40)}
 
-    Each row draws its noise from its own generator, so a sample depends only on its own seed,
-    never on the batch it shares. Temperature and top-p act on the log-probabilities first."""
+
+def _shr(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Logical right shift of int64 values (torch's >> keeps the sign)."""
+    return (x >> k) & _MASKS[k]
+
+
+def seeded_uniforms(seeds: torch.Tensor, step: int, vocab: int) -> torch.Tensor:
+    """(rows, vocab) uniforms in (0, 1): a splitmix64 hash of (row seed, step, token index).
+
+    A counter-based generator: a row's noise depends on its own seed and the step alone, never on
+    the batch it travels in or the device (integer arithmetic is exact on CPU and GPU), and a
+    whole batch is drawn in a few tensor operations."""
+    tokens = torch.arange(vocab, device=seeds.device, dtype=torch.int64) + step * vocab
+    x = seeds[:, None] * _GOLDEN + tokens[None, :] * _MIX2
+    x = (x ^ _shr(x, 30)) * _MIX1
+    x = (x ^ _shr(x, 27)) * _MIX2
+    x = x ^ _shr(x, 31)
+    return (_shr(x, 40).to(torch.float64) + 0.5) / float(1 << 24)
+
+
+class _SeededSampler:
+    """A logits processor that turns greedy decoding into seeded sampling (Gumbel-max): each
+    row's noise comes from `seeded_uniforms` of its own sample seed, so a sample depends only on
+    (seed, prompt, sample index). Temperature and top-p act on the log-probabilities first."""
 
     def __init__(self, seeds: Sequence[int], temperature: float, top_p: float, banned: Sequence[int]) -> None:
-        self.generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
+        self.seeds = torch.tensor([int(s) for s in seeds], dtype=torch.int64)
         self.temperature, self.top_p, self.banned = temperature, top_p, list(banned)
+        self.step = 0
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         scores = scores.float().clone()
@@ -43,9 +68,37 @@ class _SeededSampler:
             drop_sorted = cum - sorted_lp.exp() >= self.top_p
             drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
             logp = logp.masked_fill(drop, -float("inf"))
-        u = torch.stack([torch.rand(logp.shape[-1], generator=g) for g in self.generators])
-        gumbel = -torch.log((-torch.log(u.clamp_min(1e-20))).clamp_min(1e-20))
-        return logp + gumbel
+        if self.seeds.device != logp.device:
+            self.seeds = self.seeds.to(logp.device)
+        u = seeded_uniforms(self.seeds, self.step, logp.shape[-1])
+        self.step += 1
+        gumbel = -torch.log(-torch.log(u))
+        return logp + gumbel.to(logp.dtype)
+
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+MAX_GPU_ROWS = 8192  # rows of one batch on a GPU, whatever the memory says
+
+
+def resolve_device(device: str) -> str:
+    """`auto`: the first GPU when one is visible, else the CPU."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserInputError(
+            "a visible CUDA GPU for hardware.device",
+            f"{device!r} and no GPU",
+            "set hardware.device: auto or cpu",
+        )
+    return device
+
+
+def resolve_dtype(dtype: str, device: str) -> torch.dtype:
+    """`auto`: bfloat16 on a GPU that supports it, float32 elsewhere."""
+    if dtype == "auto":
+        on_gpu = device.startswith("cuda")
+        return torch.bfloat16 if on_gpu and torch.cuda.is_bf16_supported() else torch.float32
+    return DTYPES[dtype]
 
 
 def quiet_transformers() -> None:
@@ -67,12 +120,16 @@ class HFAdapter(AdapterBase):
         model_dir: Path,
         batch_size: int = 64,
         trust_pickle: bool = False,
-        device: str | None = None,
+        device: str = "auto",
         model_input: Mapping[str, Any] | None = None,
+        dtype: str = "auto",
+        memory_fraction: float = 0.8,
     ) -> None:
         self.model_dir = Path(model_dir)
         self.batch_size = batch_size
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        self.memory_fraction = memory_fraction
         self._check_dir(trust_pickle)
         self.vocab = load_tokenizer(self.model_dir, model_input)
         from transformers import AutoModelForCausalLM
@@ -88,7 +145,7 @@ class HFAdapter(AdapterBase):
                 f"{self.model_dir}: {str(e)[:300]}",
                 "save the model with save_pretrained(safe_serialization=True)",
             ) from None
-        self.model.to(self.device).eval()
+        self.model.to(device=self.device, dtype=self.dtype).eval()
         cfg = self.model.config
         self.context = int(
             getattr(cfg, "max_position_embeddings", None)
@@ -102,6 +159,20 @@ class HFAdapter(AdapterBase):
                 "use the vocabulary the model was trained with",
             )
         self._fingerprint: str | None = None
+
+    def rows_per_batch(self, tokens_per_row: int, logits_rows: int = 1) -> int:
+        """Rows in one batch: `batch_size` on a CPU; on a GPU, as many as `memory_fraction` of its
+        free memory holds, each row carrying `tokens_per_row` tokens of key/value cache and
+        `logits_rows` positions of float32 logits over the vocabulary (at most MAX_GPU_ROWS)."""
+        if not self.device.startswith("cuda"):
+            return self.batch_size
+        cfg = self.model.config
+        hidden = int(getattr(cfg, "hidden_size", None) or getattr(cfg, "n_embd", 512))
+        layers = int(getattr(cfg, "num_hidden_layers", None) or getattr(cfg, "n_layer", 12))
+        width = torch.finfo(self.dtype).bits // 8
+        per_row = tokens_per_row * 2 * layers * hidden * width + logits_rows * len(self.vocab.vocab) * 4 * 3
+        free, _ = torch.cuda.mem_get_info(torch.device(self.device))
+        return int(max(1, min(MAX_GPU_ROWS, self.memory_fraction * free // per_row)))
 
     def _check_dir(self, trust_pickle: bool) -> None:
         if self.model_dir.is_file():
@@ -155,6 +226,10 @@ class HFAdapter(AdapterBase):
             ]
         return self._fingerprint
 
+    def numerics(self) -> str:
+        """The sampler, device kind and dtype: each changes the samples a seed draws."""
+        return f"{SAMPLER}|{self.device.split(':')[0]}|{str(self.dtype).replace('torch.', '')}"
+
     def window_plan(
         self,
         sequences: Sequence[Sequence[str]],
@@ -200,6 +275,8 @@ class HFAdapter(AdapterBase):
             "longest_sequence_tokens": int(lengths.max()),
             "tokens_per_code_max": self.vocab.max_code_tokens,
             "prompts_cut_to_fit": cut,
+            "device": self.device,
+            "dtype": str(self.dtype).replace("torch.", ""),
             "summary": summary,
         }
 
@@ -248,6 +325,7 @@ class HFAdapter(AdapterBase):
         temperature: float,
         top_p: float,
         seed: int,
+        first_sample: int = 0,
     ) -> list[list[list[str]]]:
         from transformers import GenerationConfig
 
@@ -270,10 +348,11 @@ class HFAdapter(AdapterBase):
         )
         for length in sorted(rows_by_len):  # equal lengths batch without padding
             rows = rows_by_len[length]
-            for start in range(0, len(rows), self.batch_size):
-                chunk = rows[start : start + self.batch_size]
+            step = self.rows_per_batch(length + max_new_tokens)
+            for start in range(0, len(rows), step):
+                chunk = rows[start : start + step]
                 input_ids = torch.tensor([r[2] for r in chunk], device=self.device)
-                seeds = [sample_seed(seed, prompts[p], j) for p, j, _ in chunk]
+                seeds = [sample_seed(seed, prompts[p], first_sample + j) for p, j, _ in chunk]
                 result = self.model.generate(
                     input_ids=input_ids,
                     attention_mask=torch.ones_like(input_ids),
@@ -292,8 +371,10 @@ class HFAdapter(AdapterBase):
         if keep_last is not None:
             encoded = [e[-keep_last:] for e in encoded]
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
+        longest = min(max((len(e) for e in encoded), default=1), self.context)
+        step = self.rows_per_batch(longest, logits_rows=longest)
+        for start in range(0, len(order), step):
+            idx = order[start : start + step]
             width = max(len(encoded[i]) for i in idx)
             ids = torch.full((len(idx), width), self.vocab.pad_id, dtype=torch.long)
             mask = torch.zeros((len(idx), width), dtype=torch.long)

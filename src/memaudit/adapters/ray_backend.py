@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import UserInputError
 from .base import ALL_CAPABILITIES, AdapterBase, ScoreResult
-from .hf import HFAdapter
+from .hf import SAMPLER, HFAdapter
 
 
 class _Replica:
@@ -29,9 +29,14 @@ class _Replica:
         trust_pickle: bool,
         model_input: dict[str, Any] | None,
         known_codes: list[str],
+        dtype: str = "auto",
     ) -> None:
         self.adapter = HFAdapter(
-            Path(model_dir), batch_size=batch_size, trust_pickle=trust_pickle, model_input=model_input
+            Path(model_dir),
+            batch_size=batch_size,
+            trust_pickle=trust_pickle,
+            model_input=model_input,
+            dtype=dtype,
         )
         self.adapter.learn(known_codes)
 
@@ -60,6 +65,7 @@ class RayAdapter(AdapterBase):
         trust_pickle: bool = False,
         num_cpus: int | None = None,
         model_input: dict[str, Any] | None = None,
+        dtype: str = "auto",
     ) -> None:
         try:
             import ray
@@ -73,7 +79,7 @@ class RayAdapter(AdapterBase):
             trust_pickle=trust_pickle,  # vocab, fingerprint
             model_input=model_input,
         )
-        self.model_input, self.known_codes = dict(model_input or {}), []
+        self.model_input, self.known_codes, self.dtype = dict(model_input or {}), [], dtype
         if not ray.is_initialized():
             ray.init(
                 address=address,
@@ -96,6 +102,10 @@ class RayAdapter(AdapterBase):
 
     def fingerprint(self) -> str:
         return self.local.fingerprint()
+
+    def numerics(self) -> str:
+        """The replicas' sampler, device kind and dtype (auto resolves on each replica's device)."""
+        return f"{SAMPLER}|{'cuda' if self.gpus_per_replica else 'cpu'}|{self.dtype}"
 
     def learn(self, codes: Sequence[str]) -> None:
         """Codes the replicas' tokenizers must be able to decode (multi-token vocabularies)."""
@@ -130,6 +140,7 @@ class RayAdapter(AdapterBase):
                 "trust_pickle": self.trust_pickle,
                 "model_input": self.model_input,
                 "known_codes": self.known_codes,
+                "dtype": self.dtype,
             },
             fn_kwargs={"op": op, "params": params},
             batch_size=self.batch_size,
@@ -147,6 +158,7 @@ class RayAdapter(AdapterBase):
         temperature: float,
         top_p: float,
         seed: int,
+        first_sample: int = 0,
     ) -> list[list[list[str]]]:
         return self._map(
             "generate",
@@ -157,6 +169,7 @@ class RayAdapter(AdapterBase):
                 "temperature": temperature,
                 "top_p": top_p,
                 "seed": seed,
+                "first_sample": first_sample,
             },
         )
 

@@ -63,10 +63,10 @@ def normalised_matrix(codes: Sequence[str], embeddings: Mapping[str, np.ndarray]
     """Unit-norm rows for `codes`; unknown codes get zero rows (similar only to themselves)."""
     dim = len(next(iter(embeddings.values()))) if embeddings else 1
     m = np.zeros((len(codes), dim))
-    for i, c in enumerate(codes):
-        v = embeddings.get(c)
-        if v is not None:
-            norm = np.linalg.norm(v)
-            if norm > 0:
-                m[i] = v / norm
+    rows = [embeddings.get(c) for c in codes]
+    known = [i for i, v in enumerate(rows) if v is not None]
+    if known:
+        v = np.asarray([rows[i] for i in known], float)
+        norms = np.linalg.norm(v, axis=1, keepdims=True)
+        m[known] = np.divide(v, norms, out=np.zeros_like(v), where=norms > 0)
     return m

@@ -33,6 +33,9 @@ class AuditContext:
     reference_unseen: frozenset[int] | None = None
     # what T4 masks a code with (None: the model has nothing to mask with)
     mask_token: str | None = "[MASK]"
+    # sample in rounds and stop settled prompts (audits/sampling.py); off when the adapter answers
+    # only exported prompts, each with every sample
+    sequential: bool = False
 
     @classmethod
     def build(
@@ -99,6 +102,10 @@ class AuditContext:
     def horizon(self) -> int:
         """How many true codes after the prompt a sample can reach: `generation.max_new_codes`."""
         return self.config.generation.max_new_codes
+
+    def first_round(self, cap: int) -> int:
+        """Samples of a prompt's first round under a cap: all of them when sampling is fixed."""
+        return min(self.config.generation.first_round, cap) if self.sequential else cap
 
     def known(self, code: str) -> bool:
         """Whether the model can be sent the code (True when its vocabulary is not exposed)."""

@@ -106,3 +106,39 @@ def horizon_demd(
         return emd_uniform(cost_matrix(aligned, truth, embeddings, time_scale_days))
     sample_days = elapsed_days(aligned, gap_days)
     return emd_uniform(cost_matrix(aligned, truth, embeddings, time_scale_days, sample_days, truth_days[:n]))
+
+
+def horizon_demd_many(
+    samples: Sequence[Sequence[str]],
+    truth: Sequence[str],
+    embeddings: Mapping[str, np.ndarray],
+    time_scale_days: float = 90.0,
+    truth_days: np.ndarray | None = None,
+    gap_days: GapDays | None = None,
+) -> np.ndarray:
+    """`horizon_demd` of each sample against one truth, (n_samples,): the (n_samples, n, n) costs
+    are built in one array operation over the codes' embeddings, then each assignment is solved.
+    T1 compares every sample of a prompt with the same truth, so this is its path."""
+    n = len(truth)
+    if not samples:
+        return np.zeros(0)
+    if n == 0:
+        return np.zeros(len(samples))
+    aligned = [list(s[:n]) + [END] * max(0, n - len(s)) for s in samples]
+    codes = sorted({c for a in aligned for c in a} | set(truth))
+    index = {c: i for i, c in enumerate(codes)}
+    unit = normalised_matrix(codes, embeddings)
+    a_idx = np.array([[index[c] for c in a] for a in aligned])  # (S, n)
+    t_idx = np.array([index[c] for c in truth])  # (n,)
+    sim = np.clip(unit[a_idx] @ unit[t_idx].T, 0.0, 1.0)  # (S, n, n)
+    sim[a_idx[:, :, None] == t_idx[None, None, :]] = 1.0
+    if truth_days is not None and gap_days is not None:
+        sample_days = np.array([elapsed_days(a, gap_days) for a in aligned])  # (S, n)
+        dt = np.abs(sample_days[:, :, None] - np.asarray(truth_days[:n])[None, None, :])
+        sim = sim * np.exp(-dt / time_scale_days)
+    cost = 1.0 - sim
+    out = np.empty(len(aligned))
+    for k in range(len(aligned)):
+        r, c = linear_sum_assignment(cost[k])
+        out[k] = cost[k][r, c].mean()
+    return out

@@ -27,10 +27,12 @@ class FlaggedCase:
 @dataclass(frozen=True)
 class SensitiveFlags:
     """T2 → T5, T6: p̂ (share of a subject's samples with a code of the group) per (group, tier),
-    and the flagged member cases."""
+    the flagged member cases, and how many samples each prompt drew (sequential sampling stops
+    settled prompts early)."""
 
     p_hat: Mapping[tuple[str, str], Mapping[int, float]]
     flagged: tuple[FlaggedCase, ...]
+    n_drawn: Mapping[tuple[str, ...], int]
 
 
 @dataclass(frozen=True)

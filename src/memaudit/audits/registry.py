@@ -46,6 +46,11 @@ class Audit:
         """The model calls the test needs; the runner answers them once, with every other test's."""
         return []
 
+    def follow_up(self, ctx: AuditContext, earlier: Earlier, responses: Responses) -> list[Request]:
+        """More calls once the earlier ones are answered (the next round of sequential sampling);
+        the runner asks again until no test wants more."""
+        return []
+
     def run(self, ctx: AuditContext, responses: Responses, earlier: Earlier) -> TestResult:
         raise NotImplementedError
 

@@ -65,7 +65,9 @@ def run_audits(
             else:
                 ready.append(audit)
                 requests += audit.requests(ctx, results)
-        responses = fulfil(requests, models, chunk, progress) if requests else {}
+        responses = dict(fulfil(requests, models, chunk, progress)) if requests else {}
+        while more := [r for audit in ready for r in audit.follow_up(ctx, results, responses)]:
+            responses.update(fulfil(more, models, chunk, progress))
         for audit in ready:
             results[audit.name] = audit.run(ctx, responses, results)
         pending = [a for a in pending if a not in wave]

@@ -8,19 +8,27 @@ from ..adapters.base import GENERATE
 from ..prompts.requests import Generate, Request, Responses
 from .context import AuditContext
 from .coverage import Coverage
-from .demd import horizon_demd
+from .demd import horizon_demd_many
 from .handoffs import TrajectoryRecovery
 from .registry import Audit, Earlier, register
 from .result import FAIL, PASS, WARN, TestResult
+from .sampling import Spent, rounds
 from .stats import benjamini_hochberg, compare_arms, mann_whitney_p, residual_risk
 
 NAME, TITLE = "T1", "Trajectory memorization"
 
 
 def sample_request(ctx: AuditContext, prompt: tuple[str, ...]) -> Generate:
-    """The audit's samples of a prompt (shared by T1, T2 and T6)."""
+    """Every sample the audit may draw of a prompt (`generation.n_samples`, the cap); T2 draws
+    them in rounds (audits/sampling.py)."""
     g = ctx.config.generation
     return Generate(prompt, g.n_samples, g.max_new_codes, g.temperature, g.top_p, ctx.config.seed)
+
+
+def first_round_request(ctx: AuditContext, prompt: tuple[str, ...]) -> Generate:
+    """The prompt's first round of samples: what T1 reads, and where T2 starts."""
+    full = sample_request(ctx, prompt)
+    return rounds(full, ctx.first_round(full.n_samples))[0]
 
 
 def greedy_request(ctx: AuditContext, prompt: tuple[str, ...]) -> Generate:
@@ -31,8 +39,18 @@ def requests(ctx: AuditContext) -> list[Request]:
     out: list[Request] = []
     for tier_prompts in ctx.prompts.values():
         for p in tier_prompts.values():
-            out += [sample_request(ctx, p.codes), greedy_request(ctx, p.codes)]
+            out += [first_round_request(ctx, p.codes), greedy_request(ctx, p.codes)]
     return out
+
+
+def t1_spent(ctx: AuditContext) -> Spent:
+    """T1 reads every prompt's first round, whatever T2 draws after it."""
+    drawn = {}
+    for prompts in ctx.prompts.values():
+        for p in prompts.values():
+            drawn[p.codes] = first_round_request(ctx, p.codes).n_samples
+    n = next(iter(drawn.values()), 0)
+    return Spent(n, n, drawn)
 
 
 def recovery(sample: list[str], truth: tuple[str, ...]) -> float:
@@ -59,15 +77,17 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
         dist, rec, extract = {}, {}, {}
         for sid, p in prompts.items():
             truth = p.continuation[:length]
-            samples = responses[sample_request(ctx, p.codes)]
+            samples = responses[first_round_request(ctx, p.codes)]
             dist[sid] = float(
                 np.mean(
-                    [
-                        horizon_demd(
-                            s, truth, ctx.code_embeddings, cfg.time_scale_days, p.continuation_days, gap_days
-                        )
-                        for s in samples
-                    ]
+                    horizon_demd_many(
+                        samples,
+                        truth,
+                        ctx.code_embeddings,
+                        cfg.time_scale_days,
+                        p.continuation_days,
+                        gap_days,
+                    )
                 )
             )
             rec[sid] = float(np.mean([recovery(s[:length], truth) for s in samples]))
@@ -137,6 +157,7 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
         "extraction_k": k,
         "baseline_tier": "none",
         "time_weighting": "on" if time_off is None else f"off: {time_off}",
+        "sampling": t1_spent(ctx).to_dict(),
         "statistic": "one-sided Mann-Whitney test of members' vs non-members' recovery per tier (null: one "
         "distribution for both arms), Benjamini-Hochberg across tiers at 1 - confidence",
     }

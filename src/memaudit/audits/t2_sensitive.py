@@ -12,14 +12,55 @@ from .coverage import MIN_POSITIVES_PER_ARM, Coverage, group_coverage
 from .handoffs import FlaggedCase, SensitiveFlags
 from .registry import Audit, Earlier, register
 from .result import NOT_TESTED, TestResult
+from .sampling import Spent, draws, is_open, next_round, schedule
 from .stats import auroc, auroc_gap, average_precision, bootstrap_ci, residual_risk
-from .t1_trajectory import sample_request
+from .t1_trajectory import first_round_request, sample_request
 
 NAME, TITLE = "T2", "Sensitive attribute leakage"
 
 
 def requests(ctx: AuditContext) -> list[Request]:
-    return [sample_request(ctx, p.codes) for prompts in ctx.prompts.values() for p in prompts.values()]
+    return [first_round_request(ctx, p.codes) for prompts in ctx.prompts.values() for p in prompts.values()]
+
+
+def distinct_prompts(ctx: AuditContext) -> list[tuple[str, ...]]:
+    return sorted({p.codes for prompts in ctx.prompts.values() for p in prompts.values()})
+
+
+def samples(ctx: AuditContext, responses: Responses, prompt: tuple[str, ...]) -> list[list[str]]:
+    """Every sample drawn for the prompt: its first round and the rounds sequential sampling added."""
+    full = sample_request(ctx, prompt)
+    return draws(responses, full, ctx.first_round(full.n_samples))
+
+
+def decided_groups(ctx: AuditContext) -> dict[tuple[str, ...], list[str]]:
+    """The groups whose flag each distinct prompt decides: those due within the horizon for a
+    subject it prompts (a flag needs the group there; members and non-members alike, as T5's null
+    is flagged by the same rule)."""
+    out: dict[tuple[str, ...], set[str]] = {}
+    for tier, prompts in ctx.prompts.items():
+        for s, p in prompts.items():
+            due = out.setdefault(p.codes, set())
+            due.update(g.name for g in ctx.matcher.groups if ctx.horizon_labels(g.name, tier)[s])
+    return {p: sorted(groups) for p, groups in out.items()}
+
+
+def follow_up(ctx: AuditContext, responses: Responses) -> list[Request]:
+    """The next round of every prompt with a flag decision still open: for a group due within
+    the horizon, the confidence sequence of its rate still straddles the T2 threshold
+    (audits/sampling.py). The rule reads neither the arm nor the samples of other prompts, so
+    members and non-members are sampled alike."""
+    g, thr = ctx.config.generation, ctx.config.t2.threshold
+    out = []
+    for prompt, groups in sorted(decided_groups(ctx).items()):
+        full = sample_request(ctx, prompt)
+        first = ctx.first_round(full.n_samples)
+        drawn = draws(responses, full, first)
+        looks = len(schedule(first, full.n_samples))
+        counts = [sum(ctx.matcher.has_group(s, group) for s in drawn) for group in groups]
+        if len(drawn) < full.n_samples and is_open(counts, len(drawn), thr, g.stop_error, looks):
+            out.append(next_round(len(drawn), full, first))
+    return out
 
 
 def p_hat(ctx: AuditContext, samples: list[list[str]], group: str) -> float:
@@ -48,6 +89,8 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
     thr = ctx.config.t2.threshold
     rng = ctx.rng(NAME)
     coverage = group_coverage(ctx)
+    drawn = {p: samples(ctx, responses, p) for p in distinct_prompts(ctx)}
+    n_drawn, cap = {p: len(v) for p, v in drawn.items()}, ctx.config.generation.n_samples
     by_group, per_subject, flagged, flags, p_hats = {}, {}, [], {}, {}
     questions: list[GapQuestion] = []
     for g in ctx.matcher.groups:
@@ -55,9 +98,7 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
         by_tier = {}
         for tier, prompts in ctx.prompts.items():
             labels = ctx.horizon_labels(g.name, tier)
-            scores = {
-                s: p_hat(ctx, responses[sample_request(ctx, p.codes)], g.name) for s, p in prompts.items()
-            }
+            scores = {s: p_hat(ctx, drawn[p.codes], g.name) for s, p in prompts.items()}
             per_subject[f"t2_p_hat__{g.name}__{tier}"] = scores
             p_hats[(g.name, tier)] = scores
             arms = {}
@@ -116,6 +157,7 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
         "n_flagged_members": len({c.subject_id for c in flagged}),
         "label": f"group within the next {ctx.horizon} true codes (the generation horizon)",
         "groups_not_tested": untested,
+        "sampling": Spent(cap, ctx.first_round(cap), n_drawn).to_dict(),
     }
     if not questions:
         reason = "no sensitive group could be tested: " + "; ".join(untested)
@@ -127,7 +169,7 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
             {**metrics, "skip_reason": reason},
             per_subject,
             {},
-            handoff=SensitiveFlags(p_hats, ()),
+            handoff=SensitiveFlags(p_hats, (), n_drawn),
         )
     risk = ctx.config.risk
     status, worst_gap, worst = judge_gaps(
@@ -154,7 +196,7 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
         metrics,
         per_subject,
         flags,
-        handoff=SensitiveFlags(p_hats, tuple(flagged)),
+        handoff=SensitiveFlags(p_hats, tuple(flagged), n_drawn),
     )
 
 
@@ -171,6 +213,9 @@ class SensitiveLeakageAudit(Audit):
 
     def requests(self, ctx: AuditContext, earlier: Earlier) -> list[Request]:
         return requests(ctx)
+
+    def follow_up(self, ctx: AuditContext, earlier: Earlier, responses: Responses) -> list[Request]:
+        return follow_up(ctx, responses) if ctx.sequential else []
 
     def run(self, ctx: AuditContext, responses: Responses, earlier: Earlier) -> TestResult:
         return run(ctx, responses)

@@ -24,12 +24,13 @@ import numpy as np
 from scipy.stats import binom
 
 from ..adapters.base import GENERATE
-from ..prompts.requests import AUDITED, REFERENCE, Request, Responses
+from ..prompts.requests import AUDITED, REFERENCE, Generate, Request, Responses
 from .context import AuditContext
 from .coverage import Coverage
 from .handoffs import FlaggedCase, SensitiveFlags
 from .registry import Audit, Earlier, register
 from .result import FAIL, PASS, WARN, TestResult
+from .sampling import Spent, draws, next_round, rounds, schedule, settled
 from .stats import benjamini_hochberg
 from .t5_contrast import contrast_p_values, logit_contrast, verdicts
 from .t5_perturbation import (
@@ -64,11 +65,10 @@ def prompt_evidence(ctx: AuditContext, group: str, tier: str, subject: int) -> b
     return any(c in linked for c in ctx.prompts[tier][subject].codes)
 
 
-def cases(
-    ctx: AuditContext, flagged: Sequence[FlaggedCase], t2_p_hat: Mapping[tuple[str, str], Mapping[int, float]]
-) -> list[FlaggedCase]:
-    """The flagged member cases within the budget, ranked as the module docstring says."""
-    n = ctx.config.generation.n_samples
+def cases(ctx: AuditContext, flagged: Sequence[FlaggedCase], flags: SensitiveFlags) -> list[FlaggedCase]:
+    """The flagged member cases (of T2's `flags`) within the budget, ranked as the module docstring
+    says."""
+    t2_p_hat = flags.p_hat
     base: dict[tuple[str, str, bool], float] = {}
     for group, tier in {(c.group, c.tier) for c in flagged}:
         by_evidence: dict[bool, list[float]] = {False: [], True: []}
@@ -84,7 +84,7 @@ def cases(
         flagged,
         key=lambda c: (
             explained[c],
-            surprise(c.p_hat, rate[c], n),
+            surprise(c.p_hat, rate[c], flags.n_drawn[ctx.prompts[c.tier][c.subject_id].codes]),
             -(c.p_hat - rate[c]),
             c.group,
             c.tier,
@@ -120,6 +120,35 @@ def null_cases(
 
 def _count(ctx: AuditContext, samples: list[list[str]], group: str) -> int:
     return sum(ctx.matcher.has_group(s, group) for s in samples)
+
+
+def original_request(ctx: AuditContext, case: FlaggedCase, model: str = AUDITED) -> Generate:
+    """Every fresh sample of the case's prompt (`t5.n_samples_original`, the cap)."""
+    return sample_request(ctx, ctx.prompts[case.tier][case.subject_id].codes, original=True, model=model)
+
+
+def first_round(ctx: AuditContext, case: FlaggedCase) -> Generate:
+    full = original_request(ctx, case)
+    return rounds(full, ctx.first_round(full.n_samples))[0]
+
+
+def original_samples(ctx: AuditContext, responses: Responses, case: FlaggedCase) -> list[list[str]]:
+    """The audited model's fresh samples of the case drawn so far (all of them at the cap)."""
+    full = original_request(ctx, case)
+    return draws(responses, full, ctx.first_round(full.n_samples))
+
+
+def _settled_below(k: int, n: int, ctx: AuditContext, looks: int) -> bool:
+    """Whether k of n fresh samples settle the rate below the T2 threshold (the flag does not
+    replicate), by the confidence sequence of audits/sampling.py."""
+    thr = ctx.config.t2.threshold
+    return settled(k, n, thr, ctx.config.generation.stop_error / looks) and k / n < thr
+
+
+def _spent(ctx: AuditContext, all_cases: list[FlaggedCase], responses: Responses) -> Spent:
+    cap = ctx.config.t5.n_samples_original
+    drawn = {(c.tier, c.subject_id): len(original_samples(ctx, responses, c)) for c in all_cases}
+    return Spent(cap, ctx.first_round(cap), drawn)
 
 
 def _row(ctx: AuditContext, c: FlaggedCase) -> dict:
@@ -170,7 +199,7 @@ class MemorizationAudit(Audit):
                 seen = sum(c.subject_id not in ctx.reference_unseen for c in flagged)
                 flagged = [c for c in flagged if c.subject_id in ctx.reference_unseen]
             self._chosen = (
-                cases(ctx, flagged, flags.p_hat) if flags else [],
+                cases(ctx, flagged, flags) if flags else [],
                 null_cases(ctx, flags.p_hat) if flags else [],
                 seen,
             )
@@ -180,15 +209,33 @@ class MemorizationAudit(Audit):
         chosen, nulls, _ = self._selection(ctx, earlier)
         if not chosen:
             return []
+        return [first_round(ctx, c) for c in chosen + nulls]
+
+    def follow_up(self, ctx: AuditContext, earlier: Earlier, responses: Responses) -> list[Request]:
+        """A case's fresh samples go on in rounds until its flag settles below the threshold
+        (not replicated) or the cap is reached; only a flag that replicated at the cap is sampled
+        under the reference model (or perturbed)."""
+        chosen, nulls, _ = self._selection(ctx, earlier)
         out: list[Request] = []
         candidates = None if ctx.has_reference else swap_candidates(ctx)
         for c in chosen + nulls:
-            prompt = ctx.prompts[c.tier][c.subject_id].codes
-            out.append(sample_request(ctx, prompt, original=True))
+            full = original_request(ctx, c)
+            first = ctx.first_round(full.n_samples)
+            drawn = draws(responses, full, first)
+            k = _count(ctx, drawn, c.group)
+            looks = len(schedule(first, full.n_samples))
+            if len(drawn) < full.n_samples:
+                if not _settled_below(k, len(drawn), ctx, looks):
+                    out.append(next_round(len(drawn), full, first))
+                continue
+            if k / len(drawn) < ctx.config.t2.threshold:
+                continue
             if ctx.has_reference:
-                out.append(sample_request(ctx, prompt, original=True, model=REFERENCE))
+                wanted = [original_request(ctx, c, REFERENCE)]
             else:
-                out += [sample_request(ctx, p) for p in perturbations(ctx, prompt, candidates).values()]
+                prompt = ctx.prompts[c.tier][c.subject_id].codes
+                wanted = [sample_request(ctx, p) for p in perturbations(ctx, prompt, candidates).values()]
+            out += [r for r in wanted if r not in responses]
         return out
 
     def run(self, ctx: AuditContext, responses: Responses, earlier: Earlier) -> TestResult:
@@ -218,31 +265,27 @@ class MemorizationAudit(Audit):
         seen: int,
         responses: Responses,
     ) -> TestResult:
-        cfg, n = ctx.config.t5, ctx.config.t5.n_samples_original
+        cfg, n, thr = ctx.config.t5, ctx.config.t5.n_samples_original, ctx.config.t2.threshold
 
-        def counts(group_of: list[FlaggedCase], model: str) -> np.ndarray:
-            return np.array(
-                [
-                    _count(
-                        ctx,
-                        responses[
-                            sample_request(
-                                ctx, ctx.prompts[c.tier][c.subject_id].codes, original=True, model=model
-                            )
-                        ],
-                        c.group,
-                    )
-                    for c in group_of
-                ]
+        def audited(group_of: list[FlaggedCase]) -> tuple[np.ndarray, np.ndarray]:
+            drawn = [original_samples(ctx, responses, c) for c in group_of]
+            return np.array([_count(ctx, d, c.group) for c, d in zip(group_of, drawn)]), np.array(
+                [len(d) for d in drawn]
             )
 
-        k_m, k_r = counts(chosen, AUDITED), counts(chosen, REFERENCE)
-        contrast, se = logit_contrast(k_m, k_r, n)
-        # the judged cases are those whose fresh samples replicate the flag: the null goes through
-        # the same selection, or its contrasts would sit below the cases' by construction
-        null_m = counts(nulls, AUDITED)
-        nulls = [c for c, k in zip(nulls, null_m) if k / n >= ctx.config.t2.threshold]
-        null_m = null_m[null_m / n >= ctx.config.t2.threshold]
+        def reference(group_of: list[FlaggedCase]) -> np.ndarray:
+            return np.array(
+                [_count(ctx, responses[original_request(ctx, c, REFERENCE)], c.group) for c in group_of]
+            )
+
+        # judged: the cases whose fresh samples replicate the flag at the cap; the null goes
+        # through the same selection, or its contrasts would sit below the cases' by construction
+        k_all, n_all = audited(chosen)
+        judged = [i for i in range(len(chosen)) if n_all[i] == n and k_all[i] / n >= thr]
+        null_m, null_n = audited(nulls)
+        keep = (null_n == n) & (null_m / np.maximum(null_n, 1) >= thr)
+        spent = _spent(ctx, chosen + nulls, responses)
+        nulls, null_m = [c for c, kept in zip(nulls, keep) if kept], null_m[keep]
         metrics = {
             "mode": "counterfactual",
             "n_null": len(nulls),
@@ -250,10 +293,12 @@ class MemorizationAudit(Audit):
             "alpha": cfg.alpha,
             "min_effect": cfg.min_effect,
             "null_quantile": NULL_QUANTILE,
+            "sampling": {**spent.to_dict(), "reference_samples": n * (len(judged) + len(nulls))},
             "statistic": "logit contrast of the audited model's against the reference model's share of "
-            f"{n} fresh samples with the group (Jeffreys-smoothed); null: the same contrast on "
-            "non-members flagged by the same T2 rule whose fresh samples replicate it too, normal random "
-            "effects; Benjamini-Hochberg across cases",
+            f"{n} fresh samples with the group (Jeffreys-smoothed), for the cases whose fresh samples "
+            "replicate the flag; null: the same contrast on non-members flagged by the same T2 rule whose "
+            "fresh samples replicate it too, normal random effects; Benjamini-Hochberg across the judged "
+            "cases",
         }
         if len(nulls) < MIN_NULL_CASES:
             reason = (
@@ -261,30 +306,29 @@ class MemorizationAudit(Audit):
                 f"{MIN_NULL_CASES} are needed to judge a contrast against them (audit more subjects)"
             )
             return TestResult.not_tested(NAME, TITLE, reason, metrics)
-        null_contrast, null_se = logit_contrast(null_m, counts(nulls, REFERENCE), n)
+        k_m = k_all[judged]
+        k_r = reference([chosen[i] for i in judged])
+        contrast, se = logit_contrast(k_m, k_r, n)
+        null_contrast, null_se = logit_contrast(null_m, reference(nulls), n)
         p_param, p_emp = contrast_p_values(contrast, se, null_contrast, null_se)
-        labels, q = verdicts(
-            k_m / n,
-            k_r / n,
-            p_param,
-            contrast,
-            null_contrast,
-            ctx.config.t2.threshold,
-            cfg.alpha,
-            cfg.min_effect,
-            NULL_QUANTILE,
+        judged_labels, q = verdicts(
+            k_m / n, k_r / n, p_param, contrast, null_contrast, thr, cfg.alpha, cfg.min_effect, NULL_QUANTILE
         )
+        at = {case: j for j, case in enumerate(judged)}
+        labels = [judged_labels[at[i]] if i in at else "not_replicated" for i in range(len(chosen))]
         rows, flags = [], {}
         for i, c in enumerate(chosen):
+            j = at.get(i)
             rows.append(
                 {
                     **_row(ctx, c),
-                    "p_audited": k_m[i] / n,
-                    "p_reference": k_r[i] / n,
-                    "contrast": float(contrast[i]),
-                    "p_value": float(p_param[i]),
-                    "p_value_empirical": float(p_emp[i]),
-                    "q_value": float(q[i]),
+                    "p_audited": float(k_all[i] / max(n_all[i], 1)),
+                    "n_audited": int(n_all[i]),
+                    "p_reference": None if j is None else float(k_r[j] / n),
+                    "contrast": None if j is None else float(contrast[j]),
+                    "p_value": None if j is None else float(p_param[j]),
+                    "p_value_empirical": None if j is None else float(p_emp[j]),
+                    "q_value": None if j is None else float(q[j]),
                     "verdict": labels[i],
                 }
             )
@@ -317,14 +361,17 @@ class MemorizationAudit(Audit):
     ) -> TestResult:
         cfg = ctx.config.t5
         candidates = swap_candidates(ctx)
-        null_profiles = [profile(ctx, c, responses, candidates) for c in nulls]
+        null_profiles = [
+            profile(ctx, c, original_samples(ctx, responses, c), responses, candidates) for c in nulls
+        ]
         # the same selection as the described cases: nulls whose fresh samples replicate the flag
         null_drops = [s for prof, s in null_profiles if prof["original"] >= ctx.config.t2.threshold]
         offset = float(np.mean(null_drops)) if null_drops else 0.0
         measured = []
         for c in chosen:
-            prof, sharp = profile(ctx, c, responses, candidates)
-            measured.append((c, prof, sharp, drop_p(prof, cfg.n_samples_original, cfg.n_samples, offset)))
+            original = original_samples(ctx, responses, c)
+            prof, sharp = profile(ctx, c, original, responses, candidates)
+            measured.append((c, prof, sharp, drop_p(prof, len(original), cfg.n_samples, offset)))
         _, q = benjamini_hochberg([m[3] for m in measured], cfg.alpha)
         rows = []
         ran: set[str] = set()
@@ -355,6 +402,7 @@ class MemorizationAudit(Audit):
             "cases": rows,
             "counts": counted,
             "families_run": sorted(ran),
+            "sampling": _spent(ctx, chosen + nulls, responses).to_dict(),
             "n_null": len(nulls),
             "null_mean_drop": offset,
             "alpha": cfg.alpha,

@@ -14,12 +14,12 @@ reference model's contrast (audits/t5_contrast.py).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy.stats import norm
 
-from ..prompts.requests import Generate
+from ..prompts.requests import Generate, Request
 from .context import AuditContext
 from .handoffs import FlaggedCase
 from .t2_sensitive import p_hat
@@ -117,16 +117,19 @@ def available_families(ctx: AuditContext) -> dict[str, int]:
 
 
 def profile(
-    ctx: AuditContext, case: FlaggedCase, responses: dict, candidates: dict[str, list[str]]
+    ctx: AuditContext,
+    case: FlaggedCase,
+    original_samples: list[list[str]],
+    responses: Mapping[Request, object],
+    candidates: dict[str, list[str]],
 ) -> tuple[dict[str, float], float]:
-    """p̂ of the original prompt and of each perturbation, and the sharpness: p̂(original) minus
-    the mean perturbed p̂."""
+    """p̂ of the original prompt (over `original_samples`) and of each perturbation that was
+    sampled (a flag that did not replicate is not perturbed), and the sharpness: p̂(original)
+    minus the mean perturbed p̂."""
     prompt = ctx.prompts[case.tier][case.subject_id].codes
-    original = p_hat(ctx, responses[sample_request(ctx, prompt, original=True)], case.group)
-    prof = {
-        name: p_hat(ctx, responses[sample_request(ctx, p)], case.group)
-        for name, p in perturbations(ctx, prompt, candidates).items()
-    }
+    original = p_hat(ctx, original_samples, case.group)
+    requests = {name: sample_request(ctx, p) for name, p in perturbations(ctx, prompt, candidates).items()}
+    prof = {name: p_hat(ctx, responses[r], case.group) for name, r in requests.items() if r in responses}
     sharpness = original - float(np.mean(list(prof.values()))) if prof else 0.0
     return {"original": original, **prof}, sharpness
 

@@ -109,8 +109,39 @@ class ModelInput(Section):
 
 
 @dataclass(frozen=True)
+class Hardware(Section):
+    docs = "Where the hf backend runs the model."
+    device: str = param(
+        "auto",
+        "auto: the first GPU when one is visible, else the CPU; or cpu, cuda, cuda:N",
+        Matches(r"auto|cpu|cuda(:[0-9]+)?", "auto, cpu or cuda:0"),
+    )
+    dtype: str = param(
+        "auto",
+        "auto: bfloat16 on a GPU that supports it, else float32",
+        OneOf(("auto", "float32", "bfloat16", "float16")),
+    )
+    memory_fraction: float = param(
+        0.8, "on a GPU: the share of free memory one batch may fill (batches are sized to it)", PROBABILITY
+    )
+
+
+@dataclass(frozen=True)
 class Generation(Section):
-    n_samples: int = param(10, "samples per prompt", POSITIVE)
+    n_samples: int = param(
+        100,
+        "samples per prompt: the cap of sequential sampling, or every prompt's count when it is off",
+        POSITIVE,
+    )
+    sequential: bool = param(
+        True, "draw in rounds and stop a prompt once its T2 decisions are settled (see docs/method.md)"
+    )
+    first_round: int = param(16, "samples of every prompt's first round (and T1's samples)", POSITIVE)
+    stop_error: float = param(
+        0.05,
+        "chance that a prompt stopped early would decide otherwise at the cap, spent over the rounds",
+        Interval(0, 1, True, True),
+    )
     max_new_codes: int = param(32, "codes generated per sample", POSITIVE)
     temperature: float = param(1.0, "sampling temperature", Interval(0, None, open_low=True))
     top_p: float = param(1.0, "nucleus sampling mass", PROBABILITY)
@@ -160,9 +191,9 @@ T4_SCORES = (
 class T4(Section):
     primary: str = param(
         "auto",
-        "the attack that decides T4. auto: the one with the largest AUROC on a seeded half of each arm, "
-        "judged on the other half; a score name: that attack, judged on every subject (the others are "
-        "exploratory)",
+        "the attack that decides T4. auto: the one with the largest AUROC, its interval simultaneous over "
+        "every attack (max-type bootstrap), the choice paid for; a score name: that attack with its own "
+        "interval (the others are exploratory)",
         OneOf(("auto", *T4_SCORES)),
     )
     min_k_fraction: float = param(0.2, "share of least likely codes in Min-K% and Min-K%++", PROBABILITY)
@@ -392,6 +423,7 @@ class AuditConfig(Section):
     )
     cohort: Cohort = param(Cohort(), Cohort.docs)
     model_input: ModelInput = param(ModelInput(), ModelInput.docs)
+    hardware: Hardware = param(Hardware(), Hardware.docs)
     generation: Generation = param(Generation(), "sampling of continuations")
     t1: T1 = param(T1(), "T1 trajectory memorization")
     t2: T2 = param(T2(), "T2 sensitive attribute leakage")

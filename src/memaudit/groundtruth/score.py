@@ -87,8 +87,8 @@ def placebo_summary(subjects: pl.DataFrame, report: dict) -> dict:
     """False flags and p-value calibration when the 'members' were never seen.
 
     The per-subject p-values and false flags use the loss score, fixed in advance: the attack the
-    audit picks is chosen on half of these very subjects, and would inflate them under the null.
-    The AUROC is the audit's own decision, judged on the half it was not chosen on."""
+    audit picks is the largest of several on these very subjects, and would inflate them under the
+    null. The AUROC and its interval are the audit's own decision (simultaneous over the attacks)."""
     best = PLACEBO_SCORE
     neg_sorted = np.sort(
         subjects.filter(pl.col("arm") == "non_member")[f"t4_{best}"].drop_nulls().to_numpy()
@@ -107,7 +107,7 @@ def placebo_summary(subjects: pl.DataFrame, report: dict) -> dict:
     }
     posing_hashes = subjects.filter(pl.col("arm") == "member")["subject"].to_list()
     t5_flags = np.array([h in memorized for h in posing_hashes])
-    t4m = report["tests"]["T4"]["metrics"]["decision"]  # judged on the subjects it was not chosen on
+    t4m = report["tests"]["T4"]["metrics"]["decision"]
     by_test = {name: binomial_share(ps) for name, ps in placebo_p_values(report).items()}
     return {
         "t4_auroc": t4m["auroc"],

@@ -17,7 +17,7 @@ from .score import ground_truth_by_hash, placebo_summary, power_and_exposure, t5
 QUICK_AUDIT = {
     "subjects_per_arm": None,
     "tiers": ["none", "static", "codes:10", "codes:20"],
-    "generation": {"n_samples": 8, "max_new_codes": 48},
+    "generation": {"max_new_codes": 48},  # default sampling: sequential rounds up to 100 samples
 }
 TARGETS = {
     "power_at_20_plus": 0.95,

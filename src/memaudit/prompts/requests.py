@@ -17,8 +17,9 @@ AUDITED, REFERENCE = "audited", "reference"
 
 @dataclass(frozen=True)
 class Generate:
-    """`n_samples` continuations of `prompt`, each at most `max_new_codes` codes; sample j is
-    seeded by (seed, prompt, j) alone. temperature 0 is greedy decoding."""
+    """`n_samples` continuations of `prompt`, each at most `max_new_codes` codes: samples
+    `first_sample` .. `first_sample + n_samples - 1`, sample j seeded by (seed, prompt, j) alone, so
+    a later round of samples extends an earlier one. temperature 0 is greedy decoding."""
 
     prompt: tuple[str, ...]
     n_samples: int
@@ -27,6 +28,7 @@ class Generate:
     top_p: float
     seed: int
     model: str = AUDITED
+    first_sample: int = 0
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,10 @@ METHODS = {
         "those subjects (AUROC, AUPRC, precision and recall at the threshold), separately for members and"
         " non-members, and test the member-minus-non-member AUROC gap by permuting arm labels, corrected "
         "for the number of groups and tiers. A group whose codes the cohort does not hold, or with too "
-        "few subjects, is listed as not tested."
+        "few subjects, is listed as not tested. Samples are drawn in rounds: a prompt stops once every "
+        "flag it decides is settled either way by a confidence sequence whose chance of stopping on the "
+        "wrong side of the threshold is at most generation.stop_error (5% by default); the sampling table "
+        "below says what each test drew."
     ),
     "T3": (
         "A logistic-regression probe, trained with cross-fitting so that no subject is scored by a probe "
@@ -52,14 +55,16 @@ METHODS = {
     "T4": (
         "Membership inference: from one forward pass over the whole timeline, scores such as the mean "
         "loss, Min-K%, Min-K%++ and a code-frequency analogue of the zlib ratio rank members above non-"
-        "members. One attack, chosen before the audit, decides the status; the others are shown for "
-        "information, because picking the best of several on the same data would overstate the risk. We "
+        "members. The attack with the largest AUROC decides the status, with an interval that holds for "
+        "all attacks at once, because quoting the best of several with its own interval would overstate "
+        "the risk (or the attack the configuration names, with its own interval). We "
         "report AUROC, the true-positive rate at low false-positive rates (only where there are at least "
         "ten times as many non-members as the rate requires), and a heuristic lower bound on the privacy "
         "loss ε whose threshold is chosen on half the subjects and checked on the other half."
     ),
     "T5": (
-        "Each member case T2 flagged is sampled afresh. With a reference model (trained the same way "
+        "Each member case T2 flagged is sampled afresh (in rounds; a case settled below the threshold "
+        "stops there and is not replicated). With a reference model (trained the same way "
         "without these patients), the audited model's rate is contrasted with the reference model's, and "
         "the contrast is judged against the same contrast for non-members flagged the same way, whom "
         "neither model saw: a case the audited model leaks far more than the reference does, beyond what "
@@ -350,6 +355,28 @@ def _model_input(report: dict) -> str:
     return "<h3>Model input</h3>" + "".join(f"<p>{i}</p>" for i in items) if items else ""
 
 
+def _sampling(report: dict) -> str:
+    """Samples each test drew: sequential sampling stops a prompt once its decisions are settled."""
+    rows = ""
+    for name, t in report["tests"].items():
+        s = (t.get("metrics") or {}).get("sampling")
+        if not s or not s.get("prompts"):
+            continue
+        per = f"{s['first_round']} to {s['cap']}" if s["sequential"] else str(s["cap"])
+        share = s["samples_drawn"] / max(s["samples_at_cap"], 1)
+        rows += (
+            f"<tr><td>{escape(name)}</td><td>{per}</td><td>{s['prompts']}</td>"
+            f"<td>{s['samples_drawn']} ({share:.0%} of the cap)</td>"
+            f"<td>{s['stopped_early']}</td></tr>"
+        )
+    if not rows:
+        return ""
+    return (
+        "<h3>Sampling</h3><table><tr><th>test</th><th>samples per prompt</th><th>prompts</th>"
+        f"<th>samples drawn</th><th>prompts stopped before the cap</th></tr>{rows}</table>"
+    )
+
+
 def _flagged(report: dict) -> str:
     rows = "".join(
         f"<tr><td><code>{escape(f['subject'])}</code></td><td>{escape(f.get('arm', ''))}</td>"
@@ -393,6 +420,7 @@ def render_html(report: dict) -> str:
         + _vocabulary(report)
         + f"<h2>Methods</h2>{methods}"
         + _model_input(report)
+        + _sampling(report)
         + _flagged(report)
         + "</body></html>"
     )

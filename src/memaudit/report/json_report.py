@@ -175,5 +175,12 @@ def markdown_summary(report: dict) -> str:
     lines.append("")
     if report["risk"]["not_tested"]:
         lines += ["not tested:", *(f"- {why}" for why in report["risk"]["not_tested"]), ""]
+    drawn = [
+        t["metrics"]["sampling"] for t in report["tests"].values() if (t.get("metrics") or {}).get("sampling")
+    ]
+    if drawn:
+        total, at_cap = sum(s["samples_drawn"] for s in drawn), sum(s["samples_at_cap"] for s in drawn)
+        early = sum(s["stopped_early"] for s in drawn)
+        lines.append(f"samples drawn: {total} of {at_cap} at the cap; {early} prompts stopped early")
     lines.append(f"flagged subjects: {len(report['flagged_subjects'])}")
     return "\n".join(lines)

@@ -20,3 +20,18 @@ def test_t2_flags_the_random_plant_of_a_heavily_repeated_canary(tiny_outcome, co
     assert set(t2.handoff.p_hat) == {
         (g, t) for g in tiny_outcome.context.config.sensitive_groups for t in tiers
     }
+
+
+def test_labels_are_the_group_within_the_horizon(tiny_outcome) -> None:
+    """A subject has the group for T2 when a code of it is among the next max_new_codes true
+    codes after the prompt (what a sample can reach), not merely somewhere in the timeline."""
+    ctx = tiny_outcome.context
+    beyond = 0
+    for g in ctx.matcher.groups:
+        for tier, prompts in ctx.prompts.items():
+            labels = ctx.horizon_labels(g.name, tier)
+            for s, p in prompts.items():
+                due = any(ctx.matcher.has_group([c], g.name) for c in p.continuation[: ctx.horizon])
+                assert labels[s] == due
+                beyond += ctx.labels(g.name)[s] and not due
+    assert beyond > 0  # some subjects have a group only outside the horizon: labelled without it

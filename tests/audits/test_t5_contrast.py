@@ -31,8 +31,8 @@ def test_the_null_fit_removes_sampling_noise() -> None:
     rng = np.random.default_rng(0)
     k_m, k_r = _patients(rng, 4000)
     c, se = logit_contrast(k_m, k_r, N)
-    mu, tau = fit_null(c, se)
-    assert 0.6 < mu < 1.0 and 0.35 < tau < 0.65  # the simulated gap 0.8 and spread 0.5
+    fit = fit_null(c, se)
+    assert 0.6 < fit.mu < 1.0 and 0.35 < fit.tau < 0.65  # the simulated gap 0.8 and spread 0.5
 
 
 def test_p_values_are_uniform_when_the_case_is_one_more_unseen_patient() -> None:
@@ -59,8 +59,8 @@ def test_a_recalled_random_plant_is_memorized_and_a_pattern_the_reference_shares
     k_m, k_r = np.array([85, 85, 10]), np.array([3, 70, 2])
     c, se = logit_contrast(k_m, k_r, N)
     nc, nse = logit_contrast(null_m, null_r, N)
-    p, _ = contrast_p_values(c, se, nc, nse)
-    labels, q = verdicts(k_m / N, k_r / N, p, c, nc, threshold=0.3, alpha=0.05, min_effect=0.2)
+    p, _, z, null_z = contrast_p_values(c, se, nc, nse)
+    labels, q = verdicts(k_m / N, k_r / N, p, z, null_z, threshold=0.3, alpha=0.05, min_effect=0.2)
     assert labels == ["memorized", "generalized", "not_replicated"]
     assert q[0] < 0.05 <= q[1]
 
@@ -71,5 +71,29 @@ def test_a_large_contrast_that_the_reference_also_leaks_is_not_memorized() -> No
     # M at 0.99, R at 0.80: significant on the logit scale, but the shares differ by less than 0.2
     k_m, k_r = np.array([99]), np.array([80])
     c, se = logit_contrast(k_m, k_r, N)
-    labels, _ = verdicts(k_m / N, k_r / N, contrast_p_values(c, se, nc, nse)[0], c, nc, 0.3, 0.05, 0.2)
+    p, _, z, null_z = contrast_p_values(c, se, nc, nse)
+    labels, _ = verdicts(k_m / N, k_r / N, p, z, null_z, 0.3, 0.05, 0.2)
     assert labels != ["memorized"]
+
+
+def test_the_null_is_the_cases_own_group() -> None:
+    """M leaks one group more than R for everyone (gap 2.0) and another less (gap −1.0): an unseen
+    patient of either group gets uniform p-values against its own group's null, while the pooled
+    null calls the first group's patients significant far too often."""
+    rng = np.random.default_rng(4)
+    stratified, pooled = [], []
+    for _ in range(150):
+        groups, nulls = [], ([], [])
+        for name, gap, n in (("a", 2.0, 30), ("b", -1.0, 60)):
+            k_m, k_r = _patients(rng, n, gap)
+            nulls[0].append(k_m)
+            nulls[1].append(k_r)
+            groups += [name] * n
+        nc, nse = logit_contrast(np.concatenate(nulls[0]), np.concatenate(nulls[1]), N)
+        cases = _patients(rng, 4, 2.0)  # unseen patients flagged for group a
+        c, se = logit_contrast(*cases, N)
+        stratified += list(contrast_p_values(c, se, nc, nse, ["a"] * 4, groups)[0])
+        pooled += list(contrast_p_values(c, se, nc, nse)[0])
+    lo, hi = binom.ppf([0.005, 0.995], len(stratified), 0.05) / len(stratified)
+    assert lo <= np.mean(np.asarray(stratified) < 0.05) <= hi
+    assert np.mean(np.asarray(pooled) < 0.05) > 2 * hi

@@ -12,16 +12,23 @@ Statistic, per case with k_M of n samples under M and k_R of n under R carrying 
 
 Null: the non-members flagged by the same T2 rule (p̂ at or above the threshold, the group within
 the horizon). Neither model saw them, so under the hypothesis "M treats this patient as a patient
-it never saw", the case's contrast is a draw from theirs. Their contrasts are modelled as
-normal with mean μ₀ and between-patient variance τ² = max(var(c_null) − mean(se²_null), 0), and
+it never saw", the case's contrast is a draw from theirs *for the same group*: how much more M
+leaks a group than R depends on the group (M saw every training record, R half of them), so the
+null is stratified by group. Null contrasts of group g are modelled as normal with mean μ_g and
+between-patient variance τ² (pooled within groups, less the mean sampling variance); μ_g is the
+group's mean shrunk towards the overall mean by how much group means truly differ (ω², the spread
+of the group means beyond their sampling error), with posterior variance v_g. Then
 
-    p = 1 − Φ((c − μ₀) / √(τ² + se²)),
+    z = (c − μ_g) / √(τ² + se² + v_g),    p = 1 − Φ(z),
 
 valid under that null to the extent the null contrasts are normal (the placebo audit checks the
-calibration). The empirical rank p-value, (1 + #{c_null ≥ c}) / (1 + N), is reported beside it.
+calibration). The empirical rank p-value of z among the null's own z is reported beside it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import norm
@@ -41,32 +48,96 @@ def logit_contrast(k_m: np.ndarray, k_r: np.ndarray, n: int) -> tuple[np.ndarray
     return contrast, se
 
 
-def fit_null(contrast: np.ndarray, se: np.ndarray) -> tuple[float, float]:
-    """(μ₀, τ) of the null contrasts: their mean, and the between-patient spread left after
-    subtracting the binomial sampling variance. contrast, se: (n_null,)."""
-    if contrast.size < 2:
-        return float(np.mean(contrast)) if contrast.size else 0.0, 0.0
-    tau2 = max(float(np.var(contrast, ddof=1)) - float(np.mean(se**2)), 0.0)
-    return float(np.mean(contrast)), float(np.sqrt(tau2))
+@dataclass(frozen=True)
+class NullFit:
+    """The null contrasts' model: overall mean, between-patient spread τ, and per group the
+    shrunk mean μ_g and its variance v_g (a group without null cases gets the overall mean)."""
+
+    mu: float
+    tau: float
+    group_mu: Mapping[str, float]
+    group_var: Mapping[str, float]
+    default_var: float
+
+    def centre(self, groups: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(μ_g, v_g) of each entry of `groups`, each (n,)."""
+        mu = np.array([self.group_mu.get(g, self.mu) for g in groups], float)
+        var = np.array([self.group_var.get(g, self.default_var) for g in groups], float)
+        return mu, var
+
+
+def fit_null(contrast: np.ndarray, se: np.ndarray, groups: Sequence[str] | None = None) -> NullFit:
+    """The null model of the module docstring. contrast, se: (n_null,); groups: (n_null,) or None
+    (one group)."""
+    contrast, se = np.asarray(contrast, float), np.asarray(se, float)
+    groups = list(groups) if groups is not None else [""] * contrast.size
+    if contrast.size == 0:
+        return NullFit(0.0, 0.0, {}, {}, 0.0)
+    mu = float(np.mean(contrast))
+    names = sorted(set(groups))
+    members = {g: contrast[[x == g for x in groups]] for g in names}
+    means = {g: float(np.mean(v)) for g, v in members.items()}
+    dof = contrast.size - len(names)
+    within = (
+        sum(float(np.sum((v - means[g]) ** 2)) for g, v in members.items()) / dof
+        if dof > 0
+        else float(np.var(contrast))
+    )
+    noise = float(np.mean(se**2))
+    tau2 = max(within - noise, 0.0)
+    s2 = tau2 + noise
+    omega2 = (
+        max(
+            float(np.var(list(means.values()), ddof=1))
+            - float(np.mean([s2 / v.size for v in members.values()])),
+            0.0,
+        )
+        if len(names) > 1
+        else 0.0
+    )
+    if omega2 == 0.0:
+        overall_var = s2 / contrast.size
+        return NullFit(
+            mu, float(np.sqrt(tau2)), dict.fromkeys(names, mu), dict.fromkeys(names, overall_var), overall_var
+        )
+    group_mu, group_var = {}, {}
+    for g, v in members.items():
+        weight = omega2 / (omega2 + s2 / v.size)
+        group_mu[g] = weight * means[g] + (1 - weight) * mu
+        group_var[g] = 1 / (1 / omega2 + v.size / s2)
+    return NullFit(mu, float(np.sqrt(tau2)), group_mu, group_var, omega2)
 
 
 def contrast_p_values(
-    contrast: np.ndarray, se: np.ndarray, null_contrast: np.ndarray, null_se: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """One-sided p-values of the cases' contrasts (n_cases,) against the null's (n_null,):
-    (normal random-effects p, empirical rank p)."""
-    mu, tau = fit_null(null_contrast, null_se)
-    parametric = norm.sf((contrast - mu) / np.sqrt(tau**2 + se**2))
-    empirical = (1 + (null_contrast[None, :] >= contrast[:, None] - 1e-12).sum(1)) / (1 + null_contrast.size)
-    return parametric, empirical
+    contrast: np.ndarray,
+    se: np.ndarray,
+    null_contrast: np.ndarray,
+    null_se: np.ndarray,
+    groups: Sequence[str] | None = None,
+    null_groups: Sequence[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One-sided p-values of the cases' contrasts (n_cases,) against the null's (n_null,), each
+    judged against the null of its group (None: one group for all): (normal p, empirical rank p,
+    the cases' z (n_cases,), the null cases' own z (n_null,))."""
+    contrast, se = np.asarray(contrast, float), np.asarray(se, float)
+    null_contrast, null_se = np.asarray(null_contrast, float), np.asarray(null_se, float)
+    groups = list(groups) if groups is not None else [""] * contrast.size
+    null_groups = list(null_groups) if null_groups is not None else [""] * null_contrast.size
+    fit = fit_null(null_contrast, null_se, null_groups)
+    mu, var = fit.centre(groups)
+    z = (contrast - mu) / np.sqrt(fit.tau**2 + se**2 + var)
+    null_mu, null_var = fit.centre(null_groups)
+    null_z = (null_contrast - null_mu) / np.sqrt(fit.tau**2 + null_se**2 + null_var)
+    empirical = (1 + (null_z[None, :] >= z[:, None] - 1e-12).sum(1)) / (1 + null_z.size)
+    return norm.sf(z), empirical, z, null_z
 
 
 def verdicts(
     p_m: np.ndarray,
     p_r: np.ndarray,
     p_values: np.ndarray,
-    contrast: np.ndarray,
-    null_contrast: np.ndarray,
+    z: np.ndarray,
+    null_z: np.ndarray,
     threshold: float,
     alpha: float,
     min_effect: float,
@@ -74,9 +145,11 @@ def verdicts(
 ) -> tuple[list[str], np.ndarray]:
     """Each case's verdict and the Benjamini-Hochberg q-values across cases.
 
-    p_m, p_r: (n_cases,) shares of n fresh samples with the group under M and R.
+    p_m, p_r: (n_cases,) shares of n fresh samples with the group under M and R; z: (n_cases,)
+    the cases' standardised contrasts, null_z: (n_null,) the null cases' own.
     - not_replicated: p_m below the T2 threshold (the flag was sampling noise);
-    - memorized: q < alpha, the contrast above the null's `null_quantile`, and p_m − p_r ≥ min_effect;
+    - memorized: q < alpha, z above the null's own z at `null_quantile` (a check that does not
+      lean on normality), and p_m − p_r ≥ min_effect;
     - generalized: the reference model, which never saw the patient, would be flagged by the same
       T2 rule (p_r at the threshold), and the contrast is not significant against the null;
     - inconclusive otherwise.
@@ -84,12 +157,12 @@ def verdicts(
     A difference of the two shares is not the test of generalization: a reference model trained
     on fewer subjects leaks less for everyone, and the null's contrasts carry that gap."""
     _, q = benjamini_hochberg(p_values, alpha)
-    cut = float(np.quantile(null_contrast, null_quantile)) if null_contrast.size else np.inf
+    cut = float(np.quantile(null_z, null_quantile)) if null_z.size else np.inf
     out = []
     for i in range(len(p_m)):
         if p_m[i] < threshold:
             out.append("not_replicated")
-        elif q[i] < alpha and contrast[i] > cut and p_m[i] - p_r[i] >= min_effect:
+        elif q[i] < alpha and z[i] > cut and p_m[i] - p_r[i] >= min_effect:
             out.append("memorized")
         elif p_r[i] >= threshold and q[i] >= alpha:
             out.append("generalized")

@@ -297,8 +297,8 @@ class MemorizationAudit(Audit):
             "statistic": "logit contrast of the audited model's against the reference model's share of "
             f"{n} fresh samples with the group (Jeffreys-smoothed), for the cases whose fresh samples "
             "replicate the flag; null: the same contrast on non-members flagged by the same T2 rule whose "
-            "fresh samples replicate it too, normal random effects; Benjamini-Hochberg across the judged "
-            "cases",
+            "fresh samples replicate it too, for the same group (normal random effects, group means shrunk "
+            "towards the overall mean); Benjamini-Hochberg across the judged cases",
         }
         if len(nulls) < MIN_NULL_CASES:
             reason = (
@@ -310,9 +310,12 @@ class MemorizationAudit(Audit):
         k_r = reference([chosen[i] for i in judged])
         contrast, se = logit_contrast(k_m, k_r, n)
         null_contrast, null_se = logit_contrast(null_m, reference(nulls), n)
-        p_param, p_emp = contrast_p_values(contrast, se, null_contrast, null_se)
+        judged_cases = [chosen[i] for i in judged]
+        p_param, p_emp, z, null_z = contrast_p_values(
+            contrast, se, null_contrast, null_se, [c.group for c in judged_cases], [c.group for c in nulls]
+        )
         judged_labels, q = verdicts(
-            k_m / n, k_r / n, p_param, contrast, null_contrast, thr, cfg.alpha, cfg.min_effect, NULL_QUANTILE
+            k_m / n, k_r / n, p_param, z, null_z, thr, cfg.alpha, cfg.min_effect, NULL_QUANTILE
         )
         at = {case: j for j, case in enumerate(judged)}
         labels = [judged_labels[at[i]] if i in at else "not_replicated" for i in range(len(chosen))]
@@ -326,6 +329,7 @@ class MemorizationAudit(Audit):
                     "n_audited": int(n_all[i]),
                     "p_reference": None if j is None else float(k_r[j] / n),
                     "contrast": None if j is None else float(contrast[j]),
+                    "z": None if j is None else float(z[j]),
                     "p_value": None if j is None else float(p_param[j]),
                     "p_value_empirical": None if j is None else float(p_emp[j]),
                     "q_value": None if j is None else float(q[j]),
@@ -339,7 +343,17 @@ class MemorizationAudit(Audit):
             cases=rows,
             counts=counted,
             null_contrast_mean=float(np.mean(null_contrast)),
-            null_contrast_quantile=float(np.quantile(null_contrast, NULL_QUANTILE)),
+            null_z_quantile=float(np.quantile(null_z, NULL_QUANTILE)),
+            null_cases=[
+                {
+                    "group": c.group,
+                    "tier": c.tier,
+                    "p_audited": km / n,
+                    "p_reference": kr / n,
+                    "contrast": float(x),
+                }
+                for c, km, kr, x in zip(nulls, null_m, reference(nulls), null_contrast)
+            ],
         )
         summary = (
             f"Of {len(rows)} flagged case(s), {counted['memorized']} memorized (the audited model "

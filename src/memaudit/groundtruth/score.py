@@ -98,9 +98,9 @@ def placebo_summary(subjects: pl.DataFrame, report: dict) -> dict:
     posing = subjects.filter(pl.col("arm") == "member")[col].to_numpy()
     others = subjects.filter(pl.col("arm") == "non_member")[col].to_numpy()
     p_values = np.array([(1 + np.sum(others >= s)) / (1 + others.size) for s in posing])
-    share = float(np.mean(p_values < 0.05))
+    share = _share_below_0_05(posing, others)
     k, n = int(np.sum(p_values < 0.05)), int(p_values.size)
-    lo, hi = _binomial_acceptance(n, 0.05)
+    lo, hi, percentile = _resplit_range(posing, others)
     t4_flags = posing > thr if thr is not None else np.zeros(posing.size, bool)
     memorized = {
         f["subject"] for f in report["flagged_subjects"] if any(t.startswith("T5:") for t in f["tests"])
@@ -116,6 +116,7 @@ def placebo_summary(subjects: pl.DataFrame, report: dict) -> dict:
         "false_flag_rate": float(np.mean(t4_flags | t5_flags)) if n else 0.0,
         "share_p_below_0_05": share,
         "share_p_below_0_05_acceptance95": [lo, hi],
+        "split_auroc_percentile": percentile,
         "n_posing_members": n,
         "n_p_below_0_05": k,
         "risk_level": report["risk"]["level"],
@@ -124,6 +125,34 @@ def placebo_summary(subjects: pl.DataFrame, report: dict) -> dict:
         "epsilon_zero_share": epsilon_zero_share(subjects, best),
         "t4_decision_score": report["tests"]["T4"]["metrics"]["primary_score"],
     }
+
+
+def _share_below_0_05(posing: np.ndarray, others: np.ndarray) -> float:
+    """Share of posing members whose rank p-value against the other half is below 0.05."""
+    p = (1 + (others[None, :] >= posing[:, None]).sum(1)) / (1 + others.size)
+    return float(np.mean(p < 0.05)) if posing.size else 0.0
+
+
+def _resplit_range(posing: np.ndarray, others: np.ndarray, splits: int = 2000) -> tuple[float, float, float]:
+    """The central 95% range of the share of p < 0.05 over random splits of the same placebo
+    subjects into halves of these sizes, and the percentile of this split's loss AUROC among them.
+
+    The members' p-values share one reference half, so the share varies more than a binomial
+    count: its null distribution is the permutation one (exact when the two halves are
+    exchangeable, which the placebo makes true)."""
+    from ..audits.stats import auroc
+
+    pooled = np.concatenate([posing, others])
+    rng = np.random.default_rng([len(pooled), 405])
+    shares, aurocs = [], []
+    for _ in range(splits):
+        order = rng.permutation(pooled.size)
+        a, b = pooled[order[: posing.size]], pooled[order[posing.size :]]
+        shares.append(_share_below_0_05(a, b))
+        aurocs.append(auroc(a, b))
+    observed = auroc(posing, others)
+    lo, hi = np.quantile(shares, [0.025, 0.975])
+    return float(lo), float(hi), float(np.mean(np.asarray(aurocs) < observed))
 
 
 def _binomial_acceptance(n: int, p: float) -> tuple[float, float]:

@@ -18,6 +18,8 @@ QUICK_AUDIT = {
     "subjects_per_arm": None,
     "tiers": ["none", "static", "codes:10", "codes:20"],
     "generation": {"max_new_codes": 48},  # default sampling: sequential rounds up to 100 samples
+    # every flag of both kinds: canaries (random plants, first in T5's budget) and pattern cases
+    "t5": {"max_cases": 200},
 }
 TARGETS = {
     "power_at_20_plus": 0.95,
@@ -155,7 +157,7 @@ def format_table(v: dict) -> str:
         "",
         "| placebo (both arms unseen) | value |",
         "|---|---|",
-        f"| T4 AUROC [95% CI] ({p['t4_score']}, judged on the half it was not chosen on) | "
+        f"| T4 AUROC [95% CI] ({p['t4_decision_score']}: the strongest attack, simultaneous interval) | "
         f"{f(p['t4_auroc'])} "
         f"{ci(p['t4_auroc_ci95'])} |",
         f"| false-flag rate (T4 at 1% FPR or T5 memorized) | {f(p['false_flag_rate'])} |",

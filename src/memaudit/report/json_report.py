@@ -15,7 +15,7 @@ from ..config import AuditConfig
 from ..version import __version__
 from .privacy import subject_hash
 
-SCHEMA_VERSION = "1.2.0"
+SCHEMA_VERSION = "1.3.0"  # 1.3: metrics.sampling per test, T4 simultaneous interval, T5 z and null cases
 
 
 def _clean(obj: Any, salt: str) -> Any:

@@ -113,3 +113,19 @@ def test_the_reference_page_and_the_default_yaml_come_from_the_sections() -> Non
     )
     assert yaml.safe_load(default_yaml()) == default_mapping()
     assert "t5.n_samples_original" in markdown() and "# T5: the reference model" in default_yaml()
+
+
+def test_numbers_in_exponent_form_read_as_numbers_and_codes_stay_strings(tmp_path: Path) -> None:
+    """`1e-5` is a number to a person writing YAML (and to YAML 1.2); plain YAML 1.1 reads it as
+    a string, which the t4.delta constraint would then reject. Unquoted ICD-9 codes stay the
+    digits written: 042 is not octal 34, 305 is the code "305"."""
+    path = tmp_path / "audit.yaml"
+    path.write_text(
+        "t4:\n  delta: 1e-6\nt2:\n  threshold: 3E-1\n"
+        "sensitive_groups:\n  hiv:\n    icd9cm: [V08, 042, 305, 303-305]\n"
+    )
+    config = load_config(path)
+    assert config.t4.delta == pytest.approx(1e-6)
+    assert config.t2.threshold == pytest.approx(0.3)
+    assert yaml.safe_load(path.read_text())["t4"]["delta"] == "1e-6"  # what the plain loader made of it
+    assert config.sensitive_groups["hiv"].icd9cm == ("V08", "042", "305", "303-305")

@@ -5,6 +5,7 @@ at the boundary, so the rest of the code reads `config.t5.n_samples` without re-
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -18,6 +19,32 @@ from .sections import AuditConfig
 __all__ = ["AuditConfig", "default_mapping", "load_config"]
 
 REPLACED_WHOLE = ("sensitive_groups",)  # a user mapping here is the whole list, not merged into the defaults
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """YAML's safe loader with numbers read the way a person writing a config means them:
+    `1e-5` is a float (YAML 1.1 makes it a string), and digits with a leading zero are text, so
+    ICD-9 codes such as 042 or 010 stay codes instead of becoming octal or decimal numbers."""
+
+
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+_ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _NUMBER_TAGS]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$|^0x[0-9a-fA-F_]+$"),
+    list("-+0123456789"),
+)
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^[-+]?(?:(?:0|[1-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+]?[0-9]+)?)$"
+        r"|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"
+    ),
+    list("-+0123456789."),
+)
 
 
 def default_mapping() -> dict[str, Any]:
@@ -53,7 +80,7 @@ def load_config(
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        user = yaml.safe_load(path.read_text())
+        user = yaml.load(path.read_text(), Loader=_ConfigLoader)  # a SafeLoader subclass
     except FileNotFoundError:
         raise UserInputError(
             "a readable YAML config file", f"{path} (not found)", "check the --config path"

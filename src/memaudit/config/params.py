@@ -219,8 +219,10 @@ def coerce(hint: Any, value: Any, path: str) -> Any:
             raise _wrong(path, "a number", value)
         return float(value)
     if hint is str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)  # an unquoted code such as 305: the digits the user wrote
         if not isinstance(value, str):
-            raise _wrong(path, "a string", value)
+            raise _wrong(path, "a string (quote it in YAML)", value)
         return value
     raise TypeError(f"unsupported config type {hint!r} at {path}")
 

@@ -38,6 +38,7 @@ from .report.html import render_html
 from .report.json_report import build_report, markdown_summary, subject_table
 from .report.schema import validate_report
 from .rundir import RunDir
+from .tables import first_line, read_table
 
 LEVELS = {"low": 0, "medium": 1, "high": 2}
 EXIT_OK, EXIT_GATE = 0, 3
@@ -87,18 +88,13 @@ def read_unseen_members(path: str | None) -> frozenset[int] | None:
     """Config `reference.unseen_members`: the members the reference model was not trained on."""
     if path is None:
         return None
-    p = Path(path)
+    expected = "reference.unseen_members: a .parquet or .csv with a subject_id column"
+    fix = "write the members the reference model did not see (memaudit train --hold-out writes it)"
+    frame = read_table(Path(path), expected, fix, columns=("subject_id",))
     try:
-        import polars as pl
-
-        frame = pl.read_parquet(p) if p.suffix == ".parquet" else pl.read_csv(p)
         return frozenset(int(s) for s in frame["subject_id"].to_list())
-    except Exception as e:  # polars raises several types for unreadable tables
-        raise UserInputError(
-            "reference.unseen_members: a .parquet or .csv with a subject_id column",
-            f"{path}: {str(e).splitlines()[0][:200]}",
-            "write the members the reference model did not see (memaudit train --hold-out writes it)",
-        ) from None
+    except (TypeError, ValueError) as e:  # a null or non-integer id
+        raise UserInputError(expected, f"{path}: {first_line(e)}", fix) from None
 
 
 def _hf(

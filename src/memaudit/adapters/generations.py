@@ -14,6 +14,7 @@ import polars as pl
 from ..errors import UserInputError
 from ..fingerprint import hash_files
 from ..prompts.requests import prompt_hash
+from ..tables import first_line
 from .base import GENERATE, AdapterBase
 
 COLUMNS = {"prompt_hash": pl.String, "sample_index": pl.Int64, "codes": pl.List(pl.String)}
@@ -29,7 +30,7 @@ class GenerationsAdapter(AdapterBase):
         except Exception as e:
             raise UserInputError(
                 "a readable generations parquet",
-                f"{self.path}: {str(e).splitlines()[0][:200]}",
+                f"{self.path}: {first_line(e)}",
                 "write the samples with columns subject_id, tier, prompt_hash, sample_index, codes",
             ) from None
         missing = [c for c in COLUMNS if c not in df.columns]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserInputError
+from ..tables import read_table
 
 SPECIALS = ("pad", "bos", "eos", "unk")
 
@@ -87,14 +88,7 @@ class Vocab:
     def from_table(cls, path: Path, code_column: str, index_column: str) -> Vocab:
         import polars as pl
 
-        try:
-            df = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path)
-        except Exception as e:  # polars raises several types for unreadable files
-            raise UserInputError(
-                "a readable vocabulary table",
-                f"{path}: {str(e).splitlines()[0][:200]}",
-                "rewrite the table as parquet or CSV",
-            ) from None
+        df = read_table(path, "a readable vocabulary table", "rewrite the table as parquet or CSV")
         missing = [c for c in (code_column, index_column) if c not in df.columns]
         if missing:
             raise UserInputError(

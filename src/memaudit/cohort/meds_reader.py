@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from ..errors import UserInputError
+from ..tables import first_line
 from .stream import StreamRecipe, build_stream
 
 REQUIRED = {"subject_id": pl.Int64, "time": pl.Datetime, "code": pl.String}
@@ -70,7 +71,7 @@ class MedsDataset:
             except Exception as e:  # polars raises several types for unreadable files
                 raise UserInputError(
                     "readable parquet files",
-                    f"{f}: {str(e).splitlines()[0][:200]}",
+                    f"{f}: {first_line(e)}",
                     "re-export the shard; it is corrupt or truncated",
                 ) from None
             for col, dtype in REQUIRED.items():
@@ -112,7 +113,7 @@ class MedsDataset:
         except Exception as e:
             raise UserInputError(
                 "a readable metadata/subject_splits.parquet",
-                f"{str(e).splitlines()[0][:200]}",
+                f"{first_line(e)}",
                 "rewrite the splits file",
             ) from None
         if set(df.columns) < {"subject_id", "split"}:
@@ -151,7 +152,7 @@ class MedsDataset:
         except Exception as e:  # polars raises several types for unreadable files
             raise UserInputError(
                 "a readable metadata/codes.parquet",
-                f"{str(e).splitlines()[0][:200]}",
+                f"{first_line(e)}",
                 "rewrite the codes table",
             ) from None
 
@@ -213,7 +214,7 @@ class MedsDataset:
             df = scan.with_row_index("_row").filter(pl.col("subject_id").is_in(ids.implode())).collect()
         except Exception as e:  # a shard whose footer reads but whose pages do not
             raise UserInputError(
-                "readable parquet data pages", str(e).splitlines()[0][:200], "re-export the corrupt shard"
+                "readable parquet data pages", first_line(e), "re-export the corrupt shard"
             ) from None
         check_rows(df)
         return timelines_from_frame(df, recipe)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..config.sections import Conventions, SensitiveGroup
 from ..errors import UserInputError
+from ..tables import first_line, read_table
 from .conventions import CodeConventions, infer_conventions
 
 __all__ = ["Conventions", "Group", "GroupMatcher", "SensitiveGroup", "build_group", "build_groups"]
@@ -59,22 +60,17 @@ class Group:
 
 
 def _code_file(path: str) -> set[str]:
+    """The codes of a `code_files` entry: a `code` column of a .csv/.parquet, else one per line."""
     p = Path(path)
+    expected = "a readable code list (one code per line, or a `code` column)"
+    fix = "fix the path in sensitive_groups.<group>.code_files"
     try:
         if p.suffix in (".csv", ".parquet"):
-            import polars as pl
-
-            frame = pl.read_parquet(p) if p.suffix == ".parquet" else pl.read_csv(p)
-            return set(frame["code"].cast(str).to_list())
-        return {
-            line.strip() for line in p.read_text().splitlines() if line.strip() and not line.startswith("#")
-        }
-    except (OSError, KeyError, Exception) as e:  # polars raises several types for unreadable tables
-        raise UserInputError(
-            "a readable code list (one code per line, or a `code` column)",
-            f"{path}: {str(e).splitlines()[0][:200]}",
-            "fix the path in sensitive_groups.<group>.code_files",
-        ) from None
+            return set(read_table(p, expected, fix, columns=("code",))["code"].cast(str).to_list())
+        text = p.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserInputError(expected, f"{path}: {first_line(e)}", fix) from None
+    return {line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")}
 
 
 def build_group(name: str, spec: SensitiveGroup, descriptions: Mapping[str, str] | None = None) -> Group:

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from ..errors import UserInputError
+from ..tables import first_line
 from .sections import AuditConfig
 
 __all__ = ["AuditConfig", "default_mapping", "load_config"]
@@ -86,9 +87,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
             "a readable YAML config file", f"{path} (not found)", "check the --config path"
         ) from None
     except yaml.YAMLError as e:
-        raise UserInputError(
-            "valid YAML", f"{path}: {str(e).splitlines()[0]}", "fix the YAML syntax"
-        ) from None
+        raise UserInputError("valid YAML", f"{path}: {first_line(e)}", "fix the YAML syntax") from None
     if user is None:
         return {}
     if not isinstance(user, dict):

@@ -4,6 +4,9 @@ each built once per test session. Fixtures that train a model are marked `slow` 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,19 @@ TINY_AUDIT = {
     "statistics": {"n_bootstrap": 200},
     "t5": {"max_cases": 12, "n_null": 19, "n_samples": 8, "n_samples_original": 16},
 }
+
+
+def _memaudit_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """`python -m memaudit.cli ARGS` in a fresh process, as a user runs it: exit code, stdout, stderr."""
+    return subprocess.run(
+        [sys.executable, "-m", "memaudit.cli", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="session")
+def memaudit_cli() -> Callable[..., subprocess.CompletedProcess]:
+    """Runs the `memaudit` command: memaudit_cli("audit", "--data", ..., timeout=600)."""
+    return _memaudit_cli
 
 
 @pytest.fixture(scope="session")

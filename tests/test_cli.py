@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-import subprocess
-import sys
+import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "memaudit.cli", *args], capture_output=True, text=True, timeout=300
-    )
+@pytest.fixture
+def run(memaudit_cli: Callable) -> Callable:
+    return functools.partial(memaudit_cli, timeout=300)
 
 
 @pytest.mark.parametrize(
@@ -23,7 +22,9 @@ def run(*args: str) -> subprocess.CompletedProcess:
         (["synth", "--out", "{tmp}/afile/x", "--subjects", "200"], "writable"),
     ],
 )
-def test_bad_arguments_get_one_clear_line_and_exit_2(tmp_path: Path, args: list[str], needle: str) -> None:
+def test_bad_arguments_get_one_clear_line_and_exit_2(
+    run: Callable, tmp_path: Path, args: list[str], needle: str
+) -> None:
     (tmp_path / "afile").write_text("a file, not a directory")
     result = run(*[a.format(tmp=tmp_path) for a in args])
     assert result.returncode == 2, result.stderr
@@ -33,7 +34,7 @@ def test_bad_arguments_get_one_clear_line_and_exit_2(tmp_path: Path, args: list[
     assert not (tmp_path / "x").exists() and not (tmp_path / "m").exists()
 
 
-def test_synth_refuses_a_non_empty_output_and_leaves_it_untouched(tmp_path: Path) -> None:
+def test_synth_refuses_a_non_empty_output_and_leaves_it_untouched(run: Callable, tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("mine")
     result = run("synth", "--out", str(tmp_path), "--subjects", "200", "--quiet")
     assert result.returncode == 2 and "not empty" in result.stderr
@@ -41,7 +42,7 @@ def test_synth_refuses_a_non_empty_output_and_leaves_it_untouched(tmp_path: Path
 
 
 def test_audit_writes_a_report_and_the_gate_exits_3(
-    cohort_dir: Path, model_dir: Path, tmp_path: Path
+    run: Callable, cohort_dir: Path, model_dir: Path, tmp_path: Path
 ) -> None:
     import json
 
@@ -100,7 +101,7 @@ def test_audit_writes_a_report_and_the_gate_exits_3(
     ],
 )
 def test_bad_config_gets_one_line_and_exit_2(
-    cohort_dir: Path, model_dir: Path, tmp_path: Path, text: str, needle: str
+    run: Callable, cohort_dir: Path, model_dir: Path, tmp_path: Path, text: str, needle: str
 ) -> None:
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(text)
@@ -122,7 +123,7 @@ def test_bad_config_gets_one_line_and_exit_2(
 
 
 def test_model_dir_without_vocab_or_weights_is_refused(
-    cohort_dir: Path, model_dir: Path, tmp_path: Path
+    run: Callable, cohort_dir: Path, model_dir: Path, tmp_path: Path
 ) -> None:
     import shutil
 
@@ -143,7 +144,9 @@ def test_model_dir_without_vocab_or_weights_is_refused(
         assert result.returncode == 2 and needle in result.stderr and "Traceback" not in result.stderr
 
 
-def test_schema_prints_the_report_schema_and_report_refuses_a_dir_without_report(tmp_path: Path) -> None:
+def test_schema_prints_the_report_schema_and_report_refuses_a_dir_without_report(
+    run: Callable, tmp_path: Path
+) -> None:
     import json
 
     schema = run("schema")

@@ -4,8 +4,7 @@ sensitive is incomplete, never low, and the preflight says so before any model c
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,17 +17,13 @@ SMALL = (
 )
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "memaudit.cli", *args], capture_output=True, text=True, timeout=600
-    )
-
-
 @pytest.fixture(scope="module")
-def unmatchable(cohort_dir: Path, model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def unmatchable(
+    memaudit_cli: Callable, cohort_dir: Path, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict:
     out = tmp_path_factory.mktemp("incomplete")
     (out / "audit.yaml").write_text(SMALL + UNMATCHABLE)
-    audit = run(
+    audit = memaudit_cli(
         "audit",
         "--data",
         str(cohort_dir),
@@ -66,11 +61,11 @@ def test_with_no_sensitive_group_matched_the_audit_is_incomplete_not_low(unmatch
 
 
 def test_the_gate_fails_an_incomplete_audit_unless_accepted(
-    unmatchable: dict, cohort_dir: Path, model_dir: Path
+    memaudit_cli: Callable, unmatchable: dict, cohort_dir: Path, model_dir: Path
 ) -> None:
     failed = unmatchable["audit"]
     assert failed.returncode == 3 and "incomplete" in failed.stdout and "--accept-incomplete" in failed.stdout
-    accepted = run(
+    accepted = memaudit_cli(
         "audit",
         "--data",
         str(cohort_dir),
@@ -92,9 +87,9 @@ def test_the_gate_fails_an_incomplete_audit_unless_accepted(
 
 
 def test_check_explains_an_audit_that_could_mean_nothing(
-    unmatchable: dict, cohort_dir: Path, model_dir: Path
+    memaudit_cli: Callable, unmatchable: dict, cohort_dir: Path, model_dir: Path
 ) -> None:
-    refused = run(
+    refused = memaudit_cli(
         "check",
         "--data",
         str(cohort_dir),
@@ -109,7 +104,7 @@ def test_check_explains_an_audit_that_could_mean_nothing(
     line = refused.stderr.strip().splitlines()
     assert len(line) == 1 and "sensitive group" in line[0] and "Fix:" in line[0]
     (unmatchable["dir"] / "ok.yaml").write_text(SMALL)
-    ok = run(
+    ok = memaudit_cli(
         "check",
         "--data",
         str(cohort_dir),

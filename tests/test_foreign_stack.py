@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -279,31 +279,27 @@ def test_multi_token_codes_score_as_the_sum_of_their_tokens(foreign: dict[str, P
     assert all(c in known or c in adapter.vocab.token_to_id for s in samples for c in s)
 
 
-def _audit(foreign: dict[str, Path], out: Path, config: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "memaudit.cli",
-            "audit",
-            "--data",
-            str(foreign["meds"]),
-            "--model",
-            str(foreign["model"]),
-            "--out",
-            str(out),
-            "--config",
-            str(config),
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+def _audit(
+    memaudit_cli: Callable, foreign: dict[str, Path], out: Path, config: Path
+) -> subprocess.CompletedProcess:
+    return memaudit_cli(
+        "audit",
+        "--data",
+        str(foreign["meds"]),
+        "--model",
+        str(foreign["model"]),
+        "--out",
+        str(out),
+        "--config",
+        str(config),
+        "--quiet",
     )
 
 
-def test_audit_of_a_foreign_stack_end_to_end(foreign: dict[str, Path], tmp_path: Path) -> None:
-    done = _audit(foreign, tmp_path / "run", foreign["config"])
+def test_audit_of_a_foreign_stack_end_to_end(
+    memaudit_cli: Callable, foreign: dict[str, Path], tmp_path: Path
+) -> None:
+    done = _audit(memaudit_cli, foreign, tmp_path / "run", foreign["config"])
     assert done.returncode in (0, 3), done.stderr
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     stream = report["cohort"]["stream"]
@@ -322,14 +318,14 @@ def test_audit_of_a_foreign_stack_end_to_end(foreign: dict[str, Path], tmp_path:
 
 
 def test_static_tier_is_skipped_with_the_reason_when_the_stream_has_no_demographics(
-    foreign: dict[str, Path], tmp_path: Path
+    memaudit_cli: Callable, foreign: dict[str, Path], tmp_path: Path
 ) -> None:
     raw = json.loads(foreign["config"].read_text())
     raw["cohort"]["derive_age"] = None
     raw["cohort"]["static_rows"] = "drop"
     config = tmp_path / "no_age.yaml"
     config.write_text(json.dumps(raw))
-    done = _audit(foreign, tmp_path / "run", config)
+    done = _audit(memaudit_cli, foreign, tmp_path / "run", config)
     assert done.returncode in (0, 3), done.stderr
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert "static" in report["cohort"]["skipped_tiers"]
@@ -348,10 +344,10 @@ def test_static_tier_is_skipped_with_the_reason_when_the_stream_has_no_demograph
     ],
 )
 def test_bad_recipe_or_vocabulary_config_exits_2(
-    section: dict, needle: str, foreign: dict[str, Path], tmp_path: Path
+    memaudit_cli: Callable, section: dict, needle: str, foreign: dict[str, Path], tmp_path: Path
 ) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text(json.dumps(section))
-    done = _audit(foreign, tmp_path / "run", config)
+    done = _audit(memaudit_cli, foreign, tmp_path / "run", config)
     assert done.returncode == 2 and needle in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "run" / "report.json").exists()

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -98,27 +99,22 @@ def test_its_exported_model_scores_its_stream_without_a_second_start_token(eic_a
     np.testing.assert_allclose(adapter.score([codes])[0].logprobs, direct, atol=1e-4)
 
 
-def test_its_output_is_audited_as_written(eic_ar: dict[str, Path], tmp_path: Path) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "memaudit.cli",
-            "audit",
-            "--preset",
-            "meds_eic_ar",
-            "--data",
-            str(eic_ar["int"]),
-            "--model",
-            str(eic_ar["model"]),
-            "--out",
-            str(tmp_path / "run"),
-            "--subjects-per-arm",
-            "60",
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
+def test_its_output_is_audited_as_written(
+    memaudit_cli: Callable, eic_ar: dict[str, Path], tmp_path: Path
+) -> None:
+    done = memaudit_cli(
+        "audit",
+        "--preset",
+        "meds_eic_ar",
+        "--data",
+        str(eic_ar["int"]),
+        "--model",
+        str(eic_ar["model"]),
+        "--out",
+        str(tmp_path / "run"),
+        "--subjects-per-arm",
+        "60",
+        "--quiet",
         timeout=900,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -138,44 +134,32 @@ def test_its_output_is_audited_as_written(eic_ar: dict[str, Path], tmp_path: Pat
     assert "What the audit can test" in done.stdout
 
 
-def test_a_checkpoint_is_refused_with_the_way_to_export_it(eic_ar: dict[str, Path], tmp_path: Path) -> None:
+def test_a_checkpoint_is_refused_with_the_way_to_export_it(
+    memaudit_cli: Callable, eic_ar: dict[str, Path], tmp_path: Path
+) -> None:
     ckpt = eic_ar["root"] / "out" / "checkpoints" / "last.ckpt"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "memaudit.cli",
-            "audit",
-            "--preset",
-            "meds_eic_ar",
-            "--data",
-            str(eic_ar["int"]),
-            "--model",
-            str(ckpt),
-            "--out",
-            str(tmp_path / "run"),
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
+    done = memaudit_cli(
+        "audit",
+        "--preset",
+        "meds_eic_ar",
+        "--data",
+        str(eic_ar["int"]),
+        "--model",
+        str(ckpt),
+        "--out",
+        str(tmp_path / "run"),
+        "--quiet",
         timeout=300,
     )
     assert done.returncode == 2 and "import-eic-ar" in done.stderr and "Traceback" not in done.stderr
-    untrusted = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "memaudit.cli",
-            "import-eic-ar",
-            "--checkpoint",
-            str(ckpt),
-            "--tensorized",
-            str(eic_ar["root"] / "tens"),
-            "--out",
-            str(tmp_path / "m"),
-        ],
-        capture_output=True,
-        text=True,
+    untrusted = memaudit_cli(
+        "import-eic-ar",
+        "--checkpoint",
+        str(ckpt),
+        "--tensorized",
+        str(eic_ar["root"] / "tens"),
+        "--out",
+        str(tmp_path / "m"),
         timeout=300,
     )
     assert (

@@ -4,9 +4,8 @@ models reachable only through precomputed generations."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -124,7 +123,7 @@ def test_check_adapter_names_the_broken_contract(small_cohort: Path) -> None:
 
 
 def test_prompts_to_external_generations_to_audit_round_trip(
-    cohort_dir: Path, model_dir: Path, tmp_path: Path
+    memaudit_cli: Callable, cohort_dir: Path, model_dir: Path, tmp_path: Path
 ) -> None:
     config = tmp_path / "audit.yaml"
     config.write_text(
@@ -132,12 +131,7 @@ def test_prompts_to_external_generations_to_audit_round_trip(
         "statistics:\n  n_bootstrap: 50\n"
     )
 
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "memaudit.cli", *args], capture_output=True, text=True, timeout=600
-        )
-
-    exported = run(
+    exported = memaudit_cli(
         "prompts",
         "--data",
         str(cohort_dir),
@@ -163,7 +157,7 @@ def test_prompts_to_external_generations_to_audit_round_trip(
                 for j, s in enumerate(samples)
             ]
     pl.DataFrame(rows).write_parquet(tmp_path / "generations.parquet")
-    via_file = run(
+    via_file = memaudit_cli(
         "audit",
         "--data",
         str(cohort_dir),
@@ -176,7 +170,7 @@ def test_prompts_to_external_generations_to_audit_round_trip(
         "--quiet",
     )
     assert via_file.returncode == 0, via_file.stderr
-    direct = run(
+    direct = memaudit_cli(
         "audit",
         "--data",
         str(cohort_dir),
@@ -197,7 +191,7 @@ def test_prompts_to_external_generations_to_audit_round_trip(
         assert a["tests"][t]["status"] == "skipped" and a["tests"][t]["summary"].startswith("Skipped:")
     missing = pl.read_parquet(tmp_path / "generations.parquet").head(10)
     missing.write_parquet(tmp_path / "partial.parquet")
-    partial = run(
+    partial = memaudit_cli(
         "audit",
         "--data",
         str(cohort_dir),

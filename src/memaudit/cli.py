@@ -186,6 +186,21 @@ def cmd_config(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from .groundtruth.validate import format_table, quick, validate
 
+    if args.repeat:
+        from .groundtruth.repeats import format_repeats, repeat
+
+        out = writable_location(Path(args.out or "repeats_run"))
+        result = repeat(
+            out,
+            args.repeat,
+            [s.strip() for s in args.scenario.split(",") if s.strip()],
+            start=args.seed,
+            progress=not args.quiet,
+            keep=args.keep,
+        )
+        print(format_repeats(result))
+        print(f"wrote {out / 'repeats.json'}")
+        return EXIT_OK
     if args.quick:
         result = quick(
             writable_location(Path(args.out or "validation_run")),
@@ -343,8 +358,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--quick", action="store_true", help="synth, train, audit, placebo audit and score a small cohort"
     )
-    p.add_argument("--out", help="with --quick: output directory (default validation_run)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="with --quick or --repeat: output directory (default validation_run)")
+    p.add_argument("--seed", type=int, default=0, help="the seed (with --repeat: of the first run)")
+    p.add_argument(
+        "--repeat",
+        type=_positive_int,
+        help="train and audit N independent models per scenario (new data and training seed each); "
+        "finished runs under --out are reused",
+    )
+    p.add_argument(
+        "--scenario",
+        default="no_memorization,memorizing",
+        help="with --repeat: comma-separated among no_memorization, memorizing, demo",
+    )
+    p.add_argument(
+        "--keep", action="store_true", help="with --repeat: keep each run's cohort, models and caches"
+    )
     p.add_argument(
         "--no-information",
         action="store_true",

@@ -38,6 +38,7 @@ from .report.html import render_html
 from .report.json_report import build_report, markdown_summary, subject_table
 from .report.schema import validate_report
 from .rundir import RunDir
+from .stability import verdict_stability
 from .tables import first_line, read_table
 
 LEVELS = {"low": 0, "medium": 1, "high": 2}
@@ -231,7 +232,7 @@ def run(
                 if not vocabulary.knows(c):
                     unknown[c] = unknown.get(c, 0) + 1
         artifacts = vocabulary_check(dataset, ctx, vocabulary.tokens())
-    return AuditOutcome(
+    outcome = AuditOutcome(
         ctx,
         results,
         caches[AUDITED].hits,
@@ -245,6 +246,8 @@ def run(
         ),
         covered,
     )
+    outcome.stability = verdict_stability(outcome, adapter, reference, run_dir, audits)
+    return outcome
 
 
 def vocabulary_check(dataset: MedsDataset, ctx: AuditContext, tokens: list[str]) -> dict:

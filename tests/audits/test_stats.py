@@ -158,3 +158,21 @@ def test_gap_permutation_p_equals_a_loop_over_permutations_with_ties() -> None:
         order = rng.permutation(len(pooled))
         hits += auroc_gap(pooled[order[:40]], pooled[order[40:]]) >= observed - 1e-12
     assert gap_permutation_p(member, non_member, np.random.default_rng(7), 300) == (hits + 1) / 301
+
+
+def test_holm_matches_its_step_down_definition() -> None:
+    """Holm: the i-th smallest p is multiplied by (m − i + 1), and adjusted values never decrease
+    with rank; brute force over random p-values with ties."""
+    from memaudit.audits.stats import holm
+
+    rng = np.random.default_rng(11)
+    for _ in range(50):
+        p = np.round(rng.uniform(0, 0.2, rng.integers(1, 12)), 3)
+        order = np.argsort(p, kind="mergesort")
+        expected = np.empty_like(p)
+        running = 0.0
+        for rank, i in enumerate(order):
+            running = max(running, min(1.0, (p.size - rank) * p[i]))
+            expected[i] = running
+        assert np.allclose(holm(p), expected)
+    assert holm([]).size == 0

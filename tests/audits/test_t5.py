@@ -3,6 +3,7 @@ model, the counterfactual verdicts against planted truth."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import polars as pl
@@ -13,6 +14,7 @@ from memaudit.audits import t5_memorization as t5m
 from memaudit.audits import t5_perturbation as t5p
 from memaudit.audits.handoffs import FlaggedCase
 from memaudit.config import load_config
+from memaudit.stability import rejudge_t5
 from memaudit.synthetic.trainer import TrainConfig, train_model
 
 
@@ -125,3 +127,8 @@ def test_with_a_reference_model_memorized_cases_are_canaries_and_patterns_are_no
         if row["verdict"] == "memorized":
             assert planted == "random" and repeats >= 5, row
     assert "reference_calibrated" in outcome.results["T4"].metrics["by_score"]  # one reference, both tests
+    # the verdict's stability re-judges T5 from its own table: every subject drawn once is the audit
+    ctx = outcome.context
+    assert rejudge_t5(t5, ctx, Counter(ctx.members + ctx.non_members)) == t5.status
+    assert outcome.stability["recomputed"] == outcome.stability["resamples"] > 0
+    assert t5.metrics["null_tail"]["p_value_from"] in ("student_t", "empirical")

@@ -48,6 +48,20 @@ def test_report_json_validates_against_the_shipped_schema(run_dir: Path) -> None
         jsonschema.validate(broken, report_schema())
 
 
+def test_the_report_says_what_its_level_rests_on_and_how_stable_it_is(run_dir: Path) -> None:
+    report = json.loads((run_dir / "report.json").read_text())
+    risk = report["risk"]
+    deciding = {"high": "fail", "medium": "warn"}.get(risk["level"])
+    named = {line.split(" ")[0] for line in risk["rests_on"]} - {"vocabulary"}
+    assert named == {n for n, t in report["tests"].items() if t["status"] == deciding}
+    assert risk["stability"]["recomputed"] == risk["stability"]["resamples"] > 0
+    assert sum(risk["stability"]["levels"].values()) == pytest.approx(1.0)
+    html = (run_dir / "report.html").read_text()
+    assert "How stable:" in html and f"in {risk['stability']['recomputed']} audits of resampled" in html
+    if risk["rests_on"]:
+        assert "The level rests on" in html
+
+
 def test_report_html_is_rendered_from_json_alone(run_dir: Path) -> None:
     html = (run_dir / "report.html").read_text()
     (run_dir / "report.html").unlink()

@@ -28,6 +28,7 @@ class AuditOutcome:
     vocabulary: dict | None = None
     model_input: dict | None = None
     coverage: dict = field(default_factory=dict)  # what could be tested, known before any model call
+    stability: dict | None = None  # the risk level over subject-resampled audits (memaudit.stability)
 
 
 def run_audits(

@@ -170,6 +170,19 @@ def benjamini_hochberg(pvalues: Sequence[float], q: float = 0.05) -> tuple[np.nd
     return adjusted <= q, adjusted
 
 
+def holm(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values: rejecting where adjusted < alpha controls the chance of
+    any false rejection among the family at alpha (family-wise error), under any dependence."""
+    p = np.asarray(pvalues, float)
+    if p.size == 0:
+        return np.zeros(0)
+    order = np.argsort(p, kind="mergesort")
+    stepped = np.maximum.accumulate(p[order] * (p.size - np.arange(p.size))).clip(max=1.0)
+    adjusted = np.empty_like(stepped)
+    adjusted[order] = stepped
+    return adjusted
+
+
 MIN_NEGATIVES_PER_FPR = 10  # an operating point at FPR f needs at least 10 / f non-members
 
 

@@ -5,8 +5,9 @@ threshold again was sampling noise: `not_replicated`). Then:
 
 - **with a reference model** (config `reference.model`: same recipe, never trained on the
   patient), the contrast of the audited model against it, judged against the same contrast on
-  non-members flagged by the same T2 rule (audits/t5_contrast.py): memorized, generalized or
-  inconclusive, Benjamini-Hochberg across cases. A memorized case fails the test.
+  non-members flagged by the same T2 rule (audits/t5_contrast.py): memorized (Holm across the
+  audit's cases: family-wise), likely memorized (Benjamini-Hochberg only), generalized or
+  inconclusive. A memorized case fails the test; a likely memorized one warns.
 - **without one**, the identifier-perturbation profile (audits/t5_perturbation.py), as
   description: a case whose answer drops when identifiers change warns, never fails.
 
@@ -32,7 +33,7 @@ from .registry import Audit, Earlier, register
 from .result import FAIL, PASS, WARN, TestResult
 from .sampling import Spent, draws, next_round, rounds, schedule, settled
 from .stats import benjamini_hochberg
-from .t5_contrast import contrast_p_values, logit_contrast, verdicts
+from .t5_contrast import VERDICTS, contrast_test, logit_contrast, verdicts
 from .t5_perturbation import (
     available_families,
     describe,
@@ -47,7 +48,6 @@ from .t5_perturbation import (
 NAME, TITLE = "T5", "Memorized or generalized"
 MIN_NULL_CASES = 10  # non-member flags needed before a contrast can be judged against them
 NULL_QUANTILE = 0.99  # a memorized contrast also exceeds this quantile of the null contrasts
-VERDICTS = ("memorized", "generalized", "inconclusive", "not_replicated")
 DESCRIPTIONS = ("identifier_sensitive", "identifier_stable", "inconclusive", "not_replicated")
 
 
@@ -297,8 +297,10 @@ class MemorizationAudit(Audit):
             "statistic": "logit contrast of the audited model's against the reference model's share of "
             f"{n} fresh samples with the group (Jeffreys-smoothed), for the cases whose fresh samples "
             "replicate the flag; null: the same contrast on non-members flagged by the same T2 rule whose "
-            "fresh samples replicate it too, for the same group (normal random effects, group means shrunk "
-            "towards the overall mean); Benjamini-Hochberg across the judged cases",
+            "fresh samples replicate it too, for the same group (random effects, group means shrunk "
+            "towards the overall mean), its tail a Student t fitted to the null cases' own z where a "
+            "leave-one-out check on them holds, else their empirical ranks; memorized: Holm across the "
+            "judged cases (family-wise); likely memorized: Benjamini-Hochberg only",
         }
         if len(nulls) < MIN_NULL_CASES:
             reason = (
@@ -311,12 +313,13 @@ class MemorizationAudit(Audit):
         contrast, se = logit_contrast(k_m, k_r, n)
         null_contrast, null_se = logit_contrast(null_m, reference(nulls), n)
         judged_cases = [chosen[i] for i in judged]
-        p_param, p_emp, z, null_z = contrast_p_values(
+        test = contrast_test(
             contrast, se, null_contrast, null_se, [c.group for c in judged_cases], [c.group for c in nulls]
         )
-        judged_labels, q = verdicts(
-            k_m / n, k_r / n, p_param, z, null_z, thr, cfg.alpha, cfg.min_effect, NULL_QUANTILE
+        judged_labels, holm_p, q = verdicts(
+            k_m / n, k_r / n, test.p, test.z, test.null_z, thr, cfg.alpha, cfg.min_effect, NULL_QUANTILE
         )
+        z = test.z
         at = {case: j for j, case in enumerate(judged)}
         labels = [judged_labels[at[i]] if i in at else "not_replicated" for i in range(len(chosen))]
         rows, flags = [], {}
@@ -330,8 +333,11 @@ class MemorizationAudit(Audit):
                     "p_reference": None if j is None else float(k_r[j] / n),
                     "contrast": None if j is None else float(contrast[j]),
                     "z": None if j is None else float(z[j]),
-                    "p_value": None if j is None else float(p_param[j]),
-                    "p_value_empirical": None if j is None else float(p_emp[j]),
+                    "p_value": None if j is None else float(test.p[j]),
+                    "p_value_normal": None if j is None else float(test.p_normal[j]),
+                    "p_value_student_t": None if j is None else float(test.p_student_t[j]),
+                    "p_value_empirical": None if j is None else float(test.p_empirical[j]),
+                    "holm_p": None if j is None else float(holm_p[j]),
                     "q_value": None if j is None else float(q[j]),
                     "verdict": labels[i],
                 }
@@ -343,9 +349,15 @@ class MemorizationAudit(Audit):
             cases=rows,
             counts=counted,
             null_contrast_mean=float(np.mean(null_contrast)),
-            null_z_quantile=float(np.quantile(null_z, NULL_QUANTILE)),
+            null_z_quantile=float(np.quantile(test.null_z, NULL_QUANTILE)),
+            null_tail={
+                "p_value_from": test.source,
+                "student_t": {"df": test.tail.df, "scale": test.tail.scale},
+                "check": test.check,
+            },
             null_cases=[
                 {
+                    "subject_id": c.subject_id,
                     "group": c.group,
                     "tier": c.tier,
                     "p_audited": km / n,
@@ -355,20 +367,26 @@ class MemorizationAudit(Audit):
                 for c, km, kr, x in zip(nulls, null_m, reference(nulls), null_contrast)
             ],
         )
+        tail_note = (
+            ""
+            if test.source == "student_t"
+            else " The fitted tail failed its check on the null's own cases, so p-values are the cases' "
+            f"ranks among the {len(nulls)} null cases (valid, but none below {1 / (len(nulls) + 1):.3f})."
+        )
         summary = (
             f"Of {len(rows)} flagged case(s), {counted['memorized']} memorized (the audited model "
-            "regenerates "
-            f"the condition beyond what a reference model that never saw the patient does, judged against "
-            f"{len(nulls)} non-members flagged the same way), {counted['generalized']} generalized (the "
-            f"reference model leaks it too), {counted['inconclusive']} inconclusive; "
-            f"{counted['not_replicated']} did not replicate with fresh samples."
+            "regenerates the condition beyond what a reference model that never saw the patient does, "
+            f"judged against {len(nulls)} non-members flagged the same way, family-wise across the "
+            f"cases), {counted['likely_memorized']} likely memorized (significant only at the false "
+            f"discovery rate), {counted['generalized']} generalized (the reference model leaks it too), "
+            f"{counted['inconclusive']} inconclusive; {counted['not_replicated']} did not replicate with "
+            f"fresh samples.{tail_note}"
         )
         per_subject = {
             "t5_memorized": {c.subject_id: float(v == "memorized") for c, v in zip(chosen, labels)}
         }
-        return TestResult(
-            NAME, TITLE, FAIL if counted["memorized"] else PASS, summary, metrics, per_subject, flags
-        )
+        status = FAIL if counted["memorized"] else WARN if counted["likely_memorized"] else PASS
+        return TestResult(NAME, TITLE, status, summary, metrics, per_subject, flags)
 
     def _profiles(
         self, ctx: AuditContext, chosen: list[FlaggedCase], nulls: list[FlaggedCase], responses: Responses

@@ -106,16 +106,23 @@ class GroupMatcher:
         self.groups = tuple(groups)
         self.conventions = conventions or infer_conventions(Conventions(), [])
         self._cache: dict[str, frozenset[str]] = {}
+        self._codes_of: dict[str, set[str]] = {g.name: set() for g in self.groups}  # matched so far
 
     def groups_of(self, code: str) -> frozenset[str]:
         hit = self._cache.get(code)
         if hit is None:
             hit = frozenset(g.name for g in self.groups if g.matches(code, self.conventions))
             self._cache[code] = hit
+            for name in hit:
+                self._codes_of[name].add(code)
         return hit
 
     def is_sensitive(self, code: str) -> bool:
         return bool(self.groups_of(code))
 
     def has_group(self, codes: Iterable[str], group: str) -> bool:
-        return any(group in self.groups_of(c) for c in codes)
+        # set operations instead of a lookup per code: audits ask this of millions of samples
+        codes = set(codes)
+        for code in codes.difference(self._cache):
+            self.groups_of(code)
+        return not codes.isdisjoint(self._codes_of.get(group, ()))

@@ -220,7 +220,10 @@ class T5(Section):
     )
     max_cases: int = param(50, "flagged member cases judged at most", POSITIVE)
     alpha: float = param(
-        0.05, "false discovery rate of the verdicts (Benjamini-Hochberg)", Interval(0, 1, True, True)
+        0.05,
+        "error rate of the verdicts: family-wise across an audit's cases for memorized (Holm), false "
+        "discovery rate for likely memorized (Benjamini-Hochberg)",
+        Interval(0, 1, True, True),
     )
     min_effect: float = param(
         0.2,
@@ -252,6 +255,11 @@ class Statistics(Section):
     n_permutations: int = param(1000, "permutations of the T2/T3 member-minus-non-member gap tests", POSITIVE)
     confidence: float = param(
         0.95, "confidence of intervals; 1 - confidence is the error rate", Interval(0.5, 1, True, True)
+    )
+    stability_resamples: int = param(
+        10,
+        "subject-resampled audits (no model call) that say how stable the risk level is; 0 turns it off",
+        Interval(0, None),
     )
 
 

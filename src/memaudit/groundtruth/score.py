@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 
 from ..audits.stats import clopper_pearson
+from ..audits.t5_contrast import VERDICTS
 from ..report.privacy import subject_hash
 
 
@@ -207,9 +208,6 @@ def t5_accuracy(report: dict, gt: pl.DataFrame) -> dict:
         "n_pattern_all_cases": len(pattern_all),
         "verdicts_of_random": counts(random_all),
     }
-
-
-VERDICTS = ("memorized", "generalized", "inconclusive", "not_replicated")
 
 
 def binomial_share(p_values: list[float]) -> dict:

@@ -24,7 +24,6 @@ QUICK_AUDIT = {
 TARGETS = {
     "power_at_20_plus": 0.95,
     "placebo_false_flag_rate": 0.05,
-    "t5_canary_20_plus_memorized": 0.8,
     "t5_pattern_memorized_at_most": 0.05,
     "t5_pattern_generalized": 0.8,
     "placebo_epsilon_zero": 0.95,
@@ -123,9 +122,6 @@ def targets_met(v: dict) -> dict:
         ),
         "placebo_no_memorized_case": pl_["t5_memorized"] == 0,
         "placebo_epsilon_zero_ge_95pct": pl_["epsilon_zero_share"] >= TARGETS["placebo_epsilon_zero"],
-        "t5_canary_20_plus_memorized_ge_0_8": at_least(
-            "canary_20_plus_labelled_memorized", TARGETS["t5_canary_20_plus_memorized"]
-        ),
         "t5_pattern_memorized_le_0_05": t5["pattern_labelled_memorized"] is not None
         and t5["pattern_labelled_memorized"] <= TARGETS["t5_pattern_memorized_at_most"],
         "t5_pattern_generalized_ge_0_8": at_least(

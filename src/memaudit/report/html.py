@@ -135,8 +135,38 @@ def _executive(report: dict) -> str:
     return (
         f'<h2>Executive summary</h2><p><span class="verdict {risk["level"]}">'
         f"Risk: {risk['level'].upper()}</span></p>"
-        f"<ul>{reasons}</ul><table><tr><th>test</th><th>status</th><th>finding</th></tr>{rows}</table>{tier_table}"
+        f"<ul>{reasons}</ul>{_how_sure(risk)}<table><tr><th>test</th><th>status</th><th>finding</th></tr>{rows}</table>{tier_table}"
     )
+
+
+def _how_sure(risk: dict) -> str:
+    """What the level rests on and how often subject-resampled audits reach each level."""
+    rests = risk.get("rests_on") or []
+    out = ""
+    if rests:
+        out += (
+            "<p><b>The level rests on:</b></p><ul>"
+            + "".join(f"<li>{escape(r)}</li>" for r in rests)
+            + "</ul>"
+        )
+    stab = risk.get("stability") or {}
+    if stab.get("recomputed"):
+        shares = ", ".join(f"{escape(level)} {share:.0%}" for level, share in stab["levels"].items())
+        tests = "; ".join(
+            f"{escape(name)} " + ", ".join(f"{escape(s)} {v:.0%}" for s, v in by.items())
+            for name, by in stab["tests"].items()
+            if len(by) > 1
+        )
+        out += (
+            f"<p><b>How stable:</b> in {stab['recomputed']} audits of resampled patients (the same model "
+            f"responses, no new model call), the risk level was {shares}."
+            + (f" Tests that changed status: {tests}." if tests else " No test changed status.")
+            + " Another training of the model is a different question, measured by "
+            "<code>memaudit validate --repeat</code> on synthetic data.</p>"
+        )
+    elif stab:
+        out += f"<p class='small'>Stability: {escape(stab.get('note', 'not computed'))}.</p>"
+    return out
 
 
 def _leakage(report: dict) -> str:
@@ -228,6 +258,39 @@ def _roc(report: dict) -> str:
     )
 
 
+VERDICT_CLASS = {"memorized": "fail", "likely_memorized": "warn"}
+
+
+def _t5_tail(metrics: dict) -> str:
+    """The null's tail check: does the fitted tail hold on the null's own cases?"""
+    tail = metrics.get("null_tail")
+    if not tail:
+        return ""
+    check = tail["check"]
+    rows = "".join(
+        f"<tr><td>{escape(model.replace('_', ' '))}</td>"
+        + "".join(
+            f"<td>{r['beyond']} (expected {r['expected']:.1f})</td>"
+            for r in check[model]["by_quantile"].values()
+        )
+        + f"<td>{'holds' if check[model]['holds'] else 'too many beyond'}</td></tr>"
+        for model in ("normal", "student_t")
+    )
+    heads = "".join(
+        f"<th>beyond the {float(q) * 100:g}th percentile</th>" for q in check["normal"]["by_quantile"]
+    )
+    used = (
+        f"Student t with {tail['student_t']['df']:g} degrees of freedom"
+        if tail["p_value_from"] == "student_t"
+        else "the empirical ranks among the null cases (no fitted tail held)"
+    )
+    return (
+        f"<p class='small'>The null's tail, checked on its own {check['n_null']} cases (each left out in "
+        f"turn, the null refitted without it): p-values come from {escape(used)}.</p>"
+        f"<table><tr><th>null model</th>{heads}<th>check</th></tr>{rows}</table>"
+    )
+
+
 def _t5(report: dict) -> str:
     t5 = report["tests"]["T5"]
     cases = t5["metrics"].get("cases", [])
@@ -239,14 +302,15 @@ def _t5(report: dict) -> str:
             f"<tr><td><code>{escape(c['subject'])}</code></td><td>{escape(c['group'])} @ "
             f"{escape(c['tier'])}</td>"
             f"<td>{_fmt(c['p_audited'])}</td><td>{_fmt(c['p_reference'])}</td><td>{_fmt(c['contrast'])}</td>"
-            f"<td>{_fmt(c['q_value'])}</td><td class='{'fail' if c['verdict'] == 'memorized' else ''}'>"
-            f"{escape(c['verdict'])}</td></tr>"
+            f"<td>{_fmt(c.get('holm_p'))}</td><td>{_fmt(c['q_value'])}</td>"
+            f"<td class='{VERDICT_CLASS.get(c['verdict'], '')}'>"
+            f"{escape(c['verdict'].replace('_', ' '))}</td></tr>"
             for c in cases
         )
         return (
-            f"{title}<p>{escape(t5['summary'])}</p><table><tr><th>subject</th><th>group @ tier</th>"
-            "<th>share of samples, audited model</th><th>reference model</th><th>logit "
-            "contrast</th><th>q</th>"
+            f"{title}<p>{escape(t5['summary'])}</p>{_t5_tail(t5['metrics'])}<table><tr><th>subject</th>"
+            "<th>group @ tier</th><th>share of samples, audited model</th><th>reference model</th><th>logit "
+            "contrast</th><th>Holm p</th><th>q</th>"
             f"<th>verdict</th></tr>{rows}</table>"
         )
     figs = []

@@ -15,7 +15,7 @@ from ..config import AuditConfig
 from ..version import __version__
 from .privacy import subject_hash
 
-SCHEMA_VERSION = "1.3.0"  # 1.3: metrics.sampling per test, T4 simultaneous interval, T5 z and null cases
+SCHEMA_VERSION = "1.4.0"  # 1.4: risk.rests_on and risk.stability; T5 Holm, likely_memorized, null tail check
 
 
 def _clean(obj: Any, salt: str) -> Any:
@@ -71,6 +71,7 @@ def risk_level(outcome: AuditOutcome) -> dict:
     )
     if level == "low" and not complete:
         level = "incomplete"
+    rests = rests_on(outcome, level)
     if not reasons:
         reasons = (
             ["No test found a significant member-minus-non-member difference."]
@@ -80,7 +81,45 @@ def risk_level(outcome: AuditOutcome) -> dict:
                 "incomplete."
             ]
         )
-    return {"level": level, "complete": complete, "reasons": reasons, "not_tested": missing}
+    return {
+        "level": level,
+        "complete": complete,
+        "reasons": reasons,
+        "not_tested": missing,
+        "rests_on": rests,
+    }
+
+
+def rests_on(outcome: AuditOutcome, level: str) -> list[str]:
+    """The results the risk level rests on: each test whose status sets the level, in one line
+    with the figure that decided it."""
+    deciding = {"high": FAIL, "medium": WARN}.get(level)
+    if deciding is None:
+        return []
+    out = []
+    for name, r in outcome.results.items():
+        if r.status != deciding:
+            continue
+        m = r.metrics
+        if name == "T5" and m.get("mode") == "counterfactual":
+            verdict = "memorized" if deciding == FAIL else "likely_memorized"
+            key = "holm_p" if deciding == FAIL else "q_value"
+            cases = [c for c in m["cases"] if c["verdict"] == verdict]
+            smallest = min(c[key] for c in cases)
+            label = "Holm-adjusted p" if deciding == FAIL else "q"
+            out.append(
+                f"T5 {deciding}: {len(cases)} case(s) {verdict.replace('_', ' ')}, smallest {label} "
+                f"{smallest:.3g}"
+            )
+        elif name == "T4" and "decision" in m:
+            d = m["decision"]
+            lo, hi = d["auroc_ci95"]
+            out.append(f"T4 {deciding}: {m['primary_score']} AUROC {d['auroc']:.2f} [{lo:.2f}, {hi:.2f}]")
+        else:
+            out.append(f"{name} {deciding}: {r.summary.split('. ')[0].rstrip('.')}.")
+    if outcome.vocabulary and outcome.vocabulary.get("status") == FAIL and level == "high":
+        out.append(f"vocabulary fail: {outcome.vocabulary['summary']}")
+    return out
 
 
 def build_report(
@@ -134,7 +173,7 @@ def build_report(
             "vocabulary_artifacts": outcome.vocabulary
             or {"status": "skipped", "summary": "Skipped: the model adapter exposes no vocabulary."}
         },
-        "risk": risk_level(outcome),
+        "risk": {**risk_level(outcome), **({"stability": outcome.stability} if outcome.stability else {})},
         "flagged_subjects": [
             {"subject": subject_hash(salt, s), "arm": ctx.arm(s), "tests": sorted(set(w))}
             for s, w in sorted(flagged.items(), key=lambda kv: subject_hash(salt, kv[0]))
@@ -173,6 +212,13 @@ def markdown_summary(report: dict) -> str:
     for name, t in report["tests"].items():
         lines.append(f"| {name} {t['title']} | {t['status']} | {t['summary']} |")
     lines.append("")
+    risk = report["risk"]
+    if risk.get("rests_on"):
+        lines += ["the level rests on:", *(f"- {r}" for r in risk["rests_on"]), ""]
+    stability = risk.get("stability") or {}
+    if stability.get("recomputed"):
+        shares = ", ".join(f"{level} {share:.0%}" for level, share in stability["levels"].items())
+        lines += [f"in {stability['recomputed']} subject-resampled audits (no new model call): {shares}", ""]
     if report["risk"]["not_tested"]:
         lines += ["not tested:", *(f"- {why}" for why in report["risk"]["not_tested"]), ""]
     drawn = [

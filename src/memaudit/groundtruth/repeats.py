@@ -1,0 +1,350 @@
+"""`memaudit validate --repeat N`: the release gate measured as a gate, over independent trainings.
+
+One claim per audit ("this model memorized something") has an error rate per audit, and one
+training is one draw of it. Each run of a scenario writes a new cohort (data seed) and trains the
+audited and reference models (training seed) from seed `index`, audits, runs the placebo audit and
+scores both against the planted truth. Runs live in `DIR/<scenario>/run_<index>/`; a run whose
+`run.json` exists is reused, so N can grow over several invocations and a killed one loses only
+the run it was in. `DIR/repeats.json` is recomputed from every finished run each time.
+
+Scenarios:
+- `no_memorization`: every member seen once, conditions planted by pattern only (no canary, no
+  random plant). Nothing is memorized, so a T5 fail is a false FAIL of the gate.
+- `memorizing`: the validation cohort (canaries repeated 1×, 5×, 20×, 50× with their random plant
+  within the generation horizon). The gate should say high.
+- `demo`: `memaudit demo`'s recipe at seed `index` (how often the demo's verdict is what it is).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from ..atomic import write_json
+from ..audits.stats import clopper_pearson
+from ..errors import UserInputError
+from .score import ground_truth_by_hash
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A recipe: the synthetic cohort, the training and the audit's configuration overrides."""
+
+    description: str
+    synth: dict[str, Any]
+    audit: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 12
+
+
+# the repeated runs measure the gate over trainings: the per-audit stability figure is left out
+# (statistics.stability_resamples 0) to keep a run at a few minutes
+LIGHT_AUDIT = {
+    "tiers": ["none", "static", "codes:10", "codes:20"],
+    "statistics": {"stability_resamples": 0},
+}
+SCENARIOS = {
+    "no_memorization": Scenario(
+        "every member seen once, conditions planted by pattern only: nothing to memorize",
+        {"n_subjects": 1000, "canaries_per_repetition": 0, "random_plant_rate": 0.0},
+        LIGHT_AUDIT,
+    ),
+    "memorizing": Scenario(
+        "canaries repeated 1×, 5×, 20×, 50× (20 each), random plants within the horizon",
+        {"n_subjects": 1000, "canaries_per_repetition": 20, "canary_plant_window": (12, 30)},
+        {**LIGHT_AUDIT, "subjects_per_arm": None, "generation": {"max_new_codes": 48}},
+    ),
+    "demo": Scenario("`memaudit demo`'s recipe", {"n_subjects": 2000}),
+}
+REFERENCE_HOLD_OUT = 0.5
+
+
+def run_one(
+    scenario: str, index: int, run_dir: Path, progress: bool = False, catalogue: dict | None = None
+) -> dict:
+    """One independent training and audit of `scenario` (from `catalogue`, default SCENARIOS) at
+    seed `index`; returns run.json."""
+    from ..config import load_config
+    from ..pipeline import ModelSource, audit
+    from ..synthetic.cohort import SynthConfig, write_cohort
+    from ..synthetic.trainer import TrainConfig, train_model
+    from .validate import validate
+
+    spec = (catalogue or SCENARIOS)[scenario]
+    done = run_dir / "run.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data, model, reference = run_dir / "data", run_dir / "model", run_dir / "reference_model"
+    seconds: dict[str, float] = {}
+
+    def stage(name: str, finished: Path, make: Any) -> None:
+        if finished.exists():
+            return
+        partial = finished.parent if finished.name in ("config.json", "ground_truth.parquet") else None
+        if partial is not None and partial.exists():
+            shutil.rmtree(partial)  # a stage killed halfway is redone from scratch
+        start = time.perf_counter()
+        make()
+        seconds[name] = round(time.perf_counter() - start, 1)
+
+    stage(
+        "synth",
+        data / "ground_truth.parquet",
+        lambda: write_cohort(data, SynthConfig(**spec.synth, seed=index), progress=progress),
+    )
+    stage(
+        "train",
+        model / "config.json",
+        lambda: train_model(data, model, TrainConfig(epochs=spec.epochs, seed=index), progress=progress),
+    )
+    stage(
+        "reference",
+        reference / "config.json",
+        lambda: train_model(
+            data,
+            reference,
+            TrainConfig(epochs=spec.epochs, seed=index, hold_out=REFERENCE_HOLD_OUT),
+            progress=progress,
+        ),
+    )
+    config = load_config(overrides={**spec.audit, "seed": index, "reference": {"model": str(reference)}})
+    stage(
+        "audit",
+        run_dir / "audit" / "report.json",
+        lambda: audit(
+            data, ModelSource(model=model), run_dir / "audit", config, progress=progress, echo=False
+        ),
+    )
+    start = time.perf_counter()
+    validation = validate(data, run_dir / "audit", model, progress)
+    seconds["placebo_and_scoring"] = round(time.perf_counter() - start, 1)
+    report = json.loads((run_dir / "audit" / "report.json").read_text())
+    placebo = json.loads((run_dir / "audit" / "placebo" / "report.json").read_text())
+    salt = (run_dir / "audit" / "salt.secret").read_text().strip()
+    truth = ground_truth_by_hash(pl.read_parquet(data / "ground_truth.parquet"), salt)
+    result = {
+        "scenario": scenario,
+        "index": index,
+        "seed": index,
+        "seconds": seconds,
+        "risk_level": report["risk"]["level"],
+        "statuses": {name: t["status"] for name, t in report["tests"].items()},
+        "t5": t5_summary(report, truth),
+        "placebo": {
+            "risk_level": placebo["risk"]["level"],
+            "t5_status": placebo["tests"]["T5"]["status"],
+            "t5_counts": placebo["tests"]["T5"]["metrics"].get("counts", {}),
+        },
+        "power_by_repeats": validation["power_by_repeats"],
+        "stability": report["risk"].get("stability"),
+    }
+    write_json(done, result)
+    return result
+
+
+def t5_summary(report: dict, truth: pl.DataFrame) -> dict:
+    """T5's verdicts beside the planted truth of each case, and what other decision rules would
+    have called memorized on the same cases (for choosing the rule by measurement)."""
+    metrics = report["tests"]["T5"]["metrics"]
+    kind, repeats = {}, {}
+    for row in truth.select("subject", "planted", "canary_repetitions").iter_rows(named=True):
+        repeats[row["subject"]] = row["canary_repetitions"] or 0
+        for p in row["planted"] or []:
+            kind[(row["subject"], p["group"])] = p["kind"]
+    cases = []
+    for c in metrics.get("cases", []):
+        k = kind.get((c["subject"], c["group"]), "not planted")
+        r = repeats.get(c["subject"], 0)
+        cases.append(
+            {
+                "truth": "canary_20_plus" if k == "random" and r >= 20 else k if r < 1 else f"{k}_x{r}",
+                "verdict": c["verdict"],
+                **{key: c.get(key) for key in ("p_value_normal", "p_value_student_t", "p_value_empirical")},
+                "z": c.get("z"),
+                "effect": None if c.get("p_reference") is None else c["p_audited"] - c["p_reference"],
+            }
+        )
+    tail = metrics.get("null_tail", {})
+    return {
+        "status": report["tests"]["T5"]["status"],
+        "counts": metrics.get("counts", {}),
+        "n_null": metrics.get("n_null"),
+        "null_z_quantile": metrics.get("null_z_quantile"),
+        "p_value_from": tail.get("p_value_from"),
+        "tail_df": tail.get("student_t", {}).get("df"),
+        "tail_check": {
+            model: tail["check"][model]["holds"] for model in ("normal", "student_t") if "check" in tail
+        },
+        "cases": cases,
+        "min_effect": metrics.get("min_effect"),
+        "alpha": metrics.get("alpha"),
+    }
+
+
+def rule_calls(t5: dict) -> dict[str, dict[str, int]]:
+    """Per decision rule, the cases it calls memorized by truth: normal p with BH (the rule before
+    this one), normal with Holm, Student t with Holm, empirical ranks with Holm."""
+    from ..audits.stats import benjamini_hochberg, holm
+
+    judged = [c for c in t5["cases"] if c["z"] is not None]
+    if not judged:
+        return {}
+    alpha, min_effect, cut = t5["alpha"], t5["min_effect"], t5["null_z_quantile"]
+    passes = np.array([c["z"] > cut and c["effect"] >= min_effect for c in judged])
+    out = {}
+    for rule, column, adjust in (
+        ("normal_bh", "p_value_normal", lambda p: benjamini_hochberg(p, alpha)[1]),
+        ("normal_holm", "p_value_normal", holm),
+        ("student_t_holm", "p_value_student_t", holm),
+        ("empirical_holm", "p_value_empirical", holm),
+    ):
+        adjusted = adjust(np.array([c[column] for c in judged], float))
+        called = [c["truth"] for c, a, ok in zip(judged, adjusted, passes) if ok and a < alpha]
+        out[rule] = dict(Counter(called))
+    return out
+
+
+def _share(k: int, n: int) -> dict:
+    lo, hi = clopper_pearson(k, n) if n else (0.0, 1.0)
+    return {"k": k, "n": n, "share": k / n if n else None, "ci95": [lo, hi]}
+
+
+def summarise(runs: list[dict]) -> dict:
+    """One scenario's figures over its finished runs (the keys of repeats.json)."""
+    n = len(runs)
+    t5 = [r["t5"] for r in runs]
+    memorized = [sum(c["verdict"] == "memorized" for c in t["cases"]) for t in t5]
+    false_memorized = [
+        sum(c["verdict"] == "memorized" and c["truth"] != "canary_20_plus" for c in t["cases"]) for t in t5
+    ]
+    canaries = [c for t in t5 for c in t["cases"] if c["truth"] == "canary_20_plus" and c["z"] is not None]
+    fails = sum(t["status"] == "fail" for t in t5)
+    highs = sum(r["risk_level"] == "high" for r in runs)
+    rules: dict[str, dict[str, Any]] = {}
+    for t in t5:
+        for rule, called in rule_calls(t).items():
+            entry = rules.setdefault(rule, {"runs_with_a_false_call": 0, "canary_20_plus_called": 0})
+            entry["runs_with_a_false_call"] += any(k != "canary_20_plus" for k in called)
+            entry["canary_20_plus_called"] += called.get("canary_20_plus", 0)
+    for entry in rules.values():
+        entry["false_call_share"] = _share(entry["runs_with_a_false_call"], n)
+        entry["canary_recall"] = _share(entry["canary_20_plus_called"], len(canaries))
+    seconds = [sum(r["seconds"].values()) for r in runs if r.get("seconds")]
+    return {
+        "n_runs": n,
+        "seeds": [r["seed"] for r in runs],
+        "risk_levels": dict(Counter(r["risk_level"] for r in runs)),
+        "risk_high_share": highs / n if n else None,
+        "risk_high_share_ci95": list(clopper_pearson(highs, n)) if n else None,
+        "t5_statuses": dict(Counter(t["status"] for t in t5)),
+        "t5_fail_share": fails / n if n else None,
+        "t5_fail_share_ci95": list(clopper_pearson(fails, n)) if n else None,
+        "t5_memorized_per_run": memorized,
+        "t5_likely_memorized_per_run": [
+            sum(c["verdict"] == "likely_memorized" for c in t["cases"]) for t in t5
+        ],
+        "t5_false_memorized_per_run": false_memorized,
+        "t5_cases_per_run": [len(t["cases"]) for t in t5],
+        "t5_null_cases_per_run": [t["n_null"] for t in t5],
+        "t5_p_value_from": dict(Counter(t["p_value_from"] or "no contrast judged" for t in t5)),
+        "t5_tail_check_holds": {
+            model: sum(bool(t["tail_check"].get(model)) for t in t5) for model in ("normal", "student_t")
+        },
+        "t5_tail_df_per_run": [t["tail_df"] for t in t5],
+        "canary_recall": _share(sum(c["verdict"] == "memorized" for c in canaries), len(canaries)),
+        "canary_likely_or_memorized": _share(
+            sum(c["verdict"] in ("memorized", "likely_memorized") for c in canaries), len(canaries)
+        ),
+        "decision_rules_compared": rules,
+        "placebo": {
+            "risk_levels": dict(Counter(r["placebo"]["risk_level"] for r in runs)),
+            "t5_statuses": dict(Counter(r["placebo"]["t5_status"] for r in runs)),
+            "t5_memorized_per_run": [r["placebo"]["t5_counts"].get("memorized", 0) for r in runs],
+        },
+        "seconds_per_run_mean": float(np.mean(seconds)) if seconds else None,
+        "seconds_total": float(np.sum(seconds)) if seconds else None,
+    }
+
+
+def aggregate(out: Path, catalogue: dict | None = None) -> dict:
+    """repeats.json from every finished run under `out`."""
+    catalogue = catalogue or SCENARIOS
+    scenarios = {}
+    for name in catalogue:
+        found = sorted((out / name).glob("run_*/run.json"), key=lambda p: int(p.parent.name.split("_")[1]))
+        if found:
+            scenarios[name] = {
+                "description": catalogue[name].description,
+                **summarise([json.loads(p.read_text()) for p in found]),
+            }
+    result = {"scenarios": scenarios}
+    write_json(out / "repeats.json", result)
+    return result
+
+
+def repeat(
+    out: Path,
+    n: int,
+    scenarios: list[str],
+    start: int = 0,
+    progress: bool = False,
+    keep: bool = False,
+    catalogue: dict | None = None,
+) -> dict:
+    """Runs `start` … `start + n − 1` of each scenario (finished ones reused), then aggregates.
+    Unless `keep`, a finished run's cohort, models and caches are deleted (run.json and the
+    reports stay). `catalogue` maps scenario names to recipes (default SCENARIOS)."""
+    catalogue = catalogue or SCENARIOS
+    unknown = [s for s in scenarios if s not in catalogue]
+    if unknown or not scenarios:
+        raise UserInputError(
+            f"--scenario among {', '.join(catalogue)}",
+            ", ".join(unknown) or "none",
+            "pick scenarios from that list",
+        )
+    out = Path(out)
+    for index in range(start, start + n):
+        for name in scenarios:
+            run_dir = out / name / f"run_{index}"
+            result = run_one(name, index, run_dir, progress, catalogue)
+            if not keep:
+                for heavy in ("data", "model", "reference_model"):
+                    shutil.rmtree(run_dir / heavy, ignore_errors=True)
+                for cache in run_dir.glob("audit/**/cache*.sqlite"):
+                    cache.unlink()
+            print(
+                f"{name} run {index}: risk {result['risk_level']}, T5 {result['t5']['status']} "
+                f"({result['t5']['counts'].get('memorized', 0)} memorized), "
+                f"{sum(result['seconds'].values()):.0f}s",
+                flush=True,
+            )
+            aggregate(out, catalogue)
+    return aggregate(out, catalogue)
+
+
+def format_repeats(result: dict) -> str:
+    lines = [
+        "| scenario | runs | risk levels | T5 fail share [95% CI] | memorized per run | canary ×20+ recall |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, s in result["scenarios"].items():
+        lo, hi = s["t5_fail_share_ci95"]
+        recall = s["canary_recall"]
+        rec = (
+            f"{recall['k']}/{recall['n']} [{recall['ci95'][0]:.2f}, {recall['ci95'][1]:.2f}]"
+            if recall["n"]
+            else "–"
+        )
+        fail = f"{s['t5_fail_share']:.2f} [{lo:.2f}, {hi:.2f}]"
+        lines.append(
+            f"| {name} | {s['n_runs']} | {s['risk_levels']} | {fail} | {s['t5_memorized_per_run']} | {rec} |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,257 @@
+"""How sure is the verdict: the risk level recomputed on subject-resampled audits.
+
+A replicate draws the audited members and the audited non-members with replacement (each arm at
+its own size), gives every drawn copy an id of its own, and runs every test again on the model
+responses the audit already holds: a copy's prompts are its original's, so every request is one
+the audit already made. No model is called; a replicate that would need a new call (sequential
+sampling can stop a prompt at another round when the evidence differs) is counted as not
+recomputed, never guessed.
+
+T5 is re-judged from its own table instead: its budget of cases and its seeded draw of null
+cases would pick prompts the audit never sampled, so the replicate keeps the audit's judged cases
+and null cases, each as many times as its subject was drawn, and reruns the contrast test and
+the verdicts (audits/t5_contrast.py) on them.
+
+The share of replicates at each level says how much the verdict rests on which patients happened
+to be audited (within a replicate, the tests' own bootstraps and permutations use at most
+`REPLICATE_RESAMPLES` draws); it does not cover another training of the model (`memaudit validate --repeat`
+measures that on synthetic data).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .adapters.base import ModelAdapter, optional
+from .adapters.cache import CachedAdapter
+from .audits.context import AuditContext
+from .audits.registry import Audit
+from .audits.result import FAIL, PASS, WARN, TestResult
+from .audits.runner import AuditOutcome, run_audits
+from .audits.t5_contrast import contrast_test, logit_contrast, verdicts
+from .audits.t5_memorization import MIN_NULL_CASES, NULL_QUANTILE
+from .prompts.requests import AUDITED, REFERENCE
+from .report.json_report import risk_level
+from .rundir import RunDir
+
+LEVELS = ("high", "medium", "low", "incomplete")
+# bootstrap and permutation counts inside a replicate: each replicate needs each test's status,
+# not its interval to the last digit, and this keeps a replicate a few seconds
+REPLICATE_RESAMPLES = 200
+
+
+class NotRecorded(Exception):
+    """A replicate asked for a response the audit never obtained."""
+
+
+class RecordedOnly:
+    """The adapter's identity (fingerprint, numerics, capabilities) without its model: behind a
+    response cache, every request the audit made is answered and any other raises NotRecorded."""
+
+    def __init__(self, adapter: ModelAdapter) -> None:
+        self._adapter = adapter
+
+    def capabilities(self) -> frozenset[str]:
+        return self._adapter.capabilities()
+
+    def fingerprint(self) -> str:
+        return self._adapter.fingerprint()
+
+    def numerics(self) -> str:
+        return optional(self._adapter, "numerics")()
+
+    def adaptive(self) -> bool:
+        return optional(self._adapter, "adaptive")()
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotRecorded("generate")
+
+    def score(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotRecorded("score")
+
+    def embed(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotRecorded("embed")
+
+
+class Remembered:
+    """Responses held in memory in front of a cache, so that replicates after the first read no
+    database (each replicate asks for the same requests again)."""
+
+    def __init__(self, cache: CachedAdapter) -> None:
+        self._cache = cache
+        self._seen: dict[tuple, Any] = {}
+
+    def capabilities(self) -> frozenset[str]:
+        return self._cache.capabilities()
+
+    def fingerprint(self) -> str:
+        return self._cache.fingerprint()
+
+    def _answer(self, kind: tuple, items: Sequence[Sequence[str]], ask: Any) -> list[Any]:
+        keys = [(*kind, tuple(x)) for x in items]
+        missing = [i for i, k in enumerate(keys) if k not in self._seen]
+        if missing:
+            for i, answer in zip(missing, ask([items[i] for i in missing])):
+                self._seen[keys[i]] = answer
+        return [self._seen[k] for k in keys]
+
+    def generate(
+        self,
+        prompts: Sequence[Sequence[str]],
+        n_samples: int,
+        max_new_codes: int,
+        temperature: float,
+        top_p: float,
+        seed: int,
+        first_sample: int = 0,
+    ) -> list:
+        params = (n_samples, max_new_codes, temperature, top_p, seed, first_sample)
+        return self._answer(("generate", *params), prompts, lambda p: self._cache.generate(p, *params))
+
+    def score(self, sequences: Sequence[Sequence[str]]) -> list:
+        return self._answer(("score",), sequences, self._cache.score)
+
+    def embed(self, sequences: Sequence[Sequence[str]]) -> np.ndarray:
+        rows = self._answer(("embed",), sequences, lambda s: list(self._cache.embed(s)))
+        return np.vstack(rows) if rows else np.zeros((0, 0))
+
+    def close(self) -> None:
+        self._cache.close()
+
+
+def resampled_context(ctx: AuditContext, rng: np.random.Generator) -> tuple[AuditContext, dict[int, int]]:
+    """A context whose arms are drawn with replacement from `ctx`'s, and the map copy id → the
+    subject it copies. Copy ids are fresh integers, so a subject drawn twice counts twice."""
+    copies: dict[int, int] = {}
+    arms: list[list[int]] = []
+    next_id = 0
+    for arm in (ctx.members, ctx.non_members):
+        drawn = [arm[i] for i in rng.integers(0, len(arm), len(arm))] if arm else []
+        ids = []
+        for original in drawn:
+            copies[next_id] = original
+            ids.append(next_id)
+            next_id += 1
+        arms.append(ids)
+    cohort = ctx.cohort
+    resampled = dataclasses.replace(
+        cohort,
+        members=arms[0],
+        non_members=arms[1],
+        timelines={c: cohort.timelines[o] for c, o in copies.items()},
+        prompts={
+            tier: {c: prompts[o] for c, o in copies.items() if o in prompts}
+            for tier, prompts in cohort.prompts.items()
+        },
+    )
+    unseen = (
+        None
+        if ctx.reference_unseen is None
+        else frozenset(c for c, o in copies.items() if o in ctx.reference_unseen)
+    )
+    statistics = dataclasses.replace(
+        ctx.config.statistics,
+        n_bootstrap=min(ctx.config.statistics.n_bootstrap, REPLICATE_RESAMPLES),
+        n_permutations=min(ctx.config.statistics.n_permutations, REPLICATE_RESAMPLES),
+    )
+    config = dataclasses.replace(ctx.config, statistics=statistics)
+    return dataclasses.replace(ctx, config=config, cohort=resampled, reference_unseen=unseen), copies
+
+
+def rejudge_t5(result: TestResult, ctx: AuditContext, drawn: Counter) -> str:
+    """T5's status on the audit's judged cases and null cases, each repeated as often as its
+    subject was drawn (`drawn`: original subject id → copies). A T5 that did not judge a contrast
+    (no reference model, nothing flagged, not tested) keeps its status."""
+    metrics = result.metrics
+    if metrics.get("mode") != "counterfactual" or "null_cases" not in metrics:
+        return result.status
+    n = ctx.config.t5.n_samples_original
+    judged = [
+        c for c in metrics["cases"] if c["p_reference"] is not None for _ in range(drawn[c["subject_id"]])
+    ]
+    nulls = [c for c in metrics["null_cases"] for _ in range(drawn[c["subject_id"]])]
+    if len(nulls) < MIN_NULL_CASES:
+        return result.status if not judged else "not_tested"
+    if not judged:
+        return PASS
+
+    def counts(rows: Sequence[Mapping], key: str) -> np.ndarray:
+        return np.round(np.array([r[key] for r in rows], float) * n)
+
+    contrast, se = logit_contrast(counts(judged, "p_audited"), counts(judged, "p_reference"), n)
+    null_contrast, null_se = logit_contrast(counts(nulls, "p_audited"), counts(nulls, "p_reference"), n)
+    test = contrast_test(
+        contrast, se, null_contrast, null_se, [c["group"] for c in judged], [c["group"] for c in nulls]
+    )
+    labels, _, _ = verdicts(
+        np.array([c["p_audited"] for c in judged]),
+        np.array([c["p_reference"] for c in judged]),
+        test.p,
+        test.z,
+        test.null_z,
+        ctx.config.t2.threshold,
+        ctx.config.t5.alpha,
+        ctx.config.t5.min_effect,
+        NULL_QUANTILE,
+    )
+    return FAIL if "memorized" in labels else WARN if "likely_memorized" in labels else PASS
+
+
+def verdict_stability(
+    outcome: AuditOutcome,
+    adapter: ModelAdapter,
+    reference: ModelAdapter | None,
+    run_dir: RunDir,
+    audits: Sequence[Audit],
+) -> dict:
+    """The share of `statistics.stability_resamples` subject-resampled audits at each risk level
+    and each test at each status (see the module docstring)."""
+    ctx = outcome.context
+    n = ctx.config.statistics.stability_resamples
+    if n == 0:
+        return {"resamples": 0, "note": "not computed (statistics.stability_resamples is 0)"}
+    rng = ctx.rng("verdict stability")
+    models = {AUDITED: Remembered(CachedAdapter(RecordedOnly(adapter), run_dir.cache))}
+    if reference is not None:
+        models[REFERENCE] = Remembered(CachedAdapter(RecordedOnly(reference), run_dir.reference_cache))
+    rerun = [a for a in audits if a.name != "T5"]
+    levels: Counter = Counter()
+    statuses: dict[str, Counter] = defaultdict(Counter)
+    not_recomputed = 0
+    try:
+        for _ in range(n):
+            replicate, copies = resampled_context(ctx, rng)
+            try:
+                results = run_audits(replicate, rerun, models, adaptive=optional(adapter, "adaptive"))
+            except NotRecorded:
+                not_recomputed += 1
+                continue
+            if "T5" in outcome.results:
+                t5 = outcome.results["T5"]
+                status = rejudge_t5(t5, ctx, Counter(copies.values()))
+                results["T5"] = dataclasses.replace(t5, status=status)
+            for name, r in results.items():
+                statuses[name][r.status] += 1
+            levels[
+                risk_level(
+                    dataclasses.replace(outcome, context=replicate, results={**outcome.results, **results})
+                )["level"]
+            ] += 1
+    finally:
+        for cache in models.values():
+            cache.close()
+    done = n - not_recomputed
+    share = lambda counter: {k: v / done for k, v in sorted(counter.items())} if done else {}
+    return {
+        "resamples": n,
+        "recomputed": done,
+        "levels": share(levels),
+        "tests": {name: share(counter) for name, counter in statuses.items()},
+        "method": "members and non-members drawn with replacement, every test rerun on the audit's own "
+        "model responses (T5 re-judged on its judged and null cases as drawn); no new model call",
+    }

@@ -1,0 +1,104 @@
+"""`memaudit validate --repeat`: independent trainings per scenario, resumable, summarised."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from memaudit.groundtruth.repeats import Scenario, repeat, summarise
+
+TINY_AUDIT = {
+    "subjects_per_arm": None,
+    "tiers": ["none", "static", "codes:10"],
+    "generation": {"n_samples": 6, "max_new_codes": 32},
+    "statistics": {"n_bootstrap": 100, "stability_resamples": 0},
+    "t5": {"max_cases": 8, "n_null": 19, "n_samples": 8, "n_samples_original": 16},
+}
+TINY = {
+    "tiny": Scenario(
+        "a small memorizing cohort",
+        {"n_subjects": 160, "canary_repetitions": (20,), "canaries_per_repetition": 8},
+        TINY_AUDIT,
+        epochs=3,
+    )
+}
+
+
+def _run(index: int, t5_status: str, risk: str, cases: list[dict]) -> dict:
+    return {
+        "seed": index,
+        "risk_level": risk,
+        "seconds": {"audit": 10.0},
+        "t5": {
+            "status": t5_status,
+            "cases": cases,
+            "n_null": 50,
+            "p_value_from": "student_t",
+            "tail_check": {"normal": True, "student_t": True},
+            "tail_df": 30.0,
+            "alpha": 0.05,
+            "min_effect": 0.2,
+            "null_z_quantile": 2.0,
+        },
+        "placebo": {"risk_level": "low", "t5_status": "pass", "t5_counts": {"memorized": 0}},
+    }
+
+
+def _case(truth: str, verdict: str, p: float) -> dict:
+    return {
+        "truth": truth,
+        "verdict": verdict,
+        "p_value_normal": p,
+        "p_value_student_t": p,
+        "p_value_empirical": 0.01,
+        "z": 4.0,
+        "effect": 0.5,
+    }
+
+
+def test_the_summary_counts_runs_not_cases() -> None:
+    runs = [
+        _run(0, "fail", "high", [_case("pattern", "memorized", 1e-4), _case("pattern", "memorized", 1e-4)]),
+        _run(1, "pass", "medium", [_case("pattern", "generalized", 0.5)]),
+        _run(2, "fail", "high", [_case("canary_20_plus", "memorized", 1e-5)]),
+        _run(3, "pass", "medium", [_case("canary_20_plus", "inconclusive", 0.2)]),
+    ]
+    s = summarise(runs)
+    assert s["n_runs"] == 4 and s["t5_fail_share"] == 0.5 and s["risk_levels"] == {"high": 2, "medium": 2}
+    lo, hi = s["t5_fail_share_ci95"]
+    assert lo < 0.5 < hi
+    assert s["t5_memorized_per_run"] == [2, 0, 1, 0]
+    assert s["t5_false_memorized_per_run"] == [2, 0, 0, 0]
+    assert s["canary_recall"]["k"] == 1 and s["canary_recall"]["n"] == 2
+    # the rules compared on the same cases: a false call in one run of four under Holm on the t
+    assert s["decision_rules_compared"]["student_t_holm"]["runs_with_a_false_call"] == 1
+
+
+@pytest.mark.slow  # trains two models per run
+def test_repeats_train_independent_models_resume_and_write_repeats_json(tmp_path: Path) -> None:
+    first = repeat(tmp_path, 1, ["tiny"], catalogue=TINY)
+    run0 = tmp_path / "tiny" / "run_0" / "run.json"
+    written = run0.stat().st_mtime_ns
+    assert first["scenarios"]["tiny"]["n_runs"] == 1
+    assert not (tmp_path / "tiny" / "run_0" / "model").exists()  # heavy files go once scored
+
+    second = repeat(tmp_path, 2, ["tiny"], catalogue=TINY)
+    assert run0.stat().st_mtime_ns == written  # the finished run was reused, not redone
+    s = second["scenarios"]["tiny"]
+    assert s["n_runs"] == 2 and s["seeds"] == [0, 1]
+    assert sum(s["risk_levels"].values()) == 2
+    assert 0 <= s["t5_fail_share_ci95"][0] <= s["t5_fail_share_ci95"][1] <= 1
+    runs = [json.loads((tmp_path / "tiny" / f"run_{i}" / "run.json").read_text()) for i in (0, 1)]
+    # a new data seed and training seed per run: the two cohorts differ
+    assert runs[0]["power_by_repeats"] != runs[1]["power_by_repeats"] or runs[0]["t5"] != runs[1]["t5"]
+    assert json.loads((tmp_path / "repeats.json").read_text()) == second
+    assert all(r["placebo"]["t5_counts"].get("memorized", 0) == 0 for r in runs)
+
+
+def test_an_unknown_scenario_is_refused_in_one_line(tmp_path: Path) -> None:
+    from memaudit.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="no_memorization"):
+        repeat(tmp_path, 1, ["nothing"])

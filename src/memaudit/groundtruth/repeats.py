@@ -331,20 +331,34 @@ def repeat(
 
 
 def format_repeats(result: dict) -> str:
+    """repeats.json as Markdown: one table of the gate per scenario, one of the decision rules
+    compared on the same cases."""
+    ci = lambda lo_hi: f"[{lo_hi[0]:.2f}, {lo_hi[1]:.2f}]"
+    share = lambda s: f"{s['k']}/{s['n']} {ci(s['ci95'])}" if s["n"] else "–"
     lines = [
-        "| scenario | runs | risk levels | T5 fail share [95% CI] | memorized per run | canary ×20+ recall |",
-        "|---|---|---|---|---|---|",
+        "| scenario | runs | risk levels | T5 statuses | T5 fail share [95% CI] | memorized per run "
+        "| false memorized per run | canary ×20+ memorized | tail check holds (normal / t) | placebo T5 "
+        "| minutes per run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in result["scenarios"].items():
-        lo, hi = s["t5_fail_share_ci95"]
-        recall = s["canary_recall"]
-        rec = (
-            f"{recall['k']}/{recall['n']} [{recall['ci95'][0]:.2f}, {recall['ci95'][1]:.2f}]"
-            if recall["n"]
-            else "–"
-        )
-        fail = f"{s['t5_fail_share']:.2f} [{lo:.2f}, {hi:.2f}]"
+        held = s["t5_tail_check_holds"]
+        minutes = f"{s['seconds_per_run_mean'] / 60:.1f}" if s["seconds_per_run_mean"] else "–"
         lines.append(
-            f"| {name} | {s['n_runs']} | {s['risk_levels']} | {fail} | {s['t5_memorized_per_run']} | {rec} |"
+            f"| {name} | {s['n_runs']} | {s['risk_levels']} | {s['t5_statuses']} | "
+            f"{s['t5_fail_share']:.2f} {ci(s['t5_fail_share_ci95'])} | {s['t5_memorized_per_run']} | "
+            f"{s['t5_false_memorized_per_run']} | {share(s['canary_recall'])} | "
+            f"{held['normal']} / {held['student_t']} of {s['n_runs']} | {s['placebo']['t5_statuses']} | "
+            f"{minutes} |"
         )
+    lines += [
+        "",
+        "| scenario | decision rule | runs with a false memorized call [95% CI] | canary ×20+ called |",
+        "|---|---|---|---|",
+    ]
+    for name, s in result["scenarios"].items():
+        for rule, r in s["decision_rules_compared"].items():
+            lines.append(
+                f"| {name} | {rule} | {share(r['false_call_share'])} | {share(r['canary_recall'])} |"
+            )
     return "\n".join(lines)

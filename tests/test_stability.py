@@ -15,14 +15,16 @@ from memaudit.audits.result import FAIL, PASS, WARN
 from memaudit.stability import LEVELS, NotRecorded, RecordedOnly, rejudge_t5, resampled_context
 
 
-def test_a_replicate_draws_each_arm_at_its_size_and_copies_keep_their_originals(tiny_outcome) -> None:
+def test_a_replicate_is_half_of_each_arm_without_repeats(tiny_outcome) -> None:
     ctx = tiny_outcome.context
     replicate, copies = resampled_context(ctx, np.random.default_rng(0))
-    assert len(replicate.members) == len(ctx.members) and len(replicate.non_members) == len(ctx.non_members)
+    assert len(replicate.members) == len(ctx.members) // 2
+    assert len(replicate.non_members) == len(ctx.non_members) // 2
     assert {copies[c] for c in replicate.members} <= set(ctx.members)
     assert {copies[c] for c in replicate.non_members} <= set(ctx.non_members)
-    # drawn with replacement: some subject is drawn twice, and each copy counts on its own
-    assert len(set(copies.values())) < len(copies)
+    assert len(set(copies.values())) == len(copies)  # no patient twice: the tests count patients
+    other, _ = resampled_context(ctx, np.random.default_rng(1))
+    assert {copies[c] for c in replicate.members} != {_[c] for c in other.members}
     for tier, prompts in replicate.prompts.items():
         for c, prompt in prompts.items():
             assert prompt == ctx.prompts[tier][copies[c]]

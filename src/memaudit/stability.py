@@ -1,11 +1,17 @@
 """How sure is the verdict: the risk level recomputed on subject-resampled audits.
 
-A replicate draws the audited members and the audited non-members with replacement (each arm at
-its own size), gives every drawn copy an id of its own, and runs every test again on the model
-responses the audit already holds: a copy's prompts are its original's, so every request is one
-the audit already made. No model is called; a replicate that would need a new call (sequential
-sampling can stop a prompt at another round when the evidence differs) is counted as not
-recomputed, never guessed.
+A replicate keeps a random half of the audited members and of the audited non-members (drawn
+without replacement: the delete-d jackknife with d = n/2, whose half-sample estimates spread
+about the full-sample one as much as the full-sample estimate spreads about the truth), and runs
+every test again on the model responses the audit already holds: a subject's prompts are the
+same, so every request is one the audit already made. Half-samples rather than the bootstrap:
+a bootstrap replicate holds patients twice, which the tests' own permutations, probes and
+intervals would count as two patients (the copies fall into both folds of T3's probe and are
+split across arms by T2's permutations), making each replicate's tests fire too often. Each test
+in a half-sample has half the patients, so a level that holds in most half-samples holds with
+room to spare; one that does not rests on few patients. No model is called; a replicate that
+would need a new call (sequential sampling can stop a prompt at another round when the evidence
+differs) is counted as not recomputed, never guessed.
 
 T5 is re-judged from its own table instead: its budget of cases and its seeded draw of null
 cases would pick prompts the audit never sampled, so the replicate keeps the audit's judged cases
@@ -125,13 +131,15 @@ class Remembered:
 
 
 def resampled_context(ctx: AuditContext, rng: np.random.Generator) -> tuple[AuditContext, dict[int, int]]:
-    """A context whose arms are drawn with replacement from `ctx`'s, and the map copy id → the
-    subject it copies. Copy ids are fresh integers, so a subject drawn twice counts twice."""
+    """A context whose arms are a random half of `ctx`'s (without replacement), and the map new id
+    → the subject it stands for (fresh integer ids: no test can rely on the audit's own)."""
     copies: dict[int, int] = {}
     arms: list[list[int]] = []
     next_id = 0
     for arm in (ctx.members, ctx.non_members):
-        drawn = [arm[i] for i in rng.integers(0, len(arm), len(arm))] if arm else []
+        drawn = (
+            [arm[i] for i in sorted(rng.choice(len(arm), size=len(arm) // 2, replace=False))] if arm else []
+        )
         ids = []
         for original in drawn:
             copies[next_id] = original
@@ -164,9 +172,9 @@ def resampled_context(ctx: AuditContext, rng: np.random.Generator) -> tuple[Audi
 
 
 def rejudge_t5(result: TestResult, ctx: AuditContext, drawn: Counter) -> str:
-    """T5's status on the audit's judged cases and null cases, each repeated as often as its
-    subject was drawn (`drawn`: original subject id → copies). A T5 that did not judge a contrast
-    (no reference model, nothing flagged, not tested) keeps its status."""
+    """T5's status on the audit's judged cases and null cases, each kept as often as its subject
+    was drawn (`drawn`: original subject id → times drawn, 0 or 1 in a half-sample). A T5 that did
+    not judge a contrast (no reference model, nothing flagged, not tested) keeps its status."""
     metrics = result.metrics
     if metrics.get("mode") != "counterfactual" or "null_cases" not in metrics:
         return result.status
@@ -252,6 +260,7 @@ def verdict_stability(
         "recomputed": done,
         "levels": share(levels),
         "tests": {name: share(counter) for name, counter in statuses.items()},
-        "method": "members and non-members drawn with replacement, every test rerun on the audit's own "
-        "model responses (T5 re-judged on its judged and null cases as drawn); no new model call",
+        "method": "half of the members and half of the non-members drawn without replacement, every test "
+        "rerun on the audit's own model responses (T5 re-judged on its judged and null cases as drawn); "
+        "no new model call",
     }

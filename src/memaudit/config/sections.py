@@ -258,7 +258,8 @@ class Statistics(Section):
     )
     stability_resamples: int = param(
         10,
-        "subject-resampled audits (no model call) that say how stable the risk level is; 0 turns it off",
+        "audits of a random half of the patients (no model call) that say how stable the risk level is; "
+        "0 turns it off",
         Interval(0, None),
     )
 

@@ -140,7 +140,7 @@ def _executive(report: dict) -> str:
 
 
 def _how_sure(risk: dict) -> str:
-    """What the level rests on and how often subject-resampled audits reach each level."""
+    """What the level rests on and how often audits of half the patients reach each level."""
     rests = risk.get("rests_on") or []
     out = ""
     if rests:
@@ -158,8 +158,8 @@ def _how_sure(risk: dict) -> str:
             if len(by) > 1
         )
         out += (
-            f"<p><b>How stable:</b> in {stab['recomputed']} audits of resampled patients (the same model "
-            f"responses, no new model call), the risk level was {shares}."
+            f"<p><b>How stable:</b> in {stab['recomputed']} audits of a random half of the patients (the "
+            f"same model responses, no new model call), the risk level was {shares}."
             + (f" Tests that changed status: {tests}." if tests else " No test changed status.")
             + " Another training of the model is a different question, measured by "
             "<code>memaudit validate --repeat</code> on synthetic data.</p>"

@@ -218,7 +218,11 @@ def markdown_summary(report: dict) -> str:
     stability = risk.get("stability") or {}
     if stability.get("recomputed"):
         shares = ", ".join(f"{level} {share:.0%}" for level, share in stability["levels"].items())
-        lines += [f"in {stability['recomputed']} subject-resampled audits (no new model call): {shares}", ""]
+        lines += [
+            f"in {stability['recomputed']} audits of a random half of the patients (no new model call): "
+            f"{shares}",
+            "",
+        ]
     if report["risk"]["not_tested"]:
         lines += ["not tested:", *(f"- {why}" for why in report["risk"]["not_tested"]), ""]
     drawn = [

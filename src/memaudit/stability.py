@@ -37,7 +37,7 @@ from .adapters.base import ModelAdapter, optional
 from .adapters.cache import CachedAdapter
 from .audits.context import AuditContext
 from .audits.registry import Audit
-from .audits.result import FAIL, PASS, WARN, TestResult
+from .audits.result import FAIL, NOT_TESTED, PASS, WARN, TestResult
 from .audits.runner import AuditOutcome, run_audits
 from .audits.t5_contrast import contrast_test, logit_contrast, verdicts
 from .audits.t5_memorization import MIN_NULL_CASES, NULL_QUANTILE
@@ -184,7 +184,7 @@ def rejudge_t5(result: TestResult, ctx: AuditContext, drawn: Counter) -> str:
     ]
     nulls = [c for c in metrics["null_cases"] for _ in range(drawn[c["subject_id"]])]
     if len(nulls) < MIN_NULL_CASES:
-        return result.status if not judged else "not_tested"
+        return result.status if not judged else NOT_TESTED
     if not judged:
         return PASS
 

@@ -129,3 +129,18 @@ def test_numbers_in_exponent_form_read_as_numbers_and_codes_stay_strings(tmp_pat
     assert config.t2.threshold == pytest.approx(0.3)
     assert yaml.safe_load(path.read_text())["t4"]["delta"] == "1e-6"  # what the plain loader made of it
     assert config.sensitive_groups["hiv"].icd9cm == ("V08", "042", "305", "303-305")
+
+
+@pytest.mark.parametrize("share", [0.5, 0.8, 0.95])
+def test_the_gates_alpha_is_spent_exactly_over_the_tests_that_fail_on_a_p_value(share: float) -> None:
+    """Weighted Bonferroni: the four tests' family-wise levels sum to risk.gate_alpha, T5 takes its
+    share, and a test that does not fail on a p-value has no level to spend."""
+    from memaudit.config.sections import FAILS_ON_A_P_VALUE
+
+    risk = load_config(overrides={"risk": {"gate_alpha": 0.1, "gate_t5_share": share}}).risk
+    levels = {t: risk.fail_alpha(t) for t in FAILS_ON_A_P_VALUE}
+    assert sum(levels.values()) == pytest.approx(0.1)
+    assert levels["T5"] == pytest.approx(0.1 * share)
+    assert levels["T1"] == levels["T2"] == levels["T3"] == pytest.approx(0.1 * (1 - share) / 3)
+    with pytest.raises(ValueError):
+        risk.fail_alpha("T4")

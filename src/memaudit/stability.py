@@ -206,6 +206,7 @@ def rejudge_t5(result: TestResult, ctx: AuditContext, drawn: Counter) -> str:
         ctx.config.t5.alpha,
         ctx.config.t5.min_effect,
         NULL_QUANTILE,
+        ctx.config.risk.fail_alpha("T5"),
     )
     return FAIL if "memorized" in labels else WARN if "likely_memorized" in labels else PASS
 

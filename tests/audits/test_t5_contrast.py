@@ -171,3 +171,28 @@ def test_memorized_needs_family_wise_evidence_and_the_false_discovery_rate_alone
     )
     assert labels[:2] == ["memorized", "likely_memorized"]
     assert holm_p[0] < 0.05 <= holm_p[1] and q[1] < 0.05
+
+
+def test_memorized_is_judged_at_t5s_share_of_the_gate() -> None:
+    """Holm p 0.045 is below T5's own alpha (0.05) but not below its share of the gate's alpha
+    (0.04 by default): likely memorized, not memorized."""
+    from memaudit.config import load_config
+
+    fail_alpha = load_config().risk.fail_alpha("T5")
+    p = np.array([0.0045] + [0.5] * 9)
+    labels, holm_p, _ = verdicts(
+        np.full(10, 0.9),
+        np.full(10, 0.1),
+        p,
+        np.full(10, 5.0),
+        np.zeros(100),
+        0.3,
+        0.05,
+        0.2,
+        fail_alpha=fail_alpha,
+    )
+    assert fail_alpha < holm_p[0] < 0.05 and labels[0] == "likely_memorized"
+    labels, _, _ = verdicts(
+        np.full(10, 0.9), np.full(10, 0.1), p, np.full(10, 5.0), np.zeros(100), 0.3, 0.05, 0.2
+    )
+    assert labels[0] == "memorized"

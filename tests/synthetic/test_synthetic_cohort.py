@@ -92,3 +92,25 @@ def test_same_seed_same_cohort_whatever_the_shard_size(tmp_path: Path) -> None:
     read = lambda d: pl.read_parquet(d / "data").sort("subject_id", "time", maintain_order=True)
     assert read(a).equals(read(b))
     assert len(list((b / "data" / "train").glob("*.parquet"))) > 1
+
+
+def test_a_planted_code_moved_into_its_window_keeps_times_ordered_and_a_short_timeline_keeps_it() -> None:
+    """The canary's plant moves to a clinical position drawn from the window, at the time of the
+    event it then precedes; a timeline with fewer clinical codes than the window starts at keeps
+    the plant where it was (appending it at the end put an early time after later ones)."""
+    from datetime import datetime, timedelta
+
+    import numpy as np
+
+    from memaudit.synthetic.cohort import _place
+
+    start = datetime(2020, 1, 1)
+    events = [(start, "SEX//F", None)] + [(start + timedelta(days=i), f"DX//{i}", None) for i in range(40)]
+    long = list(events)
+    _place(long, "DX//3", (12, 30), np.random.default_rng(0))
+    at = [e[1] for e in long].index("DX//3")
+    assert 12 <= at - 1 < 30 and sorted(long, key=lambda e: e[0]) == long
+    short = events[:10]
+    before = list(short)
+    _place(short, "DX//3", (12, 30), np.random.default_rng(0))
+    assert short == before

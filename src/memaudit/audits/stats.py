@@ -112,21 +112,33 @@ def _subset_aurocs(scores: np.ndarray, labels: np.ndarray, masks: np.ndarray) ->
 
 
 def gap_permutation_p(
-    member_rows: np.ndarray, non_member_rows: np.ndarray, rng: np.random.Generator, n_perm: int = 1000
+    member_rows: np.ndarray,
+    non_member_rows: np.ndarray,
+    rng: np.random.Generator,
+    n_perm: int = 1000,
+    chunk: int = 2000,
 ) -> float:
     """One-sided p-value of `auroc_gap` > 0 when arm labels are exchangeable (no membership
-    effect): the subjects' arm labels are permuted, keeping the arm sizes."""
+    effect): the subjects' arm labels are permuted, keeping the arm sizes.
+
+    member_rows, non_member_rows: (n_member, 2) and (n_non_member, 2) rows of (score, label).
+    A permutation that leaves an arm without positives or without negatives has no gap and is
+    left out of the count (the test is conditional on the gap being defined); permutations are
+    drawn `chunk` at a time, so memory stays at chunk × n subjects whatever `n_perm`."""
     observed = auroc_gap(member_rows, non_member_rows)
     if not np.isfinite(observed):
         return 1.0
     pooled, n = np.vstack([member_rows, non_member_rows]), len(member_rows)
-    masks = np.zeros((n_perm, len(pooled)), dtype=bool)
-    for k in range(n_perm):
-        masks[k, rng.permutation(len(pooled))[:n]] = True
     scores, labels = pooled[:, 0].astype(float), pooled[:, 1] > 0
-    gaps = _subset_aurocs(scores, labels, masks) - _subset_aurocs(scores, labels, ~masks)
-    hits = int(np.sum(np.isfinite(gaps) & (gaps >= observed - 1e-12)))
-    return (hits + 1) / (n_perm + 1)
+    arm = np.zeros(len(pooled), dtype=bool)
+    arm[:n] = True
+    hits = defined = 0
+    for size in np.diff(np.r_[np.arange(0, n_perm, chunk), n_perm]):
+        masks = rng.permuted(np.broadcast_to(arm, (size, arm.size)), axis=1)
+        gaps = _subset_aurocs(scores, labels, masks) - _subset_aurocs(scores, labels, ~masks)
+        defined += int(np.sum(np.isfinite(gaps)))
+        hits += int(np.sum(np.isfinite(gaps) & (gaps >= observed - 1e-12)))
+    return (hits + 1) / (defined + 1)
 
 
 def residual_risk(member_rate: float, non_member_rate: float) -> float:

@@ -13,7 +13,7 @@ from .handoffs import TrajectoryRecovery
 from .registry import Audit, Earlier, register
 from .result import FAIL, PASS, WARN, TestResult
 from .sampling import Spent, rounds
-from .stats import benjamini_hochberg, compare_arms, mann_whitney_p, residual_risk
+from .stats import benjamini_hochberg, compare_arms, holm, mann_whitney_p, residual_risk
 
 NAME, TITLE = "T1", "Trajectory memorization"
 
@@ -116,20 +116,22 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
             per_subject[f"t1_{name}__{tier}"] = v
         recovery_by_tier[tier] = rec
     # one-sided Mann-Whitney per tier (null: members' and non-members' recovery are draws from one
-    # distribution), Benjamini-Hochberg across the tiers at 1 - confidence
+    # distribution): Benjamini-Hochberg across the tiers at 1 - confidence to warn, Holm at T1's
+    # share of the gate's alpha to fail (family-wise: one claim per audit)
     tiers = list(by_tier)
-    rejected, q_values = benjamini_hochberg(
-        [by_tier[t]["recovery"]["p_value_greater"] for t in tiers], 1 - ctx.confidence
-    )
+    p_greater = [by_tier[t]["recovery"]["p_value_greater"] for t in tiers]
+    rejected, q_values = benjamini_hochberg(p_greater, 1 - ctx.confidence)
+    holm_p = holm(np.array(p_greater, float))
     worst_residual, worst_status = 0.0, PASS
-    for tier, significant, q in zip(tiers, rejected, q_values):
+    for tier, significant, q, h in zip(tiers, rejected, q_values, holm_p):
         entry = by_tier[tier]
         rr = entry["residual_risk_recovery"]
         entry["recovery"]["q_value"] = float(q)
+        entry["recovery"]["holm_p"] = float(h)
         entry["significant"] = bool(significant) and entry["recovery"]["difference"] > 0
         if entry["significant"] and np.isfinite(rr):
             worst_residual = max(worst_residual, rr)
-            if rr >= ctx.config.risk.t1_residual_fail:
+            if rr >= ctx.config.risk.t1_residual_fail and h < ctx.config.risk.fail_alpha(NAME):
                 worst_status = FAIL
             elif rr >= ctx.config.risk.t1_residual_warn and worst_status != FAIL:
                 worst_status = WARN

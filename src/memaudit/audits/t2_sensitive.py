@@ -173,7 +173,13 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
         )
     risk = ctx.config.risk
     status, worst_gap, worst = judge_gaps(
-        questions, rng, ctx.n_perm, ctx.confidence, risk.t2_auroc_gap_warn, risk.t2_auroc_gap_fail
+        questions,
+        rng,
+        ctx.n_perm,
+        ctx.confidence,
+        risk.t2_auroc_gap_warn,
+        risk.t2_auroc_gap_fail,
+        risk.fail_alpha(NAME),
     )
     metrics["worst_significant_auroc_gap"] = worst_gap
     summary = (

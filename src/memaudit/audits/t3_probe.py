@@ -102,7 +102,13 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
         by_group[g.name] = {"label": g.label, "by_tier": by_tier}
     risk = ctx.config.risk
     status, worst_gap, worst = judge_gaps(
-        questions, rng, ctx.n_perm, ctx.confidence, risk.t3_auroc_gap_warn, risk.t3_auroc_gap_fail
+        questions,
+        rng,
+        ctx.n_perm,
+        ctx.confidence,
+        risk.t3_auroc_gap_warn,
+        risk.t3_auroc_gap_fail,
+        risk.fail_alpha(NAME),
     )
     probed = [e for g in by_group.values() for e in g["by_tier"].values() if e["status"] == "ok"]
     if not probed:

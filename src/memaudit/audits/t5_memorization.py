@@ -291,6 +291,7 @@ class MemorizationAudit(Audit):
             "n_null": len(nulls),
             "n_seen_by_reference": seen,
             "alpha": cfg.alpha,
+            "fail_alpha": ctx.config.risk.fail_alpha(NAME),
             "min_effect": cfg.min_effect,
             "null_quantile": NULL_QUANTILE,
             "sampling": {**spent.to_dict(), "reference_samples": n * (len(judged) + len(nulls))},
@@ -300,7 +301,8 @@ class MemorizationAudit(Audit):
             "fresh samples replicate it too, for the same group (random effects, group means shrunk "
             "towards the overall mean), its tail a Student t fitted to the null cases' own z where a "
             "leave-one-out check on them holds, else their empirical ranks; memorized: Holm across the "
-            "judged cases (family-wise); likely memorized: Benjamini-Hochberg only",
+            "judged cases at T5's share of the gate's alpha (family-wise); likely memorized: "
+            "Benjamini-Hochberg only",
         }
         if len(nulls) < MIN_NULL_CASES:
             reason = (
@@ -317,7 +319,16 @@ class MemorizationAudit(Audit):
             contrast, se, null_contrast, null_se, [c.group for c in judged_cases], [c.group for c in nulls]
         )
         judged_labels, holm_p, q = verdicts(
-            k_m / n, k_r / n, test.p, test.z, test.null_z, thr, cfg.alpha, cfg.min_effect, NULL_QUANTILE
+            k_m / n,
+            k_r / n,
+            test.p,
+            test.z,
+            test.null_z,
+            thr,
+            cfg.alpha,
+            cfg.min_effect,
+            NULL_QUANTILE,
+            ctx.config.risk.fail_alpha(NAME),
         )
         z = test.z
         at = {case: j for j, case in enumerate(judged)}

@@ -17,6 +17,10 @@ from .params import Distinct, Interval, Matches, NonEmpty, OneOf, Section, param
 TIER_PATTERN = r"none|static|codes:[1-9][0-9]*"
 PROBABILITY = Interval(0, 1, open_low=True)
 POSITIVE = Interval(1, None)
+# the tests whose FAIL rests on a p-value and so spends a share of `risk.gate_alpha`; T4 fails on an
+# AUROC of at least `risk.t4_auroc_fail` (far beyond what a model without membership signal reaches),
+# T6 only warns
+FAILS_ON_A_P_VALUE = ("T1", "T2", "T3", "T5")
 
 
 @dataclass(frozen=True)
@@ -221,8 +225,8 @@ class T5(Section):
     max_cases: int = param(50, "flagged member cases judged at most", POSITIVE)
     alpha: float = param(
         0.05,
-        "error rate of the verdicts: family-wise across an audit's cases for memorized (Holm), false "
-        "discovery rate for likely memorized (Benjamini-Hochberg)",
+        "false discovery rate of likely memorized (Benjamini-Hochberg across an audit's cases); memorized "
+        "is family-wise (Holm) at T5's share of `risk.gate_alpha`",
         Interval(0, 1, True, True),
     )
     min_effect: float = param(
@@ -266,7 +270,20 @@ class Statistics(Section):
 
 @dataclass(frozen=True)
 class Risk(Section):
-    docs = "A test fails when its member-minus-non-member effect crosses `fail`, warns past `warn`."
+    docs = (
+        "A test warns when a significant member-minus-non-member effect crosses `warn`; it fails when "
+        "the effect crosses `fail` with family-wise evidence, so that the audit of a model that "
+        "memorized nothing fails at most `gate_alpha` of the time."
+    )
+    gate_alpha: float = param(
+        0.05,
+        "the release gate's false-FAIL rate per audit, at most: spent on the tests whose FAIL rests on "
+        "a p-value (T1, T2, T3, T5), `gate_t5_share` of it on T5 and the rest in equal parts on T1, T2, T3",
+        Interval(0, 1, True, True),
+    )
+    gate_t5_share: float = param(
+        0.8, "share of `gate_alpha` spent on T5, the confirmatory test", Interval(0, 1, True, True)
+    )
     t1_residual_warn: float = param(0.05, "T1 residual risk of recovery that warns")
     t1_residual_fail: float = param(0.15, "T1 residual risk of recovery that fails")
     t2_auroc_gap_warn: float = param(0.05, "T2 significant AUROC gap that warns")
@@ -276,6 +293,15 @@ class Risk(Section):
     t4_auroc_warn: float = param(0.6, "T4 AUROC (CI above 0.5) that warns")
     t4_auroc_fail: float = param(0.75, "T4 AUROC (CI above 0.5) that fails")
     t6_disparity_warn: float = param(0.1, "T6 disparity whose CI lies above it warns")
+
+    def fail_alpha(self, test: str) -> float:
+        """The family-wise level at which `test` may fail (weighted Bonferroni over the tests that
+        fail on a p-value: their levels sum to `gate_alpha`)."""
+        if test == "T5":
+            return self.gate_alpha * self.gate_t5_share
+        if test in FAILS_ON_A_P_VALUE:
+            return self.gate_alpha * (1 - self.gate_t5_share) / (len(FAILS_ON_A_P_VALUE) - 1)
+        raise ValueError(f"{test} does not fail on a p-value")
 
 
 ICD10_SPEC = re.compile(r"^[A-Z][0-9][0-9A-Z]{1,5}$")

@@ -136,18 +136,46 @@ def run_one(
         "seed": index,
         "seconds": seconds,
         "risk_level": report["risk"]["level"],
+        "gate": gate_rule(report),
         "statuses": {name: t["status"] for name, t in report["tests"].items()},
         "t5": t5_summary(report, truth),
+        "gaps": gap_summary(report),
         "placebo": {
             "risk_level": placebo["risk"]["level"],
+            "statuses": {name: t["status"] for name, t in placebo["tests"].items()},
             "t5_status": placebo["tests"]["T5"]["status"],
             "t5_counts": placebo["tests"]["T5"]["metrics"].get("counts", {}),
+            "gaps": gap_summary(placebo),
         },
         "power_by_repeats": validation["power_by_repeats"],
         "stability": report["risk"].get("stability"),
     }
     write_json(done, result)
     return result
+
+
+def gate_rule(report: dict) -> str:
+    """How the audit's FAIL was decided: the gate's alpha and T5's share of it, or the rule before
+    the gate's alpha was spent across tests (each test at its own level)."""
+    risk = report["config"]["risk"]
+    if "gate_alpha" not in risk:
+        return "each test at its own level"
+    return f"gate_alpha {risk['gate_alpha']:g}, T5 share {risk['gate_t5_share']:g}"
+
+
+def gap_summary(report: dict) -> dict[str, list[dict]]:
+    """T2's and T3's tested gaps with their p-values (for judging the gate's rule on them later)."""
+    keys = ("auroc_gap", "auroc_gap_p", "auroc_gap_q", "auroc_gap_holm_p", "significant", "fails")
+    out = {}
+    for name in ("T2", "T3"):
+        by_group = report["tests"].get(name, {}).get("metrics", {}).get("by_group", {})
+        out[name] = [
+            {"group": group, "tier": tier, **{k: entry.get(k) for k in keys}}
+            for group, g in by_group.items()
+            for tier, entry in g.get("by_tier", {}).items()
+            if "auroc_gap_p" in entry
+        ]
+    return out
 
 
 def t5_summary(report: dict, truth: pl.DataFrame) -> dict:
@@ -186,28 +214,31 @@ def t5_summary(report: dict, truth: pl.DataFrame) -> dict:
         "cases": cases,
         "min_effect": metrics.get("min_effect"),
         "alpha": metrics.get("alpha"),
+        "fail_alpha": metrics.get("fail_alpha", metrics.get("alpha")),
     }
 
 
 def rule_calls(t5: dict) -> dict[str, dict[str, int]]:
-    """Per decision rule, the cases it calls memorized by truth: normal p with BH (the rule before
-    this one), normal with Holm, Student t with Holm, empirical ranks with Holm."""
+    """Per decision rule, the cases it calls memorized by truth: normal p with BH at T5's alpha
+    (the rule before this one), then normal, Student t and empirical ranks, each with Holm at T5's
+    share of the gate's alpha."""
     from ..audits.stats import benjamini_hochberg, holm
 
     judged = [c for c in t5["cases"] if c["z"] is not None]
     if not judged:
         return {}
     alpha, min_effect, cut = t5["alpha"], t5["min_effect"], t5["null_z_quantile"]
+    fail_alpha = t5.get("fail_alpha", alpha)
     passes = np.array([c["z"] > cut and c["effect"] >= min_effect for c in judged])
     out = {}
-    for rule, column, adjust in (
-        ("normal_bh", "p_value_normal", lambda p: benjamini_hochberg(p, alpha)[1]),
-        ("normal_holm", "p_value_normal", holm),
-        ("student_t_holm", "p_value_student_t", holm),
-        ("empirical_holm", "p_value_empirical", holm),
+    for rule, column, adjust, level in (
+        ("normal_bh", "p_value_normal", lambda p: benjamini_hochberg(p, alpha)[1], alpha),
+        ("normal_holm", "p_value_normal", holm, fail_alpha),
+        ("student_t_holm", "p_value_student_t", holm, fail_alpha),
+        ("empirical_holm", "p_value_empirical", holm, fail_alpha),
     ):
         adjusted = adjust(np.array([c[column] for c in judged], float))
-        called = [c["truth"] for c, a, ok in zip(judged, adjusted, passes) if ok and a < alpha]
+        called = [c["truth"] for c, a, ok in zip(judged, adjusted, passes) if ok and a < level]
         out[rule] = dict(Counter(called))
     return out
 
@@ -241,7 +272,11 @@ def summarise(runs: list[dict]) -> dict:
     return {
         "n_runs": n,
         "seeds": [r["seed"] for r in runs],
+        "gate_rules": dict(Counter(r.get("gate", "each test at its own level") for r in runs)),
         "risk_levels": dict(Counter(r["risk_level"] for r in runs)),
+        "fails_by_test": dict(
+            Counter(t for r in runs for t, st in r.get("statuses", {}).items() if st == "fail")
+        ),
         "risk_high_share": highs / n if n else None,
         "risk_high_share_ci95": list(clopper_pearson(highs, n)) if n else None,
         "t5_statuses": dict(Counter(t["status"] for t in t5)),
@@ -266,6 +301,9 @@ def summarise(runs: list[dict]) -> dict:
         "decision_rules_compared": rules,
         "placebo": {
             "risk_levels": dict(Counter(r["placebo"]["risk_level"] for r in runs)),
+            "fails_by_test": dict(
+                Counter(t for r in runs for t, st in r["placebo"].get("statuses", {}).items() if st == "fail")
+            ),
             "t5_statuses": dict(Counter(r["placebo"]["t5_status"] for r in runs)),
             "t5_memorized_per_run": [r["placebo"]["t5_counts"].get("memorized", 0) for r in runs],
         },

@@ -59,6 +59,8 @@ def placebo_audit(data: Path, model: Path, out: Path, report: dict, progress: bo
     overrides["splits"] = {"members": POSING_MEMBERS, "non_members": TRUE_NON_MEMBERS}
     # both placebo arms are non-members: the reference never saw them either
     overrides["reference"] = {**overrides.get("reference", {}), "unseen_members": None}
+    # the placebo's level is what is scored; how stable it is would cost ten more audits unread
+    overrides["statistics"] = {**overrides.get("statistics", {}), "stability_resamples": 0}
     config = load_config(overrides=overrides)
     dataset = PlaceboDataset(data, report["config"]["splits"]["non_members"], config.seed)
     audit(dataset, ModelSource(model=model), out, config, progress=progress, echo=False)

@@ -33,7 +33,8 @@ METHODS = {
         "model's stream has none), the share of real codes reproduced, and whether greedy decoding "
         "reproduces the next k codes exactly. Members are compared with non-members with a one-sided test"
         " per tier, corrected for the number of tiers: a gap is memorization; equal figures are what the "
-        "model would say about anyone."
+        "model would say about anyone. A gap warns when significant at the false discovery rate and fails "
+        "only when it is significant family-wise at this test's share of the gate's error rate."
     ),
     "T2": (
         "The codes of each sensitive group are removed from the prompt. p̂ is the share of a subject's "
@@ -41,7 +42,8 @@ METHODS = {
         "among the next codes a sample can reach (the generation horizon). We measure how well p̂ ranks "
         "those subjects (AUROC, AUPRC, precision and recall at the threshold), separately for members and"
         " non-members, and test the member-minus-non-member AUROC gap by permuting arm labels, corrected "
-        "for the number of groups and tiers. A group whose codes the cohort does not hold, or with too "
+        "for the number of groups and tiers (to warn: false discovery rate; to fail: family-wise, at this "
+        "test's share of the gate's error rate). A group whose codes the cohort does not hold, or with too "
         "few subjects, is listed as not tested. Samples are drawn in rounds: a prompt stops once every "
         "flag it decides is settled either way by a confidence sequence whose chance of stopping on the "
         "wrong side of the threshold is at most generation.stop_error (5% by default); the sampling table "
@@ -50,7 +52,8 @@ METHODS = {
     "T3": (
         "A logistic-regression probe, trained with cross-fitting so that no subject is scored by a probe "
         "trained on it, predicts each sensitive group from the model's embedding of the prompt. Higher "
-        "accuracy for members than non-members means the embedding encodes what it saw in training."
+        "accuracy for members than non-members means the embedding encodes what it saw in training. Its "
+        "gaps are tested and corrected as T2's."
     ),
     "T4": (
         "Membership inference: from one forward pass over the whole timeline, scores such as the mean "

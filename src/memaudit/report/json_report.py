@@ -107,9 +107,10 @@ def rests_on(outcome: AuditOutcome, level: str) -> list[str]:
             cases = [c for c in m["cases"] if c["verdict"] == verdict]
             smallest = min(c[key] for c in cases)
             label = "Holm-adjusted p" if deciding == FAIL else "q"
+            level = m.get("fail_alpha", m["alpha"]) if deciding == FAIL else m["alpha"]
             out.append(
                 f"T5 {deciding}: {len(cases)} case(s) {verdict.replace('_', ' ')}, smallest {label} "
-                f"{smallest:.3g}"
+                f"{smallest:.3g} (below {level:g})"
             )
         elif name == "T4" and "decision" in m:
             d = m["decision"]

@@ -213,13 +213,15 @@ def _place(
     rng: np.random.Generator,
 ) -> None:
     """Move the event with `code` to a clinical-code position drawn from `window`, at the time of
-    the event it then precedes (times stay ordered)."""
-    event = events.pop(next(i for i, e in enumerate(events) if e[1] == code))
-    clinical = [i for i, e in enumerate(events) if not e[1].startswith(("SEX//", "AGE//", "TIME//"))]
+    the event it then precedes (times stay ordered); a timeline too short for the window keeps the
+    event where it was."""
+    at = next(i for i, e in enumerate(events) if e[1] == code)
+    others = events[:at] + events[at + 1 :]
+    clinical = [i for i, e in enumerate(others) if not e[1].startswith(("SEX//", "AGE//", "TIME//"))]
     low, high = window[0], min(window[1], len(clinical))
     if low >= high:
-        events.append(event)
         return
+    event = events.pop(at)
     position = clinical[int(rng.integers(low, high))]
     events.insert(position, (events[position][0], code, event[2]))
 

@@ -11,14 +11,25 @@ over the registry (audits/runner.py).
 
 `earlier` maps the name of every test that already ran to its TestResult; a test reads only the
 ones it declares in `reads` (their `handoff`), and runs after them.
+
+Tests of other packages are found through the `memaudit.audits` entry-point group: a package that
+declares
+
+    [project.entry-points."memaudit.audits"]
+    t7 = "my_package.verbatim:VerbatimAudit"
+
+is audited with the built-in tests once installed, and appears in report.json, the HTML and
+`memaudit check` (examples/memaudit-verbatim is one).
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
+from importlib.metadata import entry_points
 from typing import ClassVar
 
+from ..errors import UserInputError
 from ..prompts.requests import Request, Responses
 from .context import AuditContext
 from .coverage import Coverage
@@ -37,6 +48,7 @@ class Audit:
     asks_new_prompts: ClassVar[bool] = (
         False  # its prompts depend on earlier results (needs an adaptive adapter)
     )
+    method: ClassVar[str] = ""  # what the test measures and how it judges, for the report's Methods
 
     def coverage(self, ctx: AuditContext) -> Coverage:
         """What the test has to work on in this cohort, known before any model call."""
@@ -67,8 +79,38 @@ def register(cls: type[Audit]) -> type[Audit]:
     return cls
 
 
+ENTRY_POINT_GROUP = "memaudit.audits"
+
+
+def _load_installed() -> None:
+    """Register the tests other installed packages declare in the entry-point group."""
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            found = entry.load()
+        except Exception as error:  # a broken plug-in is named, not a traceback
+            raise UserInputError(
+                f"an importable audit at entry point {entry.name} = {entry.value}",
+                f"{type(error).__name__}: {error}",
+                f"fix or uninstall the package that declares it ({entry.dist.name if entry.dist else '?'})",
+            ) from error
+        if not (isinstance(found, type) and issubclass(found, Audit)):
+            raise UserInputError(
+                f"a subclass of memaudit.audits.registry.Audit at entry point {entry.name}",
+                repr(found),
+                "point the entry point at the audit class",
+            )
+        register(found)
+
+
 def registered() -> list[Audit]:
-    """One instance of every registered test, built-in ones included, in name order (T1 … T6)."""
+    """One instance of every registered test, built-in ones and installed ones, in name order
+    (T1 … T6, then others)."""
     for module in BUILT_IN:
         importlib.import_module(f"{__package__}.{module}")
+    _load_installed()
     return [_REGISTRY[name]() for name in sorted(_REGISTRY)]
+
+
+def method_texts() -> dict[str, str]:
+    """Each registered test's method text, by name."""
+    return {audit.name: audit.method for audit in registered()}

@@ -16,6 +16,18 @@ from .sampling import Spent, rounds
 from .stats import benjamini_hochberg, compare_arms, holm, mann_whitney_p, residual_risk
 
 NAME, TITLE = "T1", "Trajectory memorization"
+# what the test measures and how it judges: the report's Methods section
+METHOD = (
+    "Each subject is prompted with what an attacker might know (nothing, demographics, or "
+    "demographics plus the first K codes). The model's sampled continuations are compared with the "
+    "subject's real next codes: an earth mover's distance over code embeddings whose cost grows with "
+    "the time between codes (the truth's real times, the sample's time-gap codes; off when the "
+    "model's stream has none), the share of real codes reproduced, and whether greedy decoding "
+    "reproduces the next k codes exactly. Members are compared with non-members with a one-sided test"
+    " per tier, corrected for the number of tiers: a gap is memorization; equal figures are what the "
+    "model would say about anyone. A gap warns when significant at the false discovery rate and fails "
+    "only when it is significant family-wise at this test's share of the gate's error rate."
+)
 
 
 def sample_request(ctx: AuditContext, prompt: tuple[str, ...]) -> Generate:
@@ -170,7 +182,7 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
 
 @register
 class TrajectoryAudit(Audit):
-    name, title = NAME, TITLE
+    name, title, method = NAME, TITLE, METHOD
     needs = frozenset({GENERATE})
 
     def coverage(self, ctx: AuditContext) -> Coverage:

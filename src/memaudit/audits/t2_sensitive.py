@@ -17,6 +17,20 @@ from .stats import auroc, auroc_gap, average_precision, bootstrap_ci, residual_r
 from .t1_trajectory import first_round_request, sample_request
 
 NAME, TITLE = "T2", "Sensitive attribute leakage"
+# what the test measures and how it judges: the report's Methods section
+METHOD = (
+    "The codes of each sensitive group are removed from the prompt. p̂ is the share of a subject's "
+    "samples that bring a code of the group back. A subject counts as having the group when it is "
+    "among the next codes a sample can reach (the generation horizon). We measure how well p̂ ranks "
+    "those subjects (AUROC, AUPRC, precision and recall at the threshold), separately for members and"
+    " non-members, and test the member-minus-non-member AUROC gap by permuting arm labels, corrected "
+    "for the number of groups and tiers (to warn: false discovery rate; to fail: family-wise, at this "
+    "test's share of the gate's error rate). A group whose codes the cohort does not hold, or with too "
+    "few subjects, is listed as not tested. Samples are drawn in rounds: a prompt stops once every "
+    "flag it decides is settled either way by a confidence sequence whose chance of stopping on the "
+    "wrong side of the threshold is at most generation.stop_error (5% by default); the sampling table "
+    "below says what each test drew."
+)
 
 
 def requests(ctx: AuditContext) -> list[Request]:
@@ -208,7 +222,7 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
 
 @register
 class SensitiveLeakageAudit(Audit):
-    name, title = NAME, TITLE
+    name, title, method = NAME, TITLE, METHOD
     needs = frozenset({GENERATE})
 
     def coverage(self, ctx: AuditContext) -> Coverage:

@@ -18,6 +18,13 @@ from .result import TestResult
 from .stats import auroc, auroc_gap, bootstrap_ci
 
 NAME, TITLE = "T3", "Embedding probe"
+# what the test measures and how it judges: the report's Methods section
+METHOD = (
+    "A logistic-regression probe, trained with cross-fitting so that no subject is scored by a probe "
+    "trained on it, predicts each sensitive group from the model's embedding of the prompt. Higher "
+    "accuracy for members than non-members means the embedding encodes what it saw in training. Its "
+    "gaps are tested and corrected as T2's."
+)
 
 
 def _tiers(ctx: AuditContext) -> list[str]:
@@ -137,7 +144,7 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
 
 @register
 class EmbeddingProbeAudit(Audit):
-    name, title = NAME, TITLE
+    name, title, method = NAME, TITLE, METHOD
     needs = frozenset({EMBED})
 
     def coverage(self, ctx: AuditContext) -> Coverage:

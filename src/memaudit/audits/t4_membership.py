@@ -18,6 +18,17 @@ from .result import FAIL, PASS, WARN, TestResult
 from .stats import MIN_NEGATIVES_PER_FPR, auroc, bootstrap_ci, epsilon_lower_bound, roc_curve, tpr_at_fpr
 
 NAME, TITLE = "T4", "Membership inference"
+# what the test measures and how it judges: the report's Methods section
+METHOD = (
+    "Membership inference: from one forward pass over the whole timeline, scores such as the mean "
+    "loss, Min-K%, Min-K%++ and a code-frequency analogue of the zlib ratio rank members above non-"
+    "members. The attack with the largest AUROC decides the status, with an interval that holds for "
+    "all attacks at once, because quoting the best of several with its own interval would overstate "
+    "the risk (or the attack the configuration names, with its own interval). We "
+    "report AUROC, the true-positive rate at low false-positive rates (only where there are at least "
+    "ten times as many non-members as the rate requires), and a heuristic lower bound on the privacy "
+    "loss ε whose threshold is chosen on half the subjects and checked on the other half."
+)
 
 
 def loss_score(r: ScoreResult) -> float:
@@ -271,7 +282,7 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
 
 @register
 class MembershipAudit(Audit):
-    name, title = NAME, TITLE
+    name, title, method = NAME, TITLE, METHOD
     needs = frozenset({SCORE})
 
     def coverage(self, ctx: AuditContext) -> Coverage:

@@ -46,6 +46,18 @@ from .t5_perturbation import (
 )
 
 NAME, TITLE = "T5", "Memorized or generalized"
+# what the test measures and how it judges: the report's Methods section
+METHOD = (
+    "Each member case T2 flagged is sampled afresh (in rounds; a case settled below the threshold "
+    "stops there and is not replicated). With a reference model (trained the same way "
+    "without these patients), the audited model's rate is contrasted with the reference model's, and "
+    "the contrast is judged against the same contrast for non-members flagged the same way, whom "
+    "neither model saw: a case the audited model leaks far more than the reference does, beyond what "
+    "unseen patients show, is memorized; one the reference model leaks too is generalized. Without a "
+    "reference model the case is re-sampled with its identifiers changed (age band, sex, one code); "
+    "that describes whether the answer depends on them, but an age-dependent pattern also changes "
+    "with age and a memorized record keyed on rare codes does not, so it can warn and never fail."
+)
 MIN_NULL_CASES = 10  # non-member flags needed before a contrast can be judged against them
 NULL_QUANTILE = 0.99  # a memorized contrast also exceeds this quantile of the null contrasts
 DESCRIPTIONS = ("identifier_sensitive", "identifier_stable", "inconclusive", "not_replicated")
@@ -163,7 +175,7 @@ def _row(ctx: AuditContext, c: FlaggedCase) -> dict:
 
 @register
 class MemorizationAudit(Audit):
-    name, title = NAME, TITLE
+    name, title, method = NAME, TITLE, METHOD
     needs = frozenset({GENERATE})
     reads = ("T2",)
     asks_new_prompts = True

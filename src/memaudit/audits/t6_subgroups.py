@@ -31,6 +31,14 @@ from .result import NOT_TESTED, PASS, WARN, TestResult
 from .stats import benjamini_hochberg, bootstrap_ci
 
 NAME, TITLE = "T6", "Subgroups"
+# what the test measures and how it judges: the report's Methods section
+METHOD = (
+    "Patients with rare conditions, the elderly and patients whose prompt few others share are "
+    "compared with everyone else: the member-minus-non-member difference of T1 recovery, T2 flags and"
+    " T4 identification inside the subgroup minus the same difference outside it, with an interval "
+    "and a correction for the number of comparisons. An empty or small subgroup is listed as not "
+    "tested."
+)
 MIN_PER_CELL = 3  # subjects per arm, inside the subgroup and outside it
 IDENTIFICATION_FPR = 0.10  # T4's subgroup threshold lets this share of the subgroup's non-members through
 
@@ -239,7 +247,7 @@ def run(
 
 @register
 class SubgroupAudit(Audit):
-    name, title = NAME, TITLE
+    name, title, method = NAME, TITLE, METHOD
     reads = ("T1", "T2", "T4")
 
     def coverage(self, ctx: AuditContext) -> Coverage:

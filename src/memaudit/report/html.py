@@ -12,69 +12,8 @@ import jinja2
 from markupsafe import Markup
 
 from ..atomic import write_text
+from ..audits.registry import method_texts
 from . import svg
-
-METHODS = {
-    "T1": (
-        "Each subject is prompted with what an attacker might know (nothing, demographics, or "
-        "demographics plus the first K codes). The model's sampled continuations are compared with the "
-        "subject's real next codes: an earth mover's distance over code embeddings whose cost grows with "
-        "the time between codes (the truth's real times, the sample's time-gap codes; off when the "
-        "model's stream has none), the share of real codes reproduced, and whether greedy decoding "
-        "reproduces the next k codes exactly. Members are compared with non-members with a one-sided test"
-        " per tier, corrected for the number of tiers: a gap is memorization; equal figures are what the "
-        "model would say about anyone. A gap warns when significant at the false discovery rate and fails "
-        "only when it is significant family-wise at this test's share of the gate's error rate."
-    ),
-    "T2": (
-        "The codes of each sensitive group are removed from the prompt. p̂ is the share of a subject's "
-        "samples that bring a code of the group back. A subject counts as having the group when it is "
-        "among the next codes a sample can reach (the generation horizon). We measure how well p̂ ranks "
-        "those subjects (AUROC, AUPRC, precision and recall at the threshold), separately for members and"
-        " non-members, and test the member-minus-non-member AUROC gap by permuting arm labels, corrected "
-        "for the number of groups and tiers (to warn: false discovery rate; to fail: family-wise, at this "
-        "test's share of the gate's error rate). A group whose codes the cohort does not hold, or with too "
-        "few subjects, is listed as not tested. Samples are drawn in rounds: a prompt stops once every "
-        "flag it decides is settled either way by a confidence sequence whose chance of stopping on the "
-        "wrong side of the threshold is at most generation.stop_error (5% by default); the sampling table "
-        "below says what each test drew."
-    ),
-    "T3": (
-        "A logistic-regression probe, trained with cross-fitting so that no subject is scored by a probe "
-        "trained on it, predicts each sensitive group from the model's embedding of the prompt. Higher "
-        "accuracy for members than non-members means the embedding encodes what it saw in training. Its "
-        "gaps are tested and corrected as T2's."
-    ),
-    "T4": (
-        "Membership inference: from one forward pass over the whole timeline, scores such as the mean "
-        "loss, Min-K%, Min-K%++ and a code-frequency analogue of the zlib ratio rank members above non-"
-        "members. The attack with the largest AUROC decides the status, with an interval that holds for "
-        "all attacks at once, because quoting the best of several with its own interval would overstate "
-        "the risk (or the attack the configuration names, with its own interval). We "
-        "report AUROC, the true-positive rate at low false-positive rates (only where there are at least "
-        "ten times as many non-members as the rate requires), and a heuristic lower bound on the privacy "
-        "loss ε whose threshold is chosen on half the subjects and checked on the other half."
-    ),
-    "T5": (
-        "Each member case T2 flagged is sampled afresh (in rounds; a case settled below the threshold "
-        "stops there and is not replicated). With a reference model (trained the same way "
-        "without these patients), the audited model's rate is contrasted with the reference model's, and "
-        "the contrast is judged against the same contrast for non-members flagged the same way, whom "
-        "neither model saw: a case the audited model leaks far more than the reference does, beyond what "
-        "unseen patients show, is memorized; one the reference model leaks too is generalized. Without a "
-        "reference model the case is re-sampled with its identifiers changed (age band, sex, one code); "
-        "that describes whether the answer depends on them, but an age-dependent pattern also changes "
-        "with age and a memorized record keyed on rare codes does not, so it can warn and never fail."
-    ),
-    "T6": (
-        "Patients with rare conditions, the elderly and patients whose prompt few others share are "
-        "compared with everyone else: the member-minus-non-member difference of T1 recovery, T2 flags and"
-        " T4 identification inside the subgroup minus the same difference outside it, with an interval "
-        "and a correction for the number of comparisons. An empty or small subgroup is listed as not "
-        "tested."
-    ),
-}
-
 
 VERDICT_CLASS = {"memorized": "fail", "likely_memorized": "warn"}
 # the page's sections in order; a test's fragment is `tests/<name>.html.j2`
@@ -91,6 +30,8 @@ SECTIONS = (
     "sections/sampling.html.j2",
     "sections/flagged.html.j2",
 )
+GENERIC_FRAGMENT = "tests/generic.html.j2"
+BUILT_IN_TESTS = ("T1", "T2", "T3", "T4", "T5", "T6")  # their findings are drawn by the sections above
 PROFILE_FIGURES = 12  # T5 perturbation profiles drawn; the rest are in report.json
 
 
@@ -252,11 +193,19 @@ def _disparity_figure(report: dict) -> dict | None:
     )
 
 
+def _sections(report: dict) -> list[tuple[str, str | None]]:
+    """(template, test name) in page order: the built-in sections, with a generic fragment after
+    T6's for each test another package added."""
+    extra = [(GENERIC_FRAGMENT, name) for name in report["tests"] if name not in BUILT_IN_TESTS]
+    at = SECTIONS.index("tests/T6.html.j2") + 1
+    return [(s, None) for s in SECTIONS[:at]] + extra + [(s, None) for s in SECTIONS[at:]]
+
+
 def render_html(report: dict) -> str:
     return ENVIRONMENT.get_template("page.html.j2").render(
         report=report,
-        sections=SECTIONS,
-        methods=METHODS,
+        sections=_sections(report),
+        methods={name: text for name, text in method_texts().items() if text and name in report["tests"]},
         verdict_class=VERDICT_CLASS,
         tier_rows=_tier_rows(report),
         leakage_figures=_leakage_figures(report),

@@ -1,0 +1,91 @@
+"""The audits' decisions on planted answers (memaudit.testing: a real MEDS cohort, the audit's own
+preparation, a scripted model): no training, so each decision is checked where it is made."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memaudit.testing import ScriptedAdapter, check_adapter, make_context, run_scripted
+
+HIV = "DIAGNOSIS//ICD10CM//B20"
+LABS = [
+    f"LAB//{name}//{level}"
+    for name in ("SODIUM", "POTASSIUM", "GLUCOSE", "CREATININE")
+    for level in ("LOW", "NORMAL", "HIGH")
+]
+MEMBERS, NON_MEMBERS = list(range(1, 61)), list(range(101, 161))
+
+
+def _timelines() -> dict[int, list[str]]:
+    """120 patients, 30 codes each; half of each arm has HIV due at the 15th clinical code (after
+    the codes:10 prompt, within the horizon)."""
+    rng = np.random.default_rng(0)
+    out = {}
+    for s in MEMBERS + NON_MEMBERS:
+        codes = ["SEX//" + "FM"[s % 2], "AGE//50-54", *rng.choice(LABS, 30)]
+        if s % 2 == 0:
+            codes[16] = HIV
+        out[s] = [str(c) for c in codes]
+    return out
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory: pytest.TempPathFactory):
+    return make_context(
+        tmp_path_factory.mktemp("meds"),
+        _timelines(),
+        MEMBERS,
+        {"tiers": ["codes:10"], "statistics": {"n_bootstrap": 200, "stability_resamples": 0}},
+    )
+
+
+def _has_hiv(s: int) -> bool:
+    return s % 2 == 0
+
+
+def test_the_scripted_model_is_a_conforming_adapter(ctx) -> None:
+    assert len(check_adapter(ScriptedAdapter(ctx))) == 5  # every check, sequential rounds included
+
+
+def test_t2_fails_when_members_regenerate_their_removed_condition_and_non_members_do_not(ctx) -> None:
+    leaks = {s: {HIV: 0.9 if s in MEMBERS and _has_hiv(s) else 0.05} for s in MEMBERS + NON_MEMBERS}
+    t2 = run_scripted(ctx, ScriptedAdapter(ctx, leaks=leaks), ["T2"])["T2"]
+    entry = t2.metrics["by_group"]["hiv"]["by_tier"]["codes:10"]
+    assert entry["member"]["auroc"] > 0.95 and entry["non_member"]["auroc"] < 0.7
+    assert entry["fails"] and t2.status == "fail"
+
+
+def test_t2_passes_when_both_arms_regenerate_it_alike(ctx) -> None:
+    leaks = {s: {HIV: 0.6 if _has_hiv(s) else 0.05} for s in MEMBERS + NON_MEMBERS}
+    t2 = run_scripted(ctx, ScriptedAdapter(ctx, leaks=leaks), ["T2"])["T2"]
+    entry = t2.metrics["by_group"]["hiv"]["by_tier"]["codes:10"]
+    assert not entry["significant"] and t2.status == "pass"
+
+
+def test_t4_fails_when_members_timelines_are_far_likelier_and_passes_when_alike(ctx) -> None:
+    noise = np.random.default_rng(1).normal(0, 0.3, 200)
+    alike = {s: 3.0 + noise[i] for i, s in enumerate(MEMBERS + NON_MEMBERS)}
+    planted = {s: v - (1.0 if s in MEMBERS else 0.0) for s, v in alike.items()}
+    t4 = run_scripted(ctx, ScriptedAdapter(ctx, losses=planted), ["T4"])["T4"]
+    assert t4.status == "fail" and t4.metrics["decision"]["auroc"] > 0.9
+    t4 = run_scripted(ctx, ScriptedAdapter(ctx, losses=alike), ["T4"])["T4"]
+    assert t4.status == "pass"
+
+
+def test_a_test_without_the_capability_it_needs_is_skipped_with_the_reason(ctx) -> None:
+    class ScoresOnly(ScriptedAdapter):
+        def capabilities(self) -> frozenset[str]:
+            return frozenset({"score"})
+
+    results = run_scripted(ctx, ScoresOnly(ctx), ["T1", "T4"])
+    assert results["T1"].status == "skipped" and "`generate`" in results["T1"].summary
+    assert results["T4"].status in {"pass", "warn", "fail"}
+
+
+def test_the_context_is_prepared_from_real_meds_by_the_audits_own_code(ctx, tmp_path: Path) -> None:
+    assert sorted(ctx.members) == MEMBERS and sorted(ctx.non_members) == NON_MEMBERS
+    prompt = ctx.prompts["codes:10"][2]
+    assert HIV not in prompt.codes and HIV in prompt.continuation

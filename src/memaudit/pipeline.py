@@ -139,16 +139,22 @@ def prepare(
     knows = vocabulary.knows if vocabulary is not None else None
     cohort = prepare_cohort(dataset, config, recipe or StreamRecipe.from_config(config.cohort), knows)
     embeddings = optional(adapter, "code_embeddings")() if config.t1.embedding == "model" else None
-    ctx = AuditContext.build(
-        cohort, config, frozenset(adapter.capabilities()), embeddings, has_reference, knows
-    )
-    ctx.mask_token = mask_token(config, vocabulary)
-    ctx.sequential = config.generation.sequential and bool(optional(adapter, "adaptive"))
+    unseen = None
     if has_reference:
         listed = config.reference.unseen_members
         beside = Path(config.reference.model or ".") / "unseen_members.parquet"
-        ctx.reference_unseen = read_unseen_members(listed or (str(beside) if beside.exists() else None))
-    return ctx
+        unseen = read_unseen_members(listed or (str(beside) if beside.exists() else None))
+    return AuditContext.build(
+        cohort,
+        config,
+        frozenset(adapter.capabilities()),
+        embeddings,
+        has_reference,
+        knows,
+        reference_unseen=unseen,
+        mask_token=mask_token(config, vocabulary),
+        sequential=config.generation.sequential and bool(optional(adapter, "adaptive")),
+    )
 
 
 def mask_token(config: AuditConfig, vocabulary: Any) -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from .clinical_links import linked_codes
 from .code_embeddings import icd_ontology, ppmi_svd
 
 
-@dataclass
+@dataclass(frozen=True)
 class AuditContext:
     config: AuditConfig
     cohort: PreparedCohort
@@ -46,8 +47,12 @@ class AuditContext:
         model_embeddings: Mapping[str, np.ndarray] | None = None,
         has_reference: bool = False,
         knows: Callable[[str], bool] | None = None,
+        reference_unseen: frozenset[int] | None = None,
+        mask_token: str | None = "[MASK]",
+        sequential: bool = False,
     ) -> AuditContext:
-        """The context, with the code embeddings T1's dEMD uses (config `t1.embedding`)."""
+        """The whole context in one step, with the code embeddings T1's dEMD uses (config
+        `t1.embedding`)."""
         kind = config.t1.embedding
         if kind == "model" and model_embeddings:
             embeddings = model_embeddings
@@ -57,13 +62,32 @@ class AuditContext:
             embeddings = ppmi_svd(
                 [cohort.timelines[s].codes for s in cohort.non_members], dim=config.t1.embedding_dim
             )
-        return cls(config, cohort, embeddings, capabilities, has_reference, knows)
+        return cls(
+            config,
+            cohort,
+            embeddings,
+            capabilities,
+            has_reference,
+            knows,
+            reference_unseen,
+            mask_token,
+            sequential,
+        )
 
     def __post_init__(self) -> None:
-        self._member_set = set(self.cohort.members)
-        self._labels: dict[str, dict[int, bool]] = {}
-        self._horizon: dict[tuple[str, str], dict[int, bool]] = {}
-        self._linked: dict[str, frozenset[str]] = {}
+        # derived values, computed once per context (a replaced context starts afresh)
+        object.__setattr__(self, "_member_set", set(self.cohort.members))
+        object.__setattr__(self, "_labels", {})
+        object.__setattr__(self, "_horizon", {})
+        object.__setattr__(self, "_linked", {})
+        object.__setattr__(self, "_once", {})
+
+    def once(self, key: str, make: Callable[[], Any]) -> Any:
+        """`make()` computed once per context under `key`: a choice a test makes in `requests` and
+        reads again in `follow_up` and `run` (T5's cases) lives with the context, not the test."""
+        if key not in self._once:
+            self._once[key] = make()
+        return self._once[key]
 
     # --- the prepared cohort -----------------------------------------------------------------
     @property

@@ -202,20 +202,22 @@ class MemorizationAudit(Audit):
     def _selection(
         self, ctx: AuditContext, earlier: Earlier
     ) -> tuple[list[FlaggedCase], list[FlaggedCase], int]:
-        """(cases, null cases, flags the reference model saw), chosen once per audit."""
-        if getattr(self, "_chosen", None) is None:
+        """(cases, null cases, flags the reference model saw), chosen once per audit (per context)."""
+
+        def choose() -> tuple[list[FlaggedCase], list[FlaggedCase], int]:
             flags: SensitiveFlags | None = earlier["T2"].handoff if "T2" in earlier else None
             flagged = list(flags.flagged) if flags else []
             seen = 0
             if ctx.has_reference and ctx.reference_unseen is not None:
                 seen = sum(c.subject_id not in ctx.reference_unseen for c in flagged)
                 flagged = [c for c in flagged if c.subject_id in ctx.reference_unseen]
-            self._chosen = (
+            return (
                 cases(ctx, flagged, flags) if flags else [],
                 null_cases(ctx, flags.p_hat) if flags else [],
                 seen,
             )
-        return self._chosen
+
+        return ctx.once(f"{NAME} selection", choose)
 
     def requests(self, ctx: AuditContext, earlier: Earlier) -> list[Request]:
         chosen, nulls, _ = self._selection(ctx, earlier)

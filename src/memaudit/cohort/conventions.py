@@ -178,10 +178,12 @@ def infer_conventions(
     versions: Mapping[str, int] | None = None,
     derived_age: Any = None,
     derived_gaps: TimeGapRecipe | None = None,
+    markers: Iterable[str] = (),
 ) -> CodeConventions:
     """The conventions of a cohort whose model stream holds `codes` (distinct codes, in any order):
     configured values first, else what the codes show. `versions`: ICD version per code from
-    config `conventions.version_column`; `derived_age` / `derived_gaps`: the stream recipe's."""
+    config `conventions.version_column`; `derived_age` / `derived_gaps`: the stream recipe's;
+    `markers`: the timeline's start and end tokens (structure, not clinical codes)."""
     codes = set(codes)
     sources: dict[str, str] = {}
     formats = tuple((re.compile(f.pattern), f.version) for f in config.diagnosis_formats) + tuple(
@@ -199,7 +201,9 @@ def infer_conventions(
     if derived_gaps is not None:
         gaps.update(gap_days_of_recipe(derived_gaps))
     gaps.update(config.time_gap_codes)
-    conventions = CodeConventions(formats, dict(versions or {}), sex, age, config.birth_code, gaps, sources)
+    conventions = CodeConventions(
+        formats, dict(versions or {}), sex, age, config.birth_code, gaps, sources, frozenset(markers)
+    )
     n_delta = sum(1 for c in codes if DELTA_BIN.match(c))
     sources["time_gaps"] = (
         f"{len([c for c in codes if conventions.days_of_gap(c) is not None])} gap codes "

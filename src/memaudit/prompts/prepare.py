@@ -159,9 +159,7 @@ def prepare(
         _versions(table, config.conventions.version_column),
         recipe.age,
         recipe.time_gaps,
-    )
-    conventions.markers = frozenset(
-        t for t in (config.model_input.start_token, config.model_input.end_token) if t
+        markers=[t for t in (config.model_input.start_token, config.model_input.end_token) if t],
     )
     matcher = GroupMatcher(build_groups(config.sensitive_groups, _descriptions(table)), conventions)
     prefixes = config.demographic_prefixes

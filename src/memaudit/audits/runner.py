@@ -31,6 +31,21 @@ class AuditOutcome:
     stability: dict | None = None  # the risk level over subject-resampled audits (memaudit.stability)
 
 
+def why_skipped(audit: Audit, capabilities: frozenset[str], adaptive: bool) -> str | None:
+    """The one rule that skips a test before it runs (the runner and `memaudit check` both apply
+    it): a capability the adapter lacks, or new prompts a model that answers only exported ones
+    cannot answer. None when the test runs."""
+    missing = sorted(audit.needs - capabilities)
+    if missing:
+        return "the model adapter does not offer " + " or ".join(f"`{m}`" for m in missing)
+    if audit.asks_new_prompts and not adaptive:
+        return (
+            "the generations backend answers only the exported prompts, and "
+            f"{audit.name}'s prompts depend on earlier results"
+        )
+    return None
+
+
 def run_audits(
     ctx: AuditContext,
     audits: Sequence[Audit],
@@ -52,17 +67,9 @@ def run_audits(
             raise ValueError(f"circular `reads` among {[a.name for a in pending]}")
         ready, requests = [], []
         for audit in wave:
-            missing = sorted(audit.needs - capabilities)
-            if missing:
-                reason = "the model adapter does not offer " + " or ".join(f"`{m}`" for m in missing)
+            reason = why_skipped(audit, capabilities, adaptive)
+            if reason:
                 results[audit.name] = TestResult.skipped(audit.name, audit.title, reason)
-            elif audit.asks_new_prompts and not adaptive:
-                results[audit.name] = TestResult.skipped(
-                    audit.name,
-                    audit.title,
-                    "the generations backend answers only the exported prompts, and "
-                    f"{audit.name}'s prompts depend on earlier results",
-                )
             else:
                 ready.append(audit)
                 requests += audit.requests(ctx, results)

@@ -64,11 +64,11 @@ def raw_generate(
                     attention_mask=torch.ones_like(ids),
                     do_sample=True,
                     max_new_tokens=max_new,
-                    pad_token_id=adapter.vocab.pad_id,
-                    eos_token_id=adapter.vocab.eos_id,
+                    pad_token_id=adapter.tokenizer.pad_id,
+                    eos_token_id=adapter.tokenizer.eos_id,
                 )
             new = out[:, length:]
-            tokens += int((new != adapter.vocab.pad_id).sum())
+            tokens += int((new != adapter.tokenizer.pad_id).sum())
     sync(adapter.device)
     return tokens, time.perf_counter() - t0
 

@@ -29,7 +29,7 @@ def tiny_model(where: Path) -> Path:
 
 
 def per_prefix_loop(adapter: HFAdapter, codes: list[str]) -> np.ndarray:
-    ids = [adapter.vocab.bos_id] + adapter.vocab.encode(codes)
+    ids = [adapter.tokenizer.bos_id] + adapter.tokenizer.encode(codes)
     out = []
     with torch.no_grad():
         for t in range(1, len(ids)):
@@ -40,7 +40,7 @@ def per_prefix_loop(adapter: HFAdapter, codes: list[str]) -> np.ndarray:
 
 def measure(adapter: HFAdapter, n_codes: int, n_sequences: int, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
-    vocab = adapter.vocab.codes()
+    vocab = adapter.tokenizer.codes()
     seqs = [[vocab[i] for i in rng.integers(0, len(vocab), n_codes)] for _ in range(n_sequences)]
     t0 = time.perf_counter()
     fast = adapter.score(seqs)

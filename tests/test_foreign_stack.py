@@ -264,7 +264,7 @@ def test_multi_token_codes_score_as_the_sum_of_their_tokens(foreign: dict[str, P
         foreign["model"], batch_size=4, model_input=load_config(foreign["config"]).model_input.to_dict()
     )
     codes = ["AGE//60-64", "DIAGNOSIS//ICD10CM//I10", "LAB//GLUCOSE//2", "TIME//1-4w", "LAB//GLUCOSE//1"]
-    ids, ends = adapter.vocab.encode_with_spans(codes)
+    ids, ends = adapter.tokenizer.encode_with_spans(codes)
     with torch.no_grad():
         logp = torch.log_softmax(adapter.model(input_ids=torch.tensor([[1, *ids]])).logits[0], -1)
     token_lp = [float(logp[t, tok]) for t, tok in enumerate(ids)]  # position t predicts token t (after <s>)
@@ -276,7 +276,7 @@ def test_multi_token_codes_score_as_the_sum_of_their_tokens(foreign: dict[str, P
     assert all(len(s) <= 5 for s in samples)
     known = {c for c in codes}
     # a decoded code is either a learned multi-token code or a lone token nothing explains
-    assert all(c in known or c in adapter.vocab.token_to_id for s in samples for c in s)
+    assert all(c in known or c in adapter.tokenizer.token_to_id for s in samples for c in s)
 
 
 def _audit(

@@ -92,7 +92,7 @@ def test_its_exported_model_scores_its_stream_without_a_second_start_token(eic_a
     frame = pl.read_parquet(shard).filter(pl.col("time").is_not_null())
     codes = frame.filter(pl.col("subject_id") == frame["subject_id"][0])["code"].to_list()[:40]
     assert codes[0] == "TIMELINE//START"
-    ids = adapter.vocab.encode(codes)
+    ids = adapter.tokenizer.encode(codes)
     with torch.no_grad():
         logp = torch.log_softmax(adapter.model(input_ids=torch.tensor([ids])).logits[0], -1)
     direct = [float(logp[t, ids[t + 1]]) for t in range(len(ids) - 1)]  # its own loss: no token before START

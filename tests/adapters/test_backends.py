@@ -42,7 +42,7 @@ def test_hf_backend_on_each_architecture(architecture: str, small_cohort: Path, 
     adapter = HFAdapter(model_dir, batch_size=8)
     assert len(check_adapter(adapter)) == 5  # with "a later round extends the earlier samples"
     codes = ["SEX//F", "AGE//60-64", "LAB//SODIUM//NORMAL", "TIME//1-4w", "LAB//WBC//NORMAL"]
-    ids = [adapter.vocab.bos_id] + adapter.vocab.encode(codes)
+    ids = [adapter.tokenizer.bos_id] + adapter.tokenizer.encode(codes)
     with torch.no_grad():
         loop = [
             float(

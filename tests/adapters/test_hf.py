@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from memaudit.adapters.base import generate_from
-from memaudit.adapters.hf import HFAdapter, seeded_uniforms
+from memaudit.adapters.hf import HFAdapter
 from memaudit.cohort.meds_reader import MedsDataset
 
 
@@ -17,7 +17,7 @@ def test_score_is_one_pass_and_matches_a_per_prefix_loop(cohort_dir: Path, model
     timeline = next(iter(ds.timelines(ds.arm_ids("held_out")[:1]).values()))
     codes = timeline.codes[:30]
     fast = adapter.score([codes])[0].logprobs
-    ids = [adapter.vocab.bos_id] + adapter.vocab.encode(codes)
+    ids = [adapter.tokenizer.bos_id] + adapter.tokenizer.encode(codes)
     slow = []
     with torch.no_grad():
         for t in range(1, len(ids)):
@@ -39,7 +39,7 @@ def test_generation_is_seeded_and_independent_of_batching(model_dir: Path) -> No
     assert a[1] == b[0] and a[0] == a[2]
     assert a != c
     assert all(len(s) <= 12 for samples in a for s in samples) and any(len(s) > 0 for s in a[0])
-    vocab = set(adapter.vocab.codes())
+    vocab = set(adapter.tokenizer.codes())
     assert all(code in vocab for samples in a for s in samples for code in s)
 
 
@@ -54,29 +54,10 @@ def test_a_later_round_of_samples_extends_the_earlier_one(model_dir: Path) -> No
     assert generate_from(adapter, prompts, 5, 10, 1.0, 1.0, 4, first_sample=7) == later[::-1]
 
 
-def test_sampling_noise_is_the_counter_hash_on_any_device() -> None:
-    """The sampler's uniforms equal a plain-integer splitmix64 of (seed, step, token): exact
-    integer arithmetic, so a GPU draws the same samples as the CPU."""
-    mask = (1 << 64) - 1
-
-    def reference(seed: int, step: int, token: int) -> float:
-        x = (seed * 0x9E3779B97F4A7C15 + (step * 7 + token) * 0x94D049BB133111EB) & mask
-        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & mask
-        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & mask
-        x ^= x >> 31
-        return ((x >> 40) + 0.5) / (1 << 24)
-
-    seeds = [0, 1, 2**62 + 12345, 2**63 - 1]
-    u = seeded_uniforms(torch.tensor(seeds, dtype=torch.int64), step=3, vocab=7).numpy()
-    expected = [[reference(s, 3, t) for t in range(7)] for s in seeds]
-    np.testing.assert_array_equal(u, expected)
-    assert ((u > 0) & (u < 1)).all() and len(np.unique(u)) == u.size
-
-
 def test_unknown_codes_are_counted_not_crashed_on(model_dir: Path) -> None:
     adapter = HFAdapter(model_dir)
     result = adapter.score([["SEX//F", "NEVER//SEEN//CODE", "NEVER//SEEN//CODE"]])[0]
     assert result.logprobs.shape == (3,) and np.isfinite(result.logprobs).all()
-    assert adapter.vocab.unknown_counts["NEVER//SEEN//CODE"] == 2
+    assert adapter.tokenizer.unknown_counts["NEVER//SEEN//CODE"] == 2
     emb = adapter.embed([["SEX//F"], ["SEX//M", "AGE//40-44"]])
     assert emb.shape == (2, adapter.model.config.hidden_size) and not np.allclose(emb[0], emb[1])

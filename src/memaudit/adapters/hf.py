@@ -14,66 +14,12 @@ import torch
 from ..errors import UserInputError
 from ..fingerprint import hash_files
 from .base import ALL_CAPABILITIES, AdapterBase, ScoreResult, sample_seed
+from .sampler import SAMPLER, SeededSampler
 from .tokenizer import CodeTokenizer, load_tokenizer
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 UNBOUNDED_CONTEXT = 1 << 30  # a config without max_position_embeddings / n_positions (Mamba)
-
-
-SAMPLER = "gumbel-splitmix64"  # the cache keys on it: another sampler draws other samples
-# splitmix64 constants as signed int64 (torch has no uint64 arithmetic; int64 products wrap)
-_GOLDEN, _MIX1, _MIX2 = -7046029254386353131, -4658895280553007687, -7723592293110705685
-_MASKS = {k: (1 << (64 - k)) - 1 for k in (27, 30, 31, 40)}
-
-
-def _shr(x: torch.Tensor, k: int) -> torch.Tensor:
-    """Logical right shift of int64 values (torch's >> keeps the sign)."""
-    return (x >> k) & _MASKS[k]
-
-
-def seeded_uniforms(seeds: torch.Tensor, step: int, vocab: int) -> torch.Tensor:
-    """(rows, vocab) uniforms in (0, 1): a splitmix64 hash of (row seed, step, token index).
-
-    A counter-based generator: a row's noise depends on its own seed and the step alone, never on
-    the batch it travels in or the device (integer arithmetic is exact on CPU and GPU), and a
-    whole batch is drawn in a few tensor operations."""
-    tokens = torch.arange(vocab, device=seeds.device, dtype=torch.int64) + step * vocab
-    x = seeds[:, None] * _GOLDEN + tokens[None, :] * _MIX2
-    x = (x ^ _shr(x, 30)) * _MIX1
-    x = (x ^ _shr(x, 27)) * _MIX2
-    x = x ^ _shr(x, 31)
-    return (_shr(x, 40).to(torch.float64) + 0.5) / float(1 << 24)
-
-
-class _SeededSampler:
-    """A logits processor that turns greedy decoding into seeded sampling (Gumbel-max): each
-    row's noise comes from `seeded_uniforms` of its own sample seed, so a sample depends only on
-    (seed, prompt, sample index). Temperature and top-p act on the log-probabilities first."""
-
-    def __init__(self, seeds: Sequence[int], temperature: float, top_p: float, banned: Sequence[int]) -> None:
-        self.seeds = torch.tensor([int(s) for s in seeds], dtype=torch.int64)
-        self.temperature, self.top_p, self.banned = temperature, top_p, list(banned)
-        self.step = 0
-
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        scores = scores.float().clone()
-        scores[:, self.banned] = -float("inf")
-        if self.temperature == 0:
-            return scores
-        logp = torch.log_softmax(scores / self.temperature, dim=-1)
-        if self.top_p < 1.0:
-            sorted_lp, order = torch.sort(logp, descending=True, dim=-1)
-            cum = sorted_lp.exp().cumsum(-1)
-            drop_sorted = cum - sorted_lp.exp() >= self.top_p
-            drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
-            logp = logp.masked_fill(drop, -float("inf"))
-        if self.seeds.device != logp.device:
-            self.seeds = self.seeds.to(logp.device)
-        u = seeded_uniforms(self.seeds, self.step, logp.shape[-1])
-        self.step += 1
-        gumbel = -torch.log(-torch.log(u))
-        return logp + gumbel.to(logp.dtype)
 
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -131,7 +77,7 @@ class HFAdapter(AdapterBase):
         self.dtype = resolve_dtype(dtype, self.device)
         self.memory_fraction = memory_fraction
         self._check_dir(trust_pickle)
-        self.vocab = load_tokenizer(self.model_dir, model_input)
+        self.tokenizer = load_tokenizer(self.model_dir, model_input)
         from transformers import AutoModelForCausalLM
 
         quiet_transformers()
@@ -152,10 +98,10 @@ class HFAdapter(AdapterBase):
             or getattr(cfg, "n_positions", None)
             or UNBOUNDED_CONTEXT
         )
-        if len(self.vocab.vocab) > self.model.get_input_embeddings().num_embeddings:
+        if len(self.tokenizer.vocab) > self.model.get_input_embeddings().num_embeddings:
             raise UserInputError(
                 f"a vocabulary of at most {self.model.get_input_embeddings().num_embeddings} ids",
-                f"{len(self.vocab.vocab)} ids in the vocabulary",
+                f"{len(self.tokenizer.vocab)} ids in the vocabulary",
                 "use the vocabulary the model was trained with",
             )
         self._fingerprint: str | None = None
@@ -170,7 +116,9 @@ class HFAdapter(AdapterBase):
         hidden = int(getattr(cfg, "hidden_size", None) or getattr(cfg, "n_embd", 512))
         layers = int(getattr(cfg, "num_hidden_layers", None) or getattr(cfg, "n_layer", 12))
         width = torch.finfo(self.dtype).bits // 8
-        per_row = tokens_per_row * 2 * layers * hidden * width + logits_rows * len(self.vocab.vocab) * 4 * 3
+        per_row = (
+            tokens_per_row * 2 * layers * hidden * width + logits_rows * len(self.tokenizer.vocab) * 4 * 3
+        )
         free, _ = torch.cuda.mem_get_info(torch.device(self.device))
         return int(max(1, min(MAX_GPU_ROWS, self.memory_fraction * free // per_row)))
 
@@ -221,9 +169,9 @@ class HFAdapter(AdapterBase):
                 for p in self.model_dir.iterdir()
                 if p.is_file() and p.name.endswith((".safetensors", ".bin", ".json"))
             )
-            self._fingerprint = hashlib.sha256(f"{files}\x1e{self.vocab.identity()}".encode()).hexdigest()[
-                :16
-            ]
+            self._fingerprint = hashlib.sha256(
+                f"{files}\x1e{self.tokenizer.identity()}".encode()
+            ).hexdigest()[:16]
         return self._fingerprint
 
     def numerics(self) -> str:
@@ -238,10 +186,10 @@ class HFAdapter(AdapterBase):
     ) -> dict:
         """How scoring, embedding and prompting fit the model's context: timelines scored in
         windows, and prompts cut to leave room for `max_new_codes` generated codes."""
-        lengths = np.array([len(self._with_start(self.vocab.encode(s))) for s in sequences] or [0])
+        lengths = np.array([len(self._with_start(self.tokenizer.encode(s))) for s in sequences] or [0])
         longer = int((lengths > self.context).sum())
         bounded = self.context < UNBOUNDED_CONTEXT
-        max_new_tokens = max_new_codes * self.vocab.max_code_tokens
+        max_new_tokens = max_new_codes * self.tokenizer.max_code_tokens
         cut = (
             sum(self._prompt_ids(p, max_new_tokens)[1] for p in set(map(tuple, prompts)))
             if max_new_codes
@@ -273,7 +221,7 @@ class HFAdapter(AdapterBase):
             "sequences": len(sequences),
             "sequences_longer_than_context": longer,
             "longest_sequence_tokens": int(lengths.max()),
-            "tokens_per_code_max": self.vocab.max_code_tokens,
+            "tokens_per_code_max": self.tokenizer.max_code_tokens,
             "prompts_cut_to_fit": cut,
             "device": self.device,
             "dtype": str(self.dtype).replace("torch.", ""),
@@ -282,16 +230,16 @@ class HFAdapter(AdapterBase):
 
     def learn(self, codes: Sequence[str]) -> None:
         """Codes that generated token runs may decode to (needed only for multi-token codes)."""
-        self.vocab.learn(codes)
+        self.tokenizer.learn(codes)
 
     def code_embeddings(self) -> dict[str, np.ndarray]:
         table = self.model.get_input_embeddings().weight.detach().float().cpu().numpy()
-        return {c: table[i] for c, i in self.vocab.token_to_id.items()}
+        return {c: table[i] for c, i in self.tokenizer.token_to_id.items()}
 
     def _with_start(self, ids: list[int]) -> list[int]:
         """The token ids with the start token in front, unless the codes already begin with it (a
         stream like MEDS_EIC_AR's opens each timeline with its start token)."""
-        bos = self.vocab.bos_id
+        bos = self.tokenizer.bos_id
         if bos is None or (ids and ids[0] == bos):
             return ids
         return [bos, *ids]
@@ -306,14 +254,14 @@ class HFAdapter(AdapterBase):
                 f"{max_new_tokens} new tokens",
                 "lower generation.max_new_codes",
             )
-        ids = self._with_start(self.vocab.encode(prompt))
+        ids = self._with_start(self.tokenizer.encode(prompt))
         if len(ids) <= room:
             return ids, False
-        head = ids[:1] if self.vocab.bos_id is not None and ids[0] == self.vocab.bos_id else []
+        head = ids[:1] if self.tokenizer.bos_id is not None and ids[0] == self.tokenizer.bos_id else []
         return head + ids[len(ids) - (room - len(head)) :], True
 
     def vocabulary(self) -> CodeTokenizer:
-        return self.vocab
+        return self.tokenizer
 
     # --- generate -------------------------------------------------------------------------
     @torch.no_grad()
@@ -331,20 +279,20 @@ class HFAdapter(AdapterBase):
 
         out: list[list[list[str]]] = [[[] for _ in range(n_samples)] for _ in prompts]
         rows_by_len: dict[int, list[tuple[int, int, list[int]]]] = defaultdict(list)
-        max_new_tokens = max_new_codes * self.vocab.max_code_tokens
+        max_new_tokens = max_new_codes * self.tokenizer.max_code_tokens
         for p, prompt in enumerate(prompts):
             ids, _ = self._prompt_ids(prompt, max_new_tokens)
             if not ids:
-                ids = [self.vocab.eos_id if self.vocab.eos_id is not None else self.vocab.pad_id]
+                ids = [self.tokenizer.eos_id if self.tokenizer.eos_id is not None else self.tokenizer.pad_id]
             for j in range(n_samples):
                 rows_by_len[len(ids)].append((p, j, ids))
-        banned = sorted(self.vocab.special_ids - {self.vocab.eos_id})
+        banned = sorted(self.tokenizer.special_ids - {self.tokenizer.eos_id})
         gen_cfg = GenerationConfig(
             do_sample=False,
             max_new_tokens=max_new_tokens,
             num_beams=1,
-            pad_token_id=self.vocab.pad_id,
-            eos_token_id=self.vocab.eos_id,
+            pad_token_id=self.tokenizer.pad_id,
+            eos_token_id=self.tokenizer.eos_id,
         )
         for length in sorted(rows_by_len):  # equal lengths batch without padding
             rows = rows_by_len[length]
@@ -357,15 +305,15 @@ class HFAdapter(AdapterBase):
                     input_ids=input_ids,
                     attention_mask=torch.ones_like(input_ids),
                     generation_config=gen_cfg,
-                    logits_processor=[_SeededSampler(seeds, temperature, top_p, banned)],
+                    logits_processor=[SeededSampler(seeds, temperature, top_p, banned)],
                 )
                 for (p, j, _), seq in zip(chunk, result[:, length:].tolist()):
-                    out[p][j] = self.vocab.decode(seq)[:max_new_codes]
+                    out[p][j] = self.tokenizer.decode(seq)[:max_new_codes]
         return out
 
     # --- forward passes -------------------------------------------------------------------
     def _batches(self, sequences: Sequence[Sequence[str]], keep_last: int | None = None):
-        spans = [self.vocab.encode_with_spans(s) for s in sequences]
+        spans = [self.tokenizer.encode_with_spans(s) for s in sequences]
         encoded = [self._with_start(ids) for ids, _ in spans]
         offsets = [len(e) - len(ids) for e, (ids, _) in zip(encoded, spans)]
         if keep_last is not None:
@@ -376,7 +324,7 @@ class HFAdapter(AdapterBase):
         for start in range(0, len(order), step):
             idx = order[start : start + step]
             width = max(len(encoded[i]) for i in idx)
-            ids = torch.full((len(idx), width), self.vocab.pad_id, dtype=torch.long)
+            ids = torch.full((len(idx), width), self.tokenizer.pad_id, dtype=torch.long)
             mask = torch.zeros((len(idx), width), dtype=torch.long)
             for r, i in enumerate(idx):
                 ids[r, : len(encoded[i])] = torch.tensor(encoded[i])
@@ -407,7 +355,7 @@ class HFAdapter(AdapterBase):
                 n, first_scored = lengths[r] - 1, 0 if offsets[r] else 1
                 lo = max(offsets[r] - 1, 0)
                 arrays = (x[r, lo:n].cpu().numpy().astype(np.float64) for x in (tok, mu, sd))
-                results[i] = ScoreResult(*self.vocab.per_code(*arrays, ends[r], first_scored))
+                results[i] = ScoreResult(*self.tokenizer.per_code(*arrays, ends[r], first_scored))
         return results  # type: ignore[return-value]
 
     def _logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

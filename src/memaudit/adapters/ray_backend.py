@@ -16,7 +16,8 @@ import numpy as np
 
 from ..errors import UserInputError
 from .base import ALL_CAPABILITIES, AdapterBase, ScoreResult
-from .hf import SAMPLER, HFAdapter
+from .hf import HFAdapter
+from .sampler import SAMPLER
 
 
 class _Replica:
@@ -109,7 +110,7 @@ class RayAdapter(AdapterBase):
 
     def learn(self, codes: Sequence[str]) -> None:
         """Codes the replicas' tokenizers must be able to decode (multi-token vocabularies)."""
-        self.local.vocab.learn(codes)
+        self.local.tokenizer.learn(codes)
         self.known_codes = sorted(set(self.known_codes) | set(codes))
 
     def window_plan(

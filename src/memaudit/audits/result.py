@@ -4,11 +4,21 @@ hands to later tests."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-PASS, WARN, FAIL = "pass", "warn", "fail"
-SKIPPED = "skipped"  # the model adapter lacks a capability the test needs
-NOT_TESTED = "not_tested"  # the cohort gave the test nothing to work on
+
+class Status(StrEnum):
+    """A test's status; the values are report.json's words (a StrEnum is its own string)."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIPPED = "skipped"  # the model adapter lacks a capability the test needs
+    NOT_TESTED = "not_tested"  # the cohort gave the test nothing to work on
+
+
+PASS, WARN, FAIL, SKIPPED, NOT_TESTED = Status
 
 
 @dataclass
@@ -16,7 +26,7 @@ class TestResult:
     __test__ = False  # not a pytest test class
     name: str
     title: str
-    status: str
+    status: Status
     summary: str
     metrics: dict[str, Any] = field(default_factory=dict)
     # column name -> subject_id -> value; written to subjects.parquet under salted hashes

@@ -20,13 +20,19 @@ def _report() -> dict:
     }
     return {
         "memaudit_version": "0.0.0",
-        "schema_version": "1.4.0",
+        "schema_version": "1.5.0",
         "created": "2026-12-02T00:00:00Z",
         "seed": 0,
         "cohort": {"members": 3, "non_members": 4, "skipped_tiers": {"codes:50": HOSTILE}},
         "inputs": {"data": "d" * 8, "model": "m" * 8},
         "config": {"tiers": ["none", "static"]},
-        "risk": {"level": "incomplete", "reasons": [HOSTILE], "not_tested": [HOSTILE], "rests_on": []},
+        "risk": {
+            "level": "incomplete",
+            "reasons": [HOSTILE],
+            "not_tested": [HOSTILE],
+            "rests_on": [],
+            "gate": {"alpha": 0.05, "by_test": {"T2": 0.01 / 3, "T5": 0.04}},
+        },
         "tests": tests,
         "coverage": {"groups": {}, "tests": {}},
         "findings": {},
@@ -50,4 +56,6 @@ def test_every_value_is_escaped_and_every_section_renders_without_results() -> N
     ):
         assert heading in html, heading
     assert "T1 and T2 were skipped." in html and "Risk: INCOMPLETE" in html
+    assert "The gate fails at most 5% of audits of a model with no membership signal" in html
+    assert "T2 0.33%, T5 4%" in html
     assert "http://" not in html and "https://" not in html and "<link" not in html

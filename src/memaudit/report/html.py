@@ -14,6 +14,7 @@ from markupsafe import Markup
 from ..atomic import write_text
 from ..audits.registry import method_texts
 from . import svg
+from .json_report import gate_sentence
 
 VERDICT_CLASS = {"memorized": "fail", "likely_memorized": "warn"}
 # the page's sections in order; a test's fragment is `tests/<name>.html.j2`
@@ -61,7 +62,13 @@ ENVIRONMENT = jinja2.Environment(
     undefined=jinja2.ChainableUndefined,
     keep_trailing_newline=False,
 )
-ENVIRONMENT.filters.update(fmt=_fmt, percent=_percent, shares=_shares)
+ENVIRONMENT.filters.update(
+    fmt=_fmt,
+    percent=_percent,
+    shares=_shares,
+    gate_sentence=gate_sentence,
+    capitalize_first=lambda text: text[:1].upper() + text[1:],
+)
 
 
 def _figure(body: str, caption: str) -> dict:

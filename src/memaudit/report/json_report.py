@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,10 +13,11 @@ import polars as pl
 from ..audits.result import FAIL, NOT_TESTED, SKIPPED, WARN
 from ..audits.runner import AuditOutcome
 from ..config import AuditConfig
+from ..config.sections import FAILS_ON_A_P_VALUE, Risk
 from ..version import __version__
 from .privacy import subject_hash
 
-SCHEMA_VERSION = "1.4.0"  # 1.4: risk.rests_on and risk.stability; T5 Holm, likely_memorized, null tail check
+SCHEMA_VERSION = "1.5.0"  # 1.5: risk.gate (the gate's alpha and its split over the tests)
 
 
 def _clean(obj: Any, salt: str) -> Any:
@@ -87,6 +89,26 @@ def risk_level(outcome: AuditOutcome) -> dict:
         "reasons": reasons,
         "not_tested": missing,
         "rests_on": rests,
+        "gate": gate_levels(outcome.context.config.risk, outcome.results),
+    }
+
+
+def gate_sentence(gate: Mapping[str, Any]) -> str:
+    """risk.gate in words: "the gate fails at most 5% of audits of a model with no membership
+    signal (T5 4%, T1 0.33%, …)"."""
+    split = ", ".join(f"{t} {a:.2%}".replace(".00%", "%") for t, a in gate["by_test"].items())
+    return (
+        f"the gate fails at most {gate['alpha']:.0%} of audits of a model with no membership signal "
+        f"(each test family-wise at its share: {split})"
+    )
+
+
+def gate_levels(risk: Risk, results: Mapping[str, Any]) -> dict:
+    """The release gate's error per audit: at most `alpha` of audits of a model with no
+    membership signal fail, spent as `by_test` (the tests that ran and fail on a p-value)."""
+    return {
+        "alpha": risk.gate_alpha,
+        "by_test": {t: risk.fail_alpha(t) for t in FAILS_ON_A_P_VALUE if t in results},
     }
 
 
@@ -224,6 +246,8 @@ def markdown_summary(report: dict) -> str:
             f"{shares}",
             "",
         ]
+    if risk.get("gate"):
+        lines += [gate_sentence(risk["gate"]), ""]
     if report["risk"]["not_tested"]:
         lines += ["not tested:", *(f"- {why}" for why in report["risk"]["not_tested"]), ""]
     drawn = [

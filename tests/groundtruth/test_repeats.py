@@ -64,16 +64,24 @@ def test_the_summary_counts_runs_not_cases() -> None:
         _run(1, "pass", "medium", [_case("pattern", "generalized", 0.5)]),
         _run(2, "fail", "high", [_case("canary_20_plus", "memorized", 1e-5)]),
         _run(3, "pass", "medium", [_case("canary_20_plus", "inconclusive", 0.2)]),
+        _run(
+            4,
+            "fail",
+            "high",
+            [_case("pattern_x50", "memorized", 1e-5), _case("random_x1", "memorized", 1e-5)],
+        ),
     ]
     s = summarise(runs)
-    assert s["n_runs"] == 4 and s["t5_fail_share"] == 0.5 and s["risk_levels"] == {"high": 2, "medium": 2}
+    assert s["n_runs"] == 5 and s["t5_fail_share"] == 0.6 and s["risk_levels"] == {"high": 3, "medium": 2}
     lo, hi = s["t5_fail_share_ci95"]
-    assert lo < 0.5 < hi
-    assert s["t5_memorized_per_run"] == [2, 0, 1, 0]
-    assert s["t5_false_memorized_per_run"] == [2, 0, 0, 0]
+    assert lo < 0.6 < hi
+    assert s["t5_memorized_per_run"] == [2, 0, 1, 0, 2]
+    # a pattern condition of a record seen 50 times is that record memorized; a ×1 canary was seen once
+    assert s["t5_false_memorized_per_run"] == [2, 0, 0, 0, 1]
+    assert s["t5_memorized_of_repeated_records_per_run"] == [0, 0, 1, 0, 1]
     assert s["canary_recall"]["k"] == 1 and s["canary_recall"]["n"] == 2
-    # the rules compared on the same cases: a false call in one run of four under Holm on the t
-    assert s["decision_rules_compared"]["student_t_holm"]["runs_with_a_false_call"] == 1
+    # the rules compared on the same cases: calls on anything but ×20+ random plants, by run
+    assert s["decision_rules_compared"]["student_t_holm"]["runs_with_a_false_call"] == 2
 
 
 @pytest.mark.slow  # trains two models per run

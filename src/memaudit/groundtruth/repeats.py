@@ -248,13 +248,27 @@ def _share(k: int, n: int) -> dict:
     return {"k": k, "n": n, "share": k / n if n else None, "ci95": [lo, hi]}
 
 
+def seen_repeatedly(truth: str) -> bool:
+    """Whether a case's patient was in the training data 5 times or more (a ×5, ×20 or ×50
+    canary): any condition of such a record the audited model recalls beyond the reference is
+    memorization of that record. A patient seen once (a member, or a ×1 canary) has nothing the
+    model could have memorized by repetition: calling it memorized is a false call."""
+    if truth == "canary_20_plus":
+        return True
+    _, _, times = truth.rpartition("_x")
+    return times.isdigit() and int(times) >= 5
+
+
 def summarise(runs: list[dict]) -> dict:
     """One scenario's figures over its finished runs (the keys of repeats.json)."""
     n = len(runs)
     t5 = [r["t5"] for r in runs]
     memorized = [sum(c["verdict"] == "memorized" for c in t["cases"]) for t in t5]
     false_memorized = [
-        sum(c["verdict"] == "memorized" and c["truth"] != "canary_20_plus" for c in t["cases"]) for t in t5
+        sum(c["verdict"] == "memorized" and not seen_repeatedly(c["truth"]) for c in t["cases"]) for t in t5
+    ]
+    on_repeated = [
+        sum(c["verdict"] == "memorized" and seen_repeatedly(c["truth"]) for c in t["cases"]) for t in t5
     ]
     canaries = [c for t in t5 for c in t["cases"] if c["truth"] == "canary_20_plus" and c["z"] is not None]
     fails = sum(t["status"] == "fail" for t in t5)
@@ -263,7 +277,7 @@ def summarise(runs: list[dict]) -> dict:
     for t in t5:
         for rule, called in rule_calls(t).items():
             entry = rules.setdefault(rule, {"runs_with_a_false_call": 0, "canary_20_plus_called": 0})
-            entry["runs_with_a_false_call"] += any(k != "canary_20_plus" for k in called)
+            entry["runs_with_a_false_call"] += any(not seen_repeatedly(k) for k in called)
             entry["canary_20_plus_called"] += called.get("canary_20_plus", 0)
     for entry in rules.values():
         entry["false_call_share"] = _share(entry["runs_with_a_false_call"], n)
@@ -287,6 +301,7 @@ def summarise(runs: list[dict]) -> dict:
             sum(c["verdict"] == "likely_memorized" for c in t["cases"]) for t in t5
         ],
         "t5_false_memorized_per_run": false_memorized,
+        "t5_memorized_of_repeated_records_per_run": on_repeated,
         "t5_cases_per_run": [len(t["cases"]) for t in t5],
         "t5_null_cases_per_run": [t["n_null"] for t in t5],
         "t5_p_value_from": dict(Counter(t["p_value_from"] or "no contrast judged" for t in t5)),
@@ -375,7 +390,8 @@ def format_repeats(result: dict) -> str:
     share = lambda s: f"{s['k']}/{s['n']} {ci(s['ci95'])}" if s["n"] else "–"
     lines = [
         "| scenario | runs | risk levels | T5 statuses | T5 fail share [95% CI] | memorized per run "
-        "| false memorized per run | canary ×20+ memorized | tail check holds (normal / t) | placebo T5 "
+        "| false memorized per run (patients seen once) | canary ×20+ memorized "
+        "| tail check holds (normal / t) | placebo T5 "
         "| minutes per run |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]

@@ -89,3 +89,39 @@ def test_the_context_is_prepared_from_real_meds_by_the_audits_own_code(ctx, tmp_
     assert sorted(ctx.members) == MEMBERS and sorted(ctx.non_members) == NON_MEMBERS
     prompt = ctx.prompts["codes:10"][2]
     assert HIV not in prompt.codes and HIV in prompt.continuation
+
+
+def test_t1_fails_when_members_samples_reproduce_their_own_next_codes(ctx) -> None:
+    """Members' samples carry their true next codes (non-members' do not): a residual risk of
+    recovery far above `risk.t1_residual_fail`, significant family-wise; the same for everyone
+    passes."""
+    length = ctx.config.t1.continuation_codes
+
+    def own_codes(s: int, rate: float) -> dict[str, float]:
+        return dict.fromkeys(ctx.prompts["codes:10"][s].continuation[:length], rate)
+
+    members_only = {s: own_codes(s, 0.95) for s in MEMBERS}
+    t1 = run_scripted(ctx, ScriptedAdapter(ctx, leaks=members_only), ["T1"])["T1"]
+    entry = t1.metrics["by_tier"]["codes:10"]
+    assert entry["residual_risk_recovery"] > 0.5 and entry["recovery"]["holm_p"] < 0.001
+    assert t1.status == "fail"
+    everyone = {s: own_codes(s, 0.95) for s in MEMBERS + NON_MEMBERS}
+    t1 = run_scripted(ctx, ScriptedAdapter(ctx, leaks=everyone), ["T1"])["T1"]
+    assert t1.status == "pass" and not t1.metrics["by_tier"]["codes:10"]["significant"]
+
+
+def test_t1_judge_fails_only_on_family_wise_evidence() -> None:
+    """The judgement alone, on measured numbers: a fail-sized residual risk whose Holm p misses
+    T1's share of the gate warns; the same with a smaller p fails."""
+    from memaudit.audits.t1_trajectory import judge
+    from memaudit.config import load_config
+
+    risk = load_config().risk
+
+    def tier(p: float) -> dict:
+        return {"recovery": {"p_value_greater": p, "difference": 0.3}, "residual_risk_recovery": 0.4}
+
+    status, worst = judge({"codes:10": tier(0.004), "codes:20": tier(0.5)}, 0.95, risk)
+    assert status == "warn" and worst == 0.4  # Holm 0.008 > 0.0033, BH 0.008 < 0.05
+    status, _ = judge({"codes:10": tier(0.0001), "codes:20": tier(0.5)}, 0.95, risk)
+    assert status == "fail"

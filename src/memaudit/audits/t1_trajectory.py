@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..adapters.base import GENERATE
+from ..config.sections import Risk
 from ..prompts.requests import Generate, Request, Responses
 from .context import AuditContext
 from .coverage import Coverage
 from .demd import horizon_demd_many
 from .handoffs import TrajectoryRecovery
 from .registry import Audit, Earlier, register
-from .result import FAIL, PASS, WARN, TestResult
+from .result import FAIL, PASS, WARN, Status, TestResult
 from .sampling import Spent, rounds
 from .stats import benjamini_hochberg, compare_arms, holm, mann_whitney_p, residual_risk
 
@@ -78,61 +79,62 @@ def time_weighting(ctx: AuditContext) -> str | None:
     return "the model's stream carries no time-gap code, so sampled continuations have no times"
 
 
-def run(ctx: AuditContext, responses: Responses) -> TestResult:
+SCORES = ("demd", "recovery", "extractable")
+
+
+def subject_scores(ctx: AuditContext, responses: Responses, tier: str) -> dict[str, dict[int, float]]:
+    """Measure: per subject prompted at the tier, the mean dEMD and recovery of its samples and
+    whether greedy decoding reproduces its next k codes."""
     cfg = ctx.config.t1
     length, k = cfg.continuation_codes, cfg.extraction_k
-    rng = ctx.rng(NAME)
-    time_off = time_weighting(ctx)
-    gap_days = None if time_off else ctx.conventions.days_of_gap
-    by_tier, per_subject, recovery_by_tier = {}, {}, {}
-    for tier, prompts in ctx.prompts.items():
-        dist, rec, extract = {}, {}, {}
-        for sid, p in prompts.items():
-            truth = p.continuation[:length]
-            samples = responses[first_round_request(ctx, p.codes)]
-            dist[sid] = float(
-                np.mean(
-                    horizon_demd_many(
-                        samples,
-                        truth,
-                        ctx.code_embeddings,
-                        cfg.time_scale_days,
-                        p.continuation_days,
-                        gap_days,
-                    )
-                )
-            )
-            rec[sid] = float(np.mean([recovery(s[:length], truth) for s in samples]))
-            greedy = responses[greedy_request(ctx, p.codes)][0]
-            extract[sid] = float(tuple(greedy[:k]) == p.continuation[:k])
-        arms = {
-            name: {a: np.array([v[s] for s in v if ctx.arm(s) == a]) for a in ("member", "non_member")}
-            for name, v in (("demd", dist), ("recovery", rec), ("extractable", extract))
-        }
-        entry = {
-            name: compare_arms(a["member"], a["non_member"], rng, ctx.n_boot, ctx.confidence)
-            for name, a in arms.items()
-        }
-        entry["recovery"]["p_value_greater"] = mann_whitney_p(
-            arms["recovery"]["member"], arms["recovery"]["non_member"], "greater"
+    gap_days = None if time_weighting(ctx) else ctx.conventions.days_of_gap
+    scores: dict[str, dict[int, float]] = {name: {} for name in SCORES}
+    for sid, p in ctx.prompts[tier].items():
+        truth = p.continuation[:length]
+        samples = responses[first_round_request(ctx, p.codes)]
+        distances = horizon_demd_many(
+            samples, truth, ctx.code_embeddings, cfg.time_scale_days, p.continuation_days, gap_days
         )
-        entry["residual_risk_recovery"] = residual_risk(
-            entry["recovery"]["member"], entry["recovery"]["non_member"]
-        )
-        entry["residual_risk_extraction"] = residual_risk(
-            entry["extractable"]["member"], entry["extractable"]["non_member"]
-        )
-        entry["n_excluded_too_short"] = int(ctx.excluded.get(tier, 0))
-        by_tier[tier] = entry
-        for name, v in (("demd", dist), ("recovery", rec), ("extractable", extract)):
-            per_subject[f"t1_{name}__{tier}"] = v
-        recovery_by_tier[tier] = rec
-    # one-sided Mann-Whitney per tier (null: members' and non-members' recovery are draws from one
-    # distribution): Benjamini-Hochberg across the tiers at 1 - confidence to warn, Holm at T1's
-    # share of the gate's alpha to fail (family-wise: one claim per audit)
+        scores["demd"][sid] = float(np.mean(distances))
+        scores["recovery"][sid] = float(np.mean([recovery(s[:length], truth) for s in samples]))
+        greedy = responses[greedy_request(ctx, p.codes)][0]
+        scores["extractable"][sid] = float(tuple(greedy[:k]) == p.continuation[:k])
+    return scores
+
+
+def tier_entry(ctx: AuditContext, scores: dict[str, dict[int, float]], tier: str, rng) -> dict:
+    """Measure: members against non-members for each score (with intervals), the one-sided
+    Mann-Whitney p-value of recovery and the residual risks."""
+    arms = {
+        name: {a: np.array([v[s] for s in v if ctx.arm(s) == a]) for a in ("member", "non_member")}
+        for name, v in scores.items()
+    }
+    entry = {
+        name: compare_arms(a["member"], a["non_member"], rng, ctx.n_boot, ctx.confidence)
+        for name, a in arms.items()
+    }
+    entry["recovery"]["p_value_greater"] = mann_whitney_p(
+        arms["recovery"]["member"], arms["recovery"]["non_member"], "greater"
+    )
+    entry["residual_risk_recovery"] = residual_risk(
+        entry["recovery"]["member"], entry["recovery"]["non_member"]
+    )
+    entry["residual_risk_extraction"] = residual_risk(
+        entry["extractable"]["member"], entry["extractable"]["non_member"]
+    )
+    entry["n_excluded_too_short"] = int(ctx.excluded.get(tier, 0))
+    return entry
+
+
+def judge(by_tier: dict[str, dict], confidence: float, risk: Risk) -> tuple[Status, float]:
+    """Judge: the status and the largest significant residual risk; annotates each tier's entry.
+
+    One-sided Mann-Whitney per tier (null: members' and non-members' recovery are draws from one
+    distribution): Benjamini-Hochberg across the tiers at 1 - confidence to warn, Holm at T1's
+    share of the gate's alpha to fail (family-wise: one claim per audit)."""
     tiers = list(by_tier)
     p_greater = [by_tier[t]["recovery"]["p_value_greater"] for t in tiers]
-    rejected, q_values = benjamini_hochberg(p_greater, 1 - ctx.confidence)
+    rejected, q_values = benjamini_hochberg(p_greater, 1 - confidence)
     holm_p = holm(np.array(p_greater, float))
     worst_residual, worst_status = 0.0, PASS
     for tier, significant, q, h in zip(tiers, rejected, q_values, holm_p):
@@ -143,20 +145,18 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
         entry["significant"] = bool(significant) and entry["recovery"]["difference"] > 0
         if entry["significant"] and np.isfinite(rr):
             worst_residual = max(worst_residual, rr)
-            if rr >= ctx.config.risk.t1_residual_fail and h < ctx.config.risk.fail_alpha(NAME):
+            if rr >= risk.t1_residual_fail and h < risk.fail_alpha(NAME):
                 worst_status = FAIL
-            elif rr >= ctx.config.risk.t1_residual_warn and worst_status != FAIL:
+            elif rr >= risk.t1_residual_warn and worst_status != FAIL:
                 worst_status = WARN
-    if "none" in by_tier:
-        base = by_tier["none"]["recovery"]
-        for entry in by_tier.values():
-            entry["gain_over_baseline"] = {
-                "member": entry["recovery"]["member"] - base["member"],
-                "non_member": entry["recovery"]["non_member"] - base["non_member"],
-            }
+    return worst_status, worst_residual
+
+
+def summarise(by_tier: dict[str, dict], k: int) -> str:
+    """Summarise: the tier where members' recovery exceeds non-members' most, in one sentence."""
     top = max(by_tier, key=lambda t: by_tier[t]["recovery"]["difference"])
     e = by_tier[top]
-    summary = (
+    return (
         f"At tier {top}, sampled continuations reproduce {e['recovery']['member']:.0%} of members' true next "
         f"codes vs {e['recovery']['non_member']:.0%} for non-members (residual risk "
         f"{e['residual_risk_recovery']:.2f}, {'significant' if e['significant'] else 'not significant'} "
@@ -164,19 +164,40 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
         f"Benjamini-Hochberg across {len(by_tier)} tiers); {e['extractable']['member']:.0%} of members are "
         f"{k}-extractable by greedy decoding."
     )
+
+
+def run(ctx: AuditContext, responses: Responses) -> TestResult:
+    rng = ctx.rng(NAME)
+    by_tier, per_subject, recovery_by_tier = {}, {}, {}
+    for tier in ctx.prompts:
+        scores = subject_scores(ctx, responses, tier)
+        by_tier[tier] = tier_entry(ctx, scores, tier, rng)
+        for name, v in scores.items():
+            per_subject[f"t1_{name}__{tier}"] = v
+        recovery_by_tier[tier] = scores["recovery"]
+    status, worst_residual = judge(by_tier, ctx.confidence, ctx.config.risk)
+    if "none" in by_tier:
+        base = by_tier["none"]["recovery"]
+        for entry in by_tier.values():
+            entry["gain_over_baseline"] = {
+                "member": entry["recovery"]["member"] - base["member"],
+                "non_member": entry["recovery"]["non_member"] - base["non_member"],
+            }
+    time_off = time_weighting(ctx)
     metrics = {
         "by_tier": by_tier,
         "worst_significant_residual_risk": worst_residual,
-        "continuation_codes": length,
-        "extraction_k": k,
+        "continuation_codes": ctx.config.t1.continuation_codes,
+        "extraction_k": ctx.config.t1.extraction_k,
         "baseline_tier": "none",
         "time_weighting": "on" if time_off is None else f"off: {time_off}",
         "sampling": t1_spent(ctx).to_dict(),
         "statistic": "one-sided Mann-Whitney test of members' vs non-members' recovery per tier (null: one "
         "distribution for both arms), Benjamini-Hochberg across tiers at 1 - confidence",
     }
+    summary = summarise(by_tier, ctx.config.t1.extraction_k)
     return TestResult(
-        NAME, TITLE, worst_status, summary, metrics, per_subject, handoff=TrajectoryRecovery(recovery_by_tier)
+        NAME, TITLE, status, summary, metrics, per_subject, handoff=TrajectoryRecovery(recovery_by_tier)
     )
 
 

@@ -97,6 +97,69 @@ def _arm_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> di
     }
 
 
+NOT_ENOUGH = (
+    f"not tested: fewer than {MIN_POSITIVES_PER_ARM} subjects with the group within the horizon "
+    "(or without it) in an arm"
+)
+
+
+def arm_rows(ctx: AuditContext, scores: dict[int, float], labels: dict[int, bool], arm: str) -> np.ndarray:
+    """(n_subjects, 2) rows of (p-hat, has the group within the horizon) for one arm."""
+    ids = [s for s in scores if ctx.arm(s) == arm]
+    return np.c_[np.array([scores[s] for s in ids], float), np.array([labels[s] for s in ids], bool)]
+
+
+def tier_entry(
+    ctx: AuditContext,
+    scores: dict[int, float],
+    labels: dict[int, bool],
+    anywhere: dict[int, bool],
+    enough: bool,
+    rng: np.random.Generator,
+) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Measure, for one group at one tier: each arm's AUROC, AUPRC, precision and recall at the
+    threshold (and the AUROC against the group anywhere), the member-minus-non-member AUROC gap
+    with its bootstrap interval where both arms have enough subjects with and without the group;
+    with the members' and non-members' (p-hat, label) rows."""
+    rows = {arm: arm_rows(ctx, scores, labels, arm) for arm in ("member", "non_member")}
+    entry = {arm: _arm_metrics(r[:, 0], r[:, 1] > 0, ctx.config.t2.threshold) for arm, r in rows.items()}
+    for arm in rows:
+        ids = [s for s in scores if ctx.arm(s) == arm]
+        entry[arm]["auroc_anywhere"] = auroc(
+            np.array([scores[s] for s in ids if anywhere[s]]),
+            np.array([scores[s] for s in ids if not anywhere[s]]),
+        )
+    member, non_member = rows["member"], rows["non_member"]
+    entry["auroc_gap"] = entry["member"]["auroc"] - entry["non_member"]["auroc"] if enough else None
+    entry["auroc_gap_ci95"] = (
+        list(bootstrap_ci(auroc_gap, [member, non_member], rng, min(ctx.n_boot, 300), ctx.confidence))
+        if enough
+        else None
+    )
+    entry["residual_risk_recall"] = residual_risk(entry["member"]["recall"], entry["non_member"]["recall"])
+    entry["status"] = "ok" if enough else NOT_ENOUGH
+    return entry, member, non_member
+
+
+def summarise(
+    n_members: int, horizon: int, threshold: float, worst_gap: float, worst, untested: list[str]
+) -> str:
+    """Summarise: how many members regenerated a removed condition, and the largest significant gap."""
+    summary = (
+        f"{n_members} member(s) had a removed sensitive condition, due within the next "
+        f"{horizon} codes, regenerated in at least {threshold:.0%} of samples; "
+    )
+    summary += (
+        f"the largest significant member-minus-non-member AUROC gap is {worst_gap:.2f} "
+        f"({worst.where[0]} at {worst.where[1]})."
+        if worst
+        else "no member-minus-non-member AUROC gap is significant."
+    )
+    if untested:
+        summary += f" Not tested: {'; '.join(untested)}."
+    return summary
+
+
 def run(ctx: AuditContext, responses: Responses) -> TestResult:
     """Labels are the group within the generation horizon (what a sample can reproduce); the
     AUROC against the group anywhere in the timeline is reported beside it."""
@@ -108,51 +171,16 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
     by_group, per_subject, flagged, flags, p_hats = {}, {}, [], {}, {}
     questions: list[GapQuestion] = []
     for g in ctx.matcher.groups:
-        anywhere = ctx.labels(g.name)
         by_tier = {}
         for tier, prompts in ctx.prompts.items():
             labels = ctx.horizon_labels(g.name, tier)
             scores = {s: p_hat(ctx, drawn[p.codes], g.name) for s, p in prompts.items()}
-            per_subject[f"t2_p_hat__{g.name}__{tier}"] = scores
-            p_hats[(g.name, tier)] = scores
-            arms = {}
-            for arm in ("member", "non_member"):
-                ids = [s for s in scores if ctx.arm(s) == arm]
-                arms[arm] = (np.array([scores[s] for s in ids]), np.array([labels[s] for s in ids], bool))
-            entry = {arm: _arm_metrics(*arms[arm], thr) for arm in arms}
-            for arm in arms:
-                ids = [s for s in scores if ctx.arm(s) == arm]
-                entry[arm]["auroc_anywhere"] = auroc(
-                    np.array([scores[s] for s in ids if anywhere[s]]),
-                    np.array([scores[s] for s in ids if not anywhere[s]]),
-                )
-            (ms, ml), (ns, nl) = arms["member"], arms["non_member"]
+            per_subject[f"t2_p_hat__{g.name}__{tier}"] = p_hats[(g.name, tier)] = scores
             enough = tier in coverage[g.name]["tiers_tested"]
-            entry["auroc_gap"] = entry["member"]["auroc"] - entry["non_member"]["auroc"] if enough else None
-            entry["auroc_gap_ci95"] = (
-                list(
-                    bootstrap_ci(
-                        auroc_gap, [np.c_[ms, ml], np.c_[ns, nl]], rng, min(ctx.n_boot, 300), ctx.confidence
-                    )
-                )
-                if enough
-                else None
-            )
-            entry["residual_risk_recall"] = residual_risk(
-                entry["member"]["recall"], entry["non_member"]["recall"]
-            )
-            entry["status"] = (
-                "ok"
-                if enough
-                else (
-                    f"not tested: fewer than {MIN_POSITIVES_PER_ARM} subjects with the group within the "
-                    "horizon "
-                    "(or without it) in an arm"
-                )
-            )
+            entry, member, non_member = tier_entry(ctx, scores, labels, ctx.labels(g.name), enough, rng)
             by_tier[tier] = entry
             if enough:
-                questions.append(GapQuestion(entry, np.c_[ms, ml], np.c_[ns, nl], (g.label, tier)))
+                questions.append(GapQuestion(entry, member, non_member, (g.label, tier)))
             for s, v in scores.items():
                 if v >= thr and labels[s] and ctx.arm(s) == "member":
                     flagged.append(FlaggedCase(s, g.name, tier, v))
@@ -173,18 +201,14 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
         "groups_not_tested": untested,
         "sampling": Spent(cap, ctx.first_round(cap), n_drawn).to_dict(),
     }
-    if not questions:
+    if not questions:  # nothing tested: no flag goes on to T5
         reason = "no sensitive group could be tested: " + "; ".join(untested)
+        metrics["skip_reason"] = reason
+        handoff = SensitiveFlags(p_hats, (), n_drawn)
         return TestResult(
-            NAME,
-            TITLE,
-            NOT_TESTED,
-            f"Not tested: {reason}.",
-            {**metrics, "skip_reason": reason},
-            per_subject,
-            {},
-            handoff=SensitiveFlags(p_hats, (), n_drawn),
+            NAME, TITLE, NOT_TESTED, f"Not tested: {reason}.", metrics, per_subject, {}, handoff
         )
+    handoff = SensitiveFlags(p_hats, tuple(flagged), n_drawn)
     risk = ctx.config.risk
     status, worst_gap, worst = judge_gaps(
         questions,
@@ -196,28 +220,8 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
         risk.fail_alpha(NAME),
     )
     metrics["worst_significant_auroc_gap"] = worst_gap
-    summary = (
-        f"{metrics['n_flagged_members']} member(s) had a removed sensitive condition, due within the next "
-        f"{ctx.horizon} codes, regenerated in at least {thr:.0%} of samples; "
-    )
-    summary += (
-        f"the largest significant member-minus-non-member AUROC gap is {worst_gap:.2f} "
-        f"({worst.where[0]} at {worst.where[1]})."
-        if worst
-        else "no member-minus-non-member AUROC gap is significant."
-    )
-    if untested:
-        summary += f" Not tested: {'; '.join(untested)}."
-    return TestResult(
-        NAME,
-        TITLE,
-        status,
-        summary,
-        metrics,
-        per_subject,
-        flags,
-        handoff=SensitiveFlags(p_hats, tuple(flagged), n_drawn),
-    )
+    summary = summarise(metrics["n_flagged_members"], ctx.horizon, thr, worst_gap, worst, untested)
+    return TestResult(NAME, TITLE, status, summary, metrics, per_subject, flags, handoff)
 
 
 @register

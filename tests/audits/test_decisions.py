@@ -125,3 +125,14 @@ def test_t1_judge_fails_only_on_family_wise_evidence() -> None:
     assert status == "warn" and worst == 0.4  # Holm 0.008 > 0.0033, BH 0.008 < 0.05
     status, _ = judge({"codes:10": tier(0.0001), "codes:20": tier(0.5)}, 0.95, risk)
     assert status == "fail"
+
+
+def test_t4_judge_needs_the_interval_above_one_half() -> None:
+    from memaudit.audits.t4_membership import judge
+    from memaudit.config import load_config
+
+    risk = load_config().risk  # warn at 0.6, fail at 0.75
+    assert judge({"auroc": 0.8, "auroc_ci95": [0.49, 0.95]}, risk) == "pass"
+    assert judge({"auroc": 0.8, "auroc_ci95": [0.7, 0.9]}, risk) == "fail"
+    assert judge({"auroc": 0.65, "auroc_ci95": [0.55, 0.75]}, risk) == "warn"
+    assert judge({"auroc": 0.55, "auroc_ci95": [0.51, 0.6]}, risk) == "pass"

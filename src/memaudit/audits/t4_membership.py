@@ -9,12 +9,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..adapters.base import EMBED, SCORE, ScoreResult
+from ..config.sections import Risk
 from ..prompts.requests import REFERENCE, Embed, Request, Responses, Score
 from .context import AuditContext
 from .coverage import Coverage
 from .handoffs import OperatingPoint
 from .registry import Audit, Earlier, register
-from .result import FAIL, PASS, WARN, TestResult
+from .result import FAIL, PASS, WARN, Status, TestResult
 from .stats import MIN_NEGATIVES_PER_FPR, auroc, bootstrap_ci, epsilon_lower_bound, roc_curve, tpr_at_fpr
 
 NAME, TITLE = "T4", "Membership inference"
@@ -151,7 +152,7 @@ def subject_scores(
     return scores
 
 
-def _judge(pos: np.ndarray, neg: np.ndarray, ctx: AuditContext, rng: np.random.Generator) -> dict:
+def score_figures(pos: np.ndarray, neg: np.ndarray, ctx: AuditContext, rng: np.random.Generator) -> dict:
     """AUROC with its interval, the operating points and the ε bound of one score."""
     cfg = ctx.config.t4
     fpr, tpr = roc_curve(pos, neg)
@@ -190,12 +191,63 @@ def simultaneous_auroc_intervals(
     return point, point - q, q
 
 
+def decide(ctx: AuditContext, arms: dict, by_score: dict) -> tuple[str, dict]:
+    """Measure: the score that decides and its figures. With `t4.primary: auto`, the score with
+    the largest AUROC, its interval simultaneous over all scores (`simultaneous_auroc_intervals`);
+    with a score named, that score and its own interval. Picking the best of several and quoting
+    its own interval would inflate the figure under the null."""
+    if ctx.config.t4.primary != "auto":
+        primary = ctx.config.t4.primary if ctx.config.t4.primary in by_score else "loss"
+        return primary, {**by_score[primary], "judged_on": "every audited subject (pre-specified)"}
+    names = sorted(arms)
+    point, _, q = simultaneous_auroc_intervals(
+        np.vstack([arms[n][0] for n in names]),
+        np.vstack([arms[n][1] for n in names]),
+        ctx.rng("T4 simultaneous"),
+        ctx.n_boot,
+        ctx.confidence,
+    )
+    primary = max(names, key=lambda n: (point[names.index(n)], n == "loss"))
+    auc = by_score[primary]["auroc"]
+    return primary, {
+        **by_score[primary],
+        "auroc_ci95": [max(0.0, auc - q), min(1.0, auc + q)],
+        "interval": f"simultaneous over the {len(names)} scores (max-type bootstrap); the largest chosen",
+        "judged_on": "every audited subject",
+    }
+
+
+def judge(decided: dict, risk: Risk) -> Status:
+    """Judge: fail or warn when the deciding AUROC's interval lies above 0.5 and the AUROC
+    reaches `risk.t4_auroc_fail` or `risk.t4_auroc_warn`."""
+    if decided["auroc_ci95"][0] <= 0.5:
+        return PASS
+    if decided["auroc"] >= risk.t4_auroc_fail:
+        return FAIL
+    return WARN if decided["auroc"] >= risk.t4_auroc_warn else PASS
+
+
+def summarise(primary: str, decided: dict, n_attacks: int, auto: bool) -> str:
+    """Summarise: the deciding attack, its AUROC and interval, its first operating point and ε."""
+    first = decided["tpr_at_fpr"][0]
+    tpr_text = (
+        f"TPR {first['tpr']:.1%} at an achieved FPR of {first['achieved_fpr']:.1%}"
+        if first["status"] == "ok"
+        else f"too few non-members for an operating point at {first['fpr']:g} FPR"
+    )
+    chosen = (
+        f"the largest of {n_attacks} attacks, its interval simultaneous over all" if auto else "pre-specified"
+    )
+    return (
+        f"The membership attack that decides ({primary}, {chosen}) reaches AUROC {decided['auroc']:.2f} "
+        f"[{decided['auroc_ci95'][0]:.2f}, {decided['auroc_ci95'][1]:.2f}], {tpr_text}; heuristic ε lower "
+        "bound "
+        f"{decided['epsilon_lower_bound']['epsilon']:.2f}."
+    )
+
+
 def run(ctx: AuditContext, responses: Responses) -> TestResult:
-    """Every score is reported. One decides the status, the operating points and ε, chosen so that
-    the choice is paid for: with `t4.primary: auto`, the score with the largest AUROC, its interval
-    simultaneous over all scores (`simultaneous_auroc_intervals`); with a score named, that score
-    and its own interval. Picking the best of several and quoting its own interval would inflate
-    the figure under the null."""
+    """Every score is reported; one decides the status, the operating points and ε (`decide`)."""
     cfg = ctx.config.t4
     rng = ctx.rng(NAME)
     scores = subject_scores(ctx, responses, reference_scores(ctx, responses))
@@ -207,52 +259,13 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
         for name, v in scores.items()
     }
     by_score = {
-        name: {"role": "exploratory", **_judge(pos, neg, ctx, rng)} for name, (pos, neg) in arms.items()
+        name: {"role": "exploratory", **score_figures(pos, neg, ctx, rng)}
+        for name, (pos, neg) in arms.items()
     }
-    if cfg.primary == "auto":
-        names = sorted(arms)
-        point, _, q = simultaneous_auroc_intervals(
-            np.vstack([arms[n][0] for n in names]),
-            np.vstack([arms[n][1] for n in names]),
-            ctx.rng("T4 simultaneous"),
-            ctx.n_boot,
-            ctx.confidence,
-        )
-        primary = max(names, key=lambda n: (point[names.index(n)], n == "loss"))
-        auc = by_score[primary]["auroc"]
-        decided = {
-            **by_score[primary],
-            "auroc_ci95": [max(0.0, auc - q), min(1.0, auc + q)],
-            "interval": f"simultaneous over the {len(names)} scores (max-type bootstrap); the largest chosen",
-            "judged_on": "every audited subject",
-        }
-    else:
-        primary = cfg.primary if cfg.primary in by_score else "loss"
-        decided = {**by_score[primary], "judged_on": "every audited subject (pre-specified)"}
+    primary, decided = decide(ctx, arms, by_score)
     by_score[primary]["role"] = "primary"
-    status = PASS
-    if decided["auroc_ci95"][0] > 0.5:
-        if decided["auroc"] >= ctx.config.risk.t4_auroc_fail:
-            status = FAIL
-        elif decided["auroc"] >= ctx.config.risk.t4_auroc_warn:
-            status = WARN
-    first = decided["tpr_at_fpr"][0]
-    tpr_text = (
-        f"TPR {first['tpr']:.1%} at an achieved FPR of {first['achieved_fpr']:.1%}"
-        if first["status"] == "ok"
-        else f"too few non-members for an operating point at {first['fpr']:g} FPR"
-    )
-    chosen = (
-        f"the largest of {len(arms)} attacks, its interval simultaneous over all"
-        if cfg.primary == "auto"
-        else "pre-specified"
-    )
-    summary = (
-        f"The membership attack that decides ({primary}, {chosen}) reaches AUROC {decided['auroc']:.2f} "
-        f"[{decided['auroc_ci95'][0]:.2f}, {decided['auroc_ci95'][1]:.2f}], {tpr_text}; heuristic ε lower "
-        "bound "
-        f"{decided['epsilon_lower_bound']['epsilon']:.2f}."
-    )
+    status = judge(decided, ctx.config.risk)
+    summary = summarise(primary, decided, len(arms), cfg.primary == "auto")
     per_subject = {f"t4_{n}": v for n, v in scores.items()}
     threshold = next((o["threshold"] for o in decided["tpr_at_fpr"] if o["status"] == "ok"), None)
     metrics = {
@@ -269,15 +282,8 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
         "and certified on the other (Clopper-Pearson): a heuristic lower bound for this training run and "
         "split, not a DP audit",
     }
-    return TestResult(
-        NAME,
-        TITLE,
-        status,
-        summary,
-        metrics,
-        per_subject,
-        handoff=OperatingPoint(primary, scores[primary], threshold),
-    )
+    handoff = OperatingPoint(primary, scores[primary], threshold)
+    return TestResult(NAME, TITLE, status, summary, metrics, per_subject, handoff=handoff)
 
 
 @register

@@ -150,73 +150,51 @@ def did_p(cells: dict[str, np.ndarray]) -> float:
     return float(norm.sf(did(**cells) / se)) if se > 0 else (0.0 if did(**cells) > 0 else 1.0)
 
 
-def run(
-    ctx: AuditContext,
-    recovery: TrajectoryRecovery | None,
-    flags: SensitiveFlags | None,
-    operating_point: OperatingPoint | None,
-) -> TestResult:
-    rng = ctx.rng(NAME)
-    metrics = _metrics(ctx, recovery, flags, operating_point)
-    groups, why_not = subgroups(ctx)
-    if not metrics:
-        return TestResult.not_tested(NAME, TITLE, "no T1, T2 or T4 per-subject results to re-slice")
-    warn_at = ctx.config.risk.t6_disparity_warn
-    by_subgroup, tested = {}, []
-    for name, inside in groups.items():
-        entry: dict = {"n_subjects": len(inside), "n_members": sum(ctx.arm(s) == "member" for s in inside)}
-        if name in why_not:
-            entry["status"] = f"not tested: {why_not[name]}"
-        for metric, values in metrics.items():
-            cells = _cells(ctx, values, inside)
-            label = "t4_identified" if metric == "t4_score" else metric
-            small = {k: int(v.size) for k, v in cells.items() if v.size < MIN_PER_CELL}
-            if small:
-                entry[label] = {
-                    "status": "not tested",
-                    "reason": "fewer than "
-                    f"{MIN_PER_CELL} subjects in a cell ({', '.join(f'{k}: {n}' for k, n in small.items())})",
-                }
-                continue
-            if metric == "t4_score":
-                cells = _identified(cells)
-                if cells is None:
-                    entry[label] = {
-                        "status": "not tested",
-                        "reason": f"fewer than {round(1 / IDENTIFICATION_FPR)} "
-                        "non-members on a side to set a 10%-FPR threshold",
-                    }
-                    continue
-            ci = bootstrap_ci(did, list(cells.values()), rng, min(ctx.n_boot, 500), ctx.confidence)
-            entry[label] = {
-                "status": "ok",
-                "did": did(**cells),
-                "did_ci95": list(ci),
-                "p_value": did_p(cells),
-                "member_minus_non_member_inside": float(cells["m_in"].mean() - cells["n_in"].mean()),
-                "member_minus_non_member_outside": float(cells["m_out"].mean() - cells["n_out"].mean()),
-                "n": {k: int(v.size) for k, v in cells.items()},
+def cell_entry(ctx: AuditContext, metric: str, values: dict, inside: list[int], rng) -> dict:
+    """Measure, for one subgroup and one metric: the difference in differences (member minus
+    non-member inside the subgroup, minus the same outside) with its interval and one-sided
+    p-value; not tested where a cell is too small."""
+    cells = _cells(ctx, values, inside)
+    small = {k: int(v.size) for k, v in cells.items() if v.size < MIN_PER_CELL}
+    if small:
+        sizes = ", ".join(f"{k}: {n}" for k, n in small.items())
+        return {"status": "not tested", "reason": f"fewer than {MIN_PER_CELL} subjects in a cell ({sizes})"}
+    if metric == "t4_score":
+        cells = _identified(cells)
+        if cells is None:
+            return {
+                "status": "not tested",
+                "reason": f"fewer than {round(1 / IDENTIFICATION_FPR)} "
+                "non-members on a side to set a 10%-FPR threshold",
             }
-            tested.append(entry[label])
-        by_subgroup[name] = entry
-    if not tested:
-        reasons = "; ".join(f"{n}: {e.get('status', 'too small')}" for n, e in by_subgroup.items())
-        return TestResult(
-            NAME,
-            TITLE,
-            NOT_TESTED,
-            f"Not tested: no subgroup had enough members and non-members inside and outside it ({reasons}).",
-            {"by_subgroup": by_subgroup, "skip_reason": "every subgroup too small"},
-        )
-    rejected, q = benjamini_hochberg([e["p_value"] for e in tested], 1 - ctx.confidence)
+    ci = bootstrap_ci(did, list(cells.values()), rng, min(ctx.n_boot, 500), ctx.confidence)
+    return {
+        "status": "ok",
+        "did": did(**cells),
+        "did_ci95": list(ci),
+        "p_value": did_p(cells),
+        "member_minus_non_member_inside": float(cells["m_in"].mean() - cells["n_in"].mean()),
+        "member_minus_non_member_outside": float(cells["m_out"].mean() - cells["n_out"].mean()),
+        "n": {k: int(v.size) for k, v in cells.items()},
+    }
+
+
+def judge(tested: list[dict], by_subgroup: dict, confidence: float, warn_at: float) -> list[str]:
+    """Judge: Benjamini-Hochberg across every tested (subgroup, metric); annotates each entry and
+    returns the significant disparities above `warn_at` ("elderly (t1_recovery +0.12)"), which warn."""
+    rejected, q = benjamini_hochberg([e["p_value"] for e in tested], 1 - confidence)
     for e, r, q_value in zip(tested, rejected, q):
         e["q_value"], e["significant"] = float(q_value), bool(r)
-    notes = [
+    return [
         f"{name} ({metric} +{e['did']:.2f})"
         for name, entry in by_subgroup.items()
         for metric, e in entry.items()
         if isinstance(e, dict) and e.get("significant") and e["did"] > warn_at
     ]
+
+
+def summarise(notes: list[str], by_subgroup: dict) -> str:
+    """Summarise: the subgroups that leak more than the rest, and those not tested."""
     untested = [
         n
         for n, e in by_subgroup.items()
@@ -228,21 +206,49 @@ def run(
         if notes
         else "No vulnerable subgroup's member-minus-non-member difference exceeds the rest's significantly."
     )
-    if untested:
-        summary += f" Not tested: {', '.join(untested)}."
-    return TestResult(
-        NAME,
-        TITLE,
-        WARN if notes else PASS,
-        summary,
-        {
-            "by_subgroup": by_subgroup,
-            "metrics": sorted({k.replace("t4_score", "t4_identified") for k in metrics}),
-            "t4_score": operating_point.score if operating_point else None,
-            "statistic": "difference in differences of member minus non-member inside vs outside the "
-            "subgroup; one-sided normal p-value; Benjamini-Hochberg across subgroups × metrics",
-        },
-    )
+    return summary + (f" Not tested: {', '.join(untested)}." if untested else "")
+
+
+def run(
+    ctx: AuditContext,
+    recovery: TrajectoryRecovery | None,
+    flags: SensitiveFlags | None,
+    operating_point: OperatingPoint | None,
+) -> TestResult:
+    rng = ctx.rng(NAME)
+    metrics = _metrics(ctx, recovery, flags, operating_point)
+    groups, why_not = subgroups(ctx)
+    if not metrics:
+        return TestResult.not_tested(NAME, TITLE, "no T1, T2 or T4 per-subject results to re-slice")
+    by_subgroup, tested = {}, []
+    for name, inside in groups.items():
+        entry: dict = {"n_subjects": len(inside), "n_members": sum(ctx.arm(s) == "member" for s in inside)}
+        if name in why_not:
+            entry["status"] = f"not tested: {why_not[name]}"
+        for metric, values in metrics.items():
+            label = "t4_identified" if metric == "t4_score" else metric
+            entry[label] = cell_entry(ctx, metric, values, inside, rng)
+            if entry[label]["status"] == "ok":
+                tested.append(entry[label])
+        by_subgroup[name] = entry
+    if not tested:
+        reasons = "; ".join(f"{n}: {e.get('status', 'too small')}" for n, e in by_subgroup.items())
+        return TestResult(
+            NAME,
+            TITLE,
+            NOT_TESTED,
+            f"Not tested: no subgroup had enough members and non-members inside and outside it ({reasons}).",
+            {"by_subgroup": by_subgroup, "skip_reason": "every subgroup too small"},
+        )
+    notes = judge(tested, by_subgroup, ctx.confidence, ctx.config.risk.t6_disparity_warn)
+    metrics_out = {
+        "by_subgroup": by_subgroup,
+        "metrics": sorted({k.replace("t4_score", "t4_identified") for k in metrics}),
+        "t4_score": operating_point.score if operating_point else None,
+        "statistic": "difference in differences of member minus non-member inside vs outside the "
+        "subgroup; one-sided normal p-value; Benjamini-Hochberg across subgroups × metrics",
+    }
+    return TestResult(NAME, TITLE, WARN if notes else PASS, summarise(notes, by_subgroup), metrics_out)
 
 
 @register

@@ -70,41 +70,64 @@ def _untestable(ctx: AuditContext) -> str:
     )
 
 
-def run(ctx: AuditContext, responses: Responses) -> TestResult:
+def tier_entry(
+    ctx: AuditContext, responses: Responses, tier: str, labels: dict[int, bool], rng: np.random.Generator
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """Measure, for one group at one tier: the cross-fitted probe's AUROC in each arm and the
+    member-minus-non-member gap with its bootstrap interval; with each arm's (score, label) rows
+    (none where too few subjects have the group to fit a probe)."""
     folds, min_pos = ctx.config.t3.folds, ctx.config.t3.min_positives
+    ids = sorted(ctx.prompts[tier])
+    y = np.array([labels[s] for s in ids], bool)
+    if y.sum() < max(min_pos, folds) or (~y).sum() < folds:
+        return {
+            "status": "insufficient",
+            "n_positive": int(y.sum()),
+            "reason": f"{int(y.sum())} positives; at least {max(min_pos, folds)} are needed",
+        }, {}
+    x = np.vstack([responses[Embed(ctx.prompts[tier][s].codes)] for s in ids])
+    scores = cross_fitted_scores(x, y, folds, ctx.config.seed)
+    member = np.array([ctx.arm(s) == "member" for s in ids])
+    entry = {"status": "ok", "n_positive": int(y.sum())}
+    arms = {}
+    for arm, mask in (("member", member), ("non_member", ~member)):
+        arms[arm] = np.c_[scores[mask], y[mask]]
+        entry[f"{arm}_auroc"] = auroc(scores[mask & y], scores[mask & ~y])
+    entry["auroc_gap"] = entry["member_auroc"] - entry["non_member_auroc"]
+    entry["auroc_gap_ci95"] = list(
+        bootstrap_ci(
+            auroc_gap, [arms["member"], arms["non_member"]], rng, min(ctx.n_boot, 300), ctx.confidence
+        )
+    )
+    return entry, arms
+
+
+def summarise(probed: list[dict], worst_gap: float, worst: GapQuestion | None) -> str:
+    """Summarise: the probe's best AUROC by arm, and the largest significant gap."""
+    best = max(probed, key=lambda e: max(e["member_auroc"], e["non_member_auroc"]))
+    summary = (
+        f"A linear probe on prompt embeddings predicts removed sensitive groups with AUROC up to "
+        f"{best['member_auroc']:.2f} for members vs {best['non_member_auroc']:.2f} for non-members; "
+    )
+    if not worst:
+        return summary + "no member-minus-non-member gap is significant."
+    e = worst.entry
+    return summary + (
+        f"the largest significant gap is {worst_gap:.2f} ({worst.where[0]} at {worst.where[1]}: "
+        f"{e['member_auroc']:.2f} vs {e['non_member_auroc']:.2f})."
+    )
+
+
+def run(ctx: AuditContext, responses: Responses) -> TestResult:
     rng = ctx.rng(NAME)
     by_group: dict = {}
     questions: list[GapQuestion] = []
     for g in ctx.matcher.groups:
-        labels_all = ctx.labels(g.name)
         by_tier = {}
         for tier in _tiers(ctx):
-            ids = sorted(ctx.prompts[tier])
-            y = np.array([labels_all[s] for s in ids], bool)
-            if y.sum() < max(min_pos, folds) or (~y).sum() < folds:
-                by_tier[tier] = {
-                    "status": "insufficient",
-                    "n_positive": int(y.sum()),
-                    "reason": f"{int(y.sum())} positives; at least {max(min_pos, folds)} are needed",
-                }
-                continue
-            x = np.vstack([responses[Embed(ctx.prompts[tier][s].codes)] for s in ids])
-            scores = cross_fitted_scores(x, y, folds, ctx.config.seed)
-            member = np.array([ctx.arm(s) == "member" for s in ids])
-            entry = {"status": "ok", "n_positive": int(y.sum())}
-            arms = {}
-            for arm, mask in (("member", member), ("non_member", ~member)):
-                arms[arm] = np.c_[scores[mask], y[mask]]
-                entry[f"{arm}_auroc"] = auroc(scores[mask & y], scores[mask & ~y])
-            gap = entry["member_auroc"] - entry["non_member_auroc"]
-            entry["auroc_gap"] = gap
-            entry["auroc_gap_ci95"] = list(
-                bootstrap_ci(
-                    auroc_gap, [arms["member"], arms["non_member"]], rng, min(ctx.n_boot, 300), ctx.confidence
-                )
-            )
+            entry, arms = tier_entry(ctx, responses, tier, ctx.labels(g.name), rng)
             by_tier[tier] = entry
-            if np.isfinite(gap):
+            if arms and np.isfinite(entry["auroc_gap"]):
                 questions.append(GapQuestion(entry, arms["member"], arms["non_member"], (g.label, tier)))
         by_group[g.name] = {"label": g.label, "by_tier": by_tier}
     risk = ctx.config.risk
@@ -120,26 +143,8 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
     probed = [e for g in by_group.values() for e in g["by_tier"].values() if e["status"] == "ok"]
     if not probed:
         return TestResult.not_tested(NAME, TITLE, _untestable(ctx), {"by_group": by_group})
-    best = max(probed, key=lambda e: max(e["member_auroc"], e["non_member_auroc"]))
-    summary = (
-        f"A linear probe on prompt embeddings predicts removed sensitive groups with AUROC up to "
-        f"{best['member_auroc']:.2f} for members vs {best['non_member_auroc']:.2f} for non-members; "
-    )
-    if worst:
-        e = worst.entry
-        summary += (
-            f"the largest significant gap is {worst_gap:.2f} ({worst.where[0]} at {worst.where[1]}: "
-            f"{e['member_auroc']:.2f} vs {e['non_member_auroc']:.2f})."
-        )
-    else:
-        summary += "no member-minus-non-member gap is significant."
-    return TestResult(
-        NAME,
-        TITLE,
-        status,
-        summary,
-        {"by_group": by_group, "worst_significant_auroc_gap": worst_gap, "folds": folds},
-    )
+    metrics = {"by_group": by_group, "worst_significant_auroc_gap": worst_gap, "folds": ctx.config.t3.folds}
+    return TestResult(NAME, TITLE, status, summarise(probed, worst_gap, worst), metrics)
 
 
 @register

@@ -167,7 +167,7 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
     rng = ctx.rng(NAME)
     coverage = group_coverage(ctx)
     drawn = {p: samples(ctx, responses, p) for p in distinct_prompts(ctx)}
-    n_drawn, cap = {p: len(v) for p, v in drawn.items()}, ctx.config.generation.n_samples
+    n_drawn = {p: len(v) for p, v in drawn.items()}
     by_group, per_subject, flagged, flags, p_hats = {}, {}, [], {}, {}
     questions: list[GapQuestion] = []
     for g in ctx.matcher.groups:
@@ -199,7 +199,9 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
         "n_flagged_members": len({c.subject_id for c in flagged}),
         "label": f"group within the next {ctx.horizon} true codes (the generation horizon)",
         "groups_not_tested": untested,
-        "sampling": Spent(cap, ctx.first_round(cap), n_drawn).to_dict(),
+        "sampling": Spent(
+            ctx.config.generation.n_samples, ctx.first_round(ctx.config.generation.n_samples), n_drawn
+        ).to_dict(),
     }
     if not questions:  # nothing tested: no flag goes on to T5
         reason = "no sensitive group could be tested: " + "; ".join(untested)
@@ -209,16 +211,12 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
             NAME, TITLE, NOT_TESTED, f"Not tested: {reason}.", metrics, per_subject, {}, handoff
         )
     handoff = SensitiveFlags(p_hats, tuple(flagged), n_drawn)
-    risk = ctx.config.risk
-    status, worst_gap, worst = judge_gaps(
-        questions,
-        rng,
-        ctx.n_perm,
-        ctx.confidence,
-        risk.t2_auroc_gap_warn,
-        risk.t2_auroc_gap_fail,
-        risk.fail_alpha(NAME),
+    levels = (
+        ctx.config.risk.t2_auroc_gap_warn,
+        ctx.config.risk.t2_auroc_gap_fail,
+        ctx.config.risk.fail_alpha(NAME),
     )
+    status, worst_gap, worst = judge_gaps(questions, rng, ctx.n_perm, ctx.confidence, *levels)
     metrics["worst_significant_auroc_gap"] = worst_gap
     summary = summarise(metrics["n_flagged_members"], ctx.horizon, thr, worst_gap, worst, untested)
     return TestResult(NAME, TITLE, status, summary, metrics, per_subject, flags, handoff)

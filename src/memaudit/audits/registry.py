@@ -58,6 +58,11 @@ class Audit:
         """The model calls the test needs; the runner answers them once, with every other test's."""
         return []
 
+    def samples_at_most(self, ctx: AuditContext) -> int | None:
+        """For a test whose requests depend on earlier results (it `reads` them), the most samples
+        it may ask for, known before any model call (`memaudit check` states it); None otherwise."""
+        return None
+
     def follow_up(self, ctx: AuditContext, earlier: Earlier, responses: Responses) -> list[Request]:
         """More calls once the earlier ones are answered (the next round of sequential sampling);
         the runner asks again until no test wants more."""

@@ -419,6 +419,15 @@ class MemorizationAudit(Audit):
 
         return ctx.once(f"{NAME} selection", choose)
 
+    def samples_at_most(self, ctx: AuditContext) -> int:
+        """Every judged and null case sampled afresh under the audited model (and the reference),
+        or, without a reference, under each identifier perturbation too."""
+        cfg = ctx.config.t5
+        per_case = cfg.n_samples_original * (2 if ctx.has_reference else 1)
+        if not ctx.has_reference:
+            per_case += cfg.n_samples * (2 * cfg.age_steps + 2)
+        return (cfg.max_cases + cfg.n_null) * per_case
+
     def requests(self, ctx: AuditContext, earlier: Earlier) -> list[Request]:
         chosen, nulls, _ = self._selection(ctx, earlier)
         if not chosen:

@@ -46,15 +46,19 @@ def check(data: Path, source: ModelSource, config: AuditConfig) -> tuple[dict, s
         f"\nmodel calls before T5: {calls['generate_prompts']} prompts × samples = "
         f"{calls['generated_samples']} "
         f"samples in the first round (sequential rounds add at most {calls['later_rounds_at_most']}), "
-        f"{calls['scored_sequences']} scored and {calls['embedded_sequences']} embedded sequences; "
-        f"T5 adds at most {calls['t5_samples_at_most']} samples"
+        f"{calls['scored_sequences']} scored and {calls['embedded_sequences']} embedded sequences"
+        + "".join(
+            f"; {key.split('_')[0].upper()} adds at most {n} samples"
+            for key, n in calls.items()
+            if key.endswith("_samples_at_most")
+        )
     )
     return summary, text
 
 
 def planned_calls(ctx: AuditContext, adapter: ModelAdapter) -> dict:
-    """The distinct model calls of the first wave (T1-T4), what sequential rounds may add, and
-    T5's bound."""
+    """The distinct model calls of the first wave (the tests that read no earlier result), what
+    sequential rounds may add, and the bound each later test (T5) declares."""
     caps = frozenset(adapter.capabilities())
     requests: set = set()
     for audit_ in registered():
@@ -63,15 +67,12 @@ def planned_calls(ctx: AuditContext, adapter: ModelAdapter) -> dict:
     generate = [r for r in requests if isinstance(r, Generate)]
     cap = ctx.config.generation.n_samples
     later_rounds = sum(cap - r.n_samples for r in generate if r.n_samples == ctx.first_round(cap) < cap)
-    t5 = ctx.config.t5
-    per_case = t5.n_samples_original * (2 if ctx.has_reference else 1)
-    if not ctx.has_reference:
-        per_case += t5.n_samples * (2 * t5.age_steps + 2)
+    later = {a.name: a.samples_at_most(ctx) for a in registered() if a.reads and a.needs <= caps}
     return {
         "generate_prompts": len(generate),
         "generated_samples": sum(r.n_samples for r in generate),
         "later_rounds_at_most": later_rounds,
         "scored_sequences": sum(isinstance(r, Score) for r in requests),
         "embedded_sequences": sum(isinstance(r, Embed) for r in requests),
-        "t5_samples_at_most": (t5.max_cases + t5.n_null) * per_case,
+        **{f"{name.lower()}_samples_at_most": n for name, n in later.items() if n is not None},
     }

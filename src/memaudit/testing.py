@@ -254,3 +254,33 @@ def run_scripted(ctx: AuditContext, adapter: ScriptedAdapter, names: Sequence[st
 
     audits = [a for a in registered() if names is None or a.name in names]
     return run_audits(ctx, audits, {AUDITED: adapter})
+
+
+def check_audit(name: str, ctx: AuditContext, adapter: ScriptedAdapter) -> list[str]:
+    """The contract every registered audit keeps, checked on a scripted model: it reads only
+    tests that exist, returns a result under its own name and title with a status of the Status
+    enum, the same result twice from the same answers (no hidden state, no randomness of its
+    own), JSON-serialisable metrics, and per-subject values only for audited subjects. Returns
+    the checks that passed or raises AssertionError naming the broken one."""
+    from .audits.registry import registered
+    from .audits.result import Status
+
+    audits = {a.name: a for a in registered()}
+    audit = audits[name]
+    assert set(audit.reads) <= set(audits), f"{name} reads {sorted(set(audit.reads) - set(audits))}"
+    needed = [n for n in audits if n in audit.reads] + [name]
+    first, again = run_scripted(ctx, adapter, needed)[name], run_scripted(ctx, adapter, needed)[name]
+    assert (first.name, first.title) == (audit.name, audit.title), "the result must carry the test's name"
+    assert first.status in set(Status), f"status {first.status!r} is not one of {[s.value for s in Status]}"
+    assert isinstance(first.summary, str) and first.summary, "the summary must be a sentence"
+    passed = ["reads, name, status, summary"]
+    dump = lambda r: json.dumps([r.status, r.summary, r.metrics, r.per_subject], sort_keys=True, default=str)
+    assert dump(first) == dump(again), f"{name} gave two results from the same answers"
+    passed.append("deterministic")
+    json.dumps(first.metrics, default=float)
+    passed.append("metrics serialise")
+    audited = set(ctx.members) | set(ctx.non_members)
+    for column, values in first.per_subject.items():
+        assert set(values) <= audited, f"per-subject column {column} names subjects outside the audit"
+    passed.append("per-subject values of audited subjects only")
+    return passed

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memaudit.testing import ScriptedAdapter, check_adapter, make_context, run_scripted
+from memaudit.audits.registry import registered
+from memaudit.testing import ScriptedAdapter, check_adapter, check_audit, make_context, run_scripted
 
 HIV = "DIAGNOSIS//ICD10CM//B20"
 LABS = [
@@ -136,3 +137,24 @@ def test_t4_judge_needs_the_interval_above_one_half() -> None:
     assert judge({"auroc": 0.8, "auroc_ci95": [0.7, 0.9]}, risk) == "fail"
     assert judge({"auroc": 0.65, "auroc_ci95": [0.55, 0.75]}, risk) == "warn"
     assert judge({"auroc": 0.55, "auroc_ci95": [0.51, 0.6]}, risk) == "pass"
+
+
+@pytest.fixture(scope="module")
+def scripted(tmp_path_factory: pytest.TempPathFactory):
+    """Two tiers (one with a prompt shared by everyone), a planted leak and planted losses."""
+    ctx = make_context(
+        tmp_path_factory.mktemp("meds"),
+        _timelines(),
+        MEMBERS,
+        {"tiers": ["none", "codes:10"], "statistics": {"n_bootstrap": 100, "stability_resamples": 0}},
+    )
+    leaks = {s: {HIV: 0.7 if _has_hiv(s) else 0.1} for s in MEMBERS + NON_MEMBERS}
+    return ctx, ScriptedAdapter(ctx, leaks=leaks, losses=dict.fromkeys(MEMBERS, 2.5))
+
+
+@pytest.mark.parametrize("name", [a.name for a in registered()])
+def test_every_registered_audit_keeps_the_contract(scripted, name: str) -> None:
+    """memaudit.testing.check_audit on each registered audit: the built-in six and any an
+    installed package adds."""
+    ctx, adapter = scripted
+    assert len(check_audit(name, ctx, adapter)) == 4

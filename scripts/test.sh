@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 bash scripts/setup_eicar.sh
+bash scripts/setup_cehrgpt.sh
 .venv/bin/ruff format --check src tests benchmarks examples
 .venv/bin/ruff check src tests benchmarks examples
 .venv/bin/lint-imports

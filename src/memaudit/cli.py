@@ -176,6 +176,17 @@ def cmd_import_eic_ar(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_import_cehrgpt(args: argparse.Namespace) -> int:
+    from .adapters.cehrgpt_import import import_cehrgpt
+
+    out, n = import_cehrgpt(Path(args.runner_config), writable_location(Path(args.out)), args.python)
+    print(
+        f"wrote {out} ({n} subjects' streams): audit it with `memaudit audit --preset cehrgpt --model {out} "
+        "--data MEDS_DIR`"
+    )
+    return EXIT_OK
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     from .config.reference import default_yaml
 
@@ -301,7 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
             "--generations", help="parquet of precomputed samples instead of a model (see `memaudit prompts`)"
         )
         p.add_argument("--config", help="audit YAML merged over the defaults (`memaudit config` prints them)")
-        p.add_argument("--preset", help="settings of a known stack, merged under --config: meds_eic_ar")
+        p.add_argument(
+            "--preset", help="settings of a known stack, merged under --config: meds_eic_ar, cehrgpt"
+        )
         p.add_argument(
             "--reference-model", help="a model of the same recipe trained without the audited subjects"
         )
@@ -405,6 +418,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--python", default=sys.executable, help="the Python with MEDS_EIC_AR installed (default: this one)"
     )
     p.add_argument("--trust-pickle", action="store_true", help="required: a Lightning checkpoint is a pickle")
+
+    p = add(
+        "import-cehrgpt",
+        cmd_import_cehrgpt,
+        "make an audit directory from what CEHR-GPT's pretraining runner wrote (model and streams)",
+    )
+    p.add_argument("--runner-config", required=True, help="the YAML given to hf_cehrgpt_pretrain_runner")
+    p.add_argument("--out", required=True, help="new audit directory (pass it as --model)")
+    p.add_argument(
+        "--python", default=sys.executable, help="the Python with cehrgpt installed (default: this one)"
+    )
 
     p = add("demo", cmd_demo, "synth, train and audit the built-in model end to end")
     p.add_argument("--out", default="demo_run", help="run directory (default demo_run)")

@@ -94,14 +94,25 @@ FILLER = "LAB//SODIUM//NORMAL"  # what a scripted sample says when it leaks noth
 MEMBER_SPLIT, NON_MEMBER_SPLIT = "train", "held_out"
 
 
-def write_meds(out: Path, timelines: Mapping[int, Sequence[str]], members: Sequence[int]) -> Path:
+def write_meds(
+    out: Path,
+    timelines: Mapping[int, Sequence[str]],
+    members: Sequence[int],
+    births: Mapping[int, datetime] | None = None,
+    static_rows: Mapping[int, Sequence[str]] | None = None,
+) -> Path:
     """A real MEDS dataset (the `meds` package's schemas) holding `timelines`: one event a day from
-    2020-01-01 per code, `members` in the train split and everyone else in held_out."""
+    2020-01-01 per code, `members` in the train split and everyone else in held_out; a subject in
+    `static_rows` gets those codes as static rows (time null) and one in `births` a
+    `meds.birth_code` row at that time, both before its events."""
     out = Path(out)
+    births, static_rows = births or {}, static_rows or {}
     rows = [
-        (s, datetime(2020, 1, 1) + timedelta(days=i), c)
+        row
         for s in sorted(timelines)
-        for i, c in enumerate(timelines[s])
+        for row in [(s, None, c) for c in static_rows.get(s, ())]
+        + ([(s, births[s], meds.birth_code)] if s in births else [])
+        + [(s, datetime(2020, 1, 1) + timedelta(days=i), c) for i, c in enumerate(timelines[s])]
     ]
     member_set = set(members)
     for split in (MEMBER_SPLIT, NON_MEMBER_SPLIT):
@@ -228,9 +239,12 @@ def make_context(
     timelines: Mapping[int, Sequence[str]],
     members: Sequence[int],
     overrides: Mapping | None = None,
+    births: Mapping[int, datetime] | None = None,
+    static_rows: Mapping[int, Sequence[str]] | None = None,
 ) -> AuditContext:
     """The context an audit reads, prepared by the audit's own code from a MEDS dataset written
-    to `out` (`write_meds`): every subject audited, `overrides` over the default config."""
+    to `out` (`write_meds`, with `births` and `static_rows`): every subject audited, `overrides`
+    over the default config."""
     from .cohort.meds_reader import MedsDataset
     from .config import load_config
     from .pipeline import prepare
@@ -243,7 +257,9 @@ def make_context(
         }
     )
 
-    return prepare(MedsDataset(write_meds(out, timelines, members)), config, _KnowsEveryCode())
+    return prepare(
+        MedsDataset(write_meds(out, timelines, members, births, static_rows)), config, _KnowsEveryCode()
+    )
 
 
 def run_scripted(ctx: AuditContext, adapter: ScriptedAdapter, names: Sequence[str] | None = None) -> dict:

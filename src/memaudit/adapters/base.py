@@ -20,6 +20,11 @@ adapter that lacks one gets `AdapterBase`'s default, through `optional`):
 - `numerics()` (default ""): what besides the weights decides the numbers it returns (sampler,
   device, precision); the response cache keys on it, so a run on another device or dtype does not
   mix its samples with cached ones.
+- `stream_structure()` (default None): the stream's structure tokens (visit markers, time gaps),
+  for a stack whose stream interleaves them with clinical codes; `codes:K` then counts clinical
+  codes only.
+- `stream_table()` (default None): a parquet of each subject's stream as the stack's own
+  pipeline built it (see cohort/stack_stream.py), used unless config `cohort.stream_table` is set.
 """
 
 from __future__ import annotations
@@ -28,9 +33,12 @@ import hashlib
 import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+
+from ..cohort.conventions import StreamStructure
 
 GENERATE, SCORE, EMBED = "generate", "score", "embed"
 ALL_CAPABILITIES = frozenset({GENERATE, SCORE, EMBED})
@@ -121,6 +129,12 @@ class AdapterBase:
 
     def numerics(self) -> str:
         return ""
+
+    def stream_structure(self) -> StreamStructure | None:
+        return None
+
+    def stream_table(self) -> Path | None:
+        return None
 
 
 _DEFAULTS = AdapterBase()

@@ -36,6 +36,7 @@ from .sampling import Spent, draws, next_round, rounds, schedule, settled
 from .stats import benjamini_hochberg
 from .t5_contrast import VERDICTS, contrast_test, logit_contrast, verdicts
 from .t5_perturbation import (
+    FAMILIES,
     available_families,
     describe,
     drop_p,
@@ -44,6 +45,7 @@ from .t5_perturbation import (
     profile,
     sample_request,
     swap_candidates,
+    why_families_cannot_run,
 )
 
 NAME, TITLE = "T5", "Memorized or generalized"
@@ -385,18 +387,21 @@ class MemorizationAudit(Audit):
             return Coverage(True, "", {"mode": "counterfactual contrast against the reference model"})
         families = available_families(ctx)
         applicable = [f for f, n in families.items() if n]
+        why = why_families_cannot_run(ctx, families)
         reason = (
             ""
             if applicable
-            else (
-                "no perturbation family applies to the prompts (no age band, sex code or "
-                "swappable code the model knows), and no reference model was given"
-            )
+            else "no reference model was given and no perturbation family applies: "
+            + "; ".join(f"{f}: {w}" for f, w in why.items())
         )
         return Coverage(
             bool(applicable),
             reason,
-            {"mode": "identifier perturbation (description)", "prompts_per_family": families},
+            {
+                "mode": "identifier perturbation (description)",
+                "prompts_per_family": families,
+                "families_not_run": why,
+            },
         )
 
     def _selection(
@@ -523,19 +528,22 @@ class MemorizationAudit(Audit):
                 }
             )
         counted = {v: sum(r["verdict"] == v for r in rows) for v in DESCRIPTIONS}
-        families = ", ".join(f for f in ("age", "sex", "code_swap") if f in ran) or "none"
+        families = ", ".join(f for f in FAMILIES if f in ran) or "none"
+        not_run = why_families_cannot_run(ctx, available_families(ctx))
         summary = (
             f"No reference model was given, so T5 describes how {len(rows)} flagged case(s) respond to "
             f"identifier perturbation ({families}): {counted['identifier_sensitive']} dropped sharply, "
             f"{counted['identifier_stable']} held, {counted['inconclusive']} inconclusive, "
             f"{counted['not_replicated']} did not replicate. This can warn but not show memorization: "
             "age- or sex-dependent patterns also drop, and memory keyed on rare codes holds."
+            + "".join(f" Not perturbed, {f}: {w}." for f, w in not_run.items())
         )
         metrics = {
             "mode": "perturbation",
             "cases": rows,
             "counts": counted,
             "families_run": sorted(ran),
+            "families_not_run": not_run,
             "sampling": _spent(ctx, chosen + nulls, responses).to_dict(),
             "n_null": len(nulls),
             "null_mean_drop": offset,

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from scipy.stats import norm
 
+from ..cohort.conventions import sex_pair
 from ..prompts.requests import Generate, Request
 from .context import AuditContext
 from .handoffs import FlaggedCase
@@ -114,6 +115,36 @@ def available_families(ctx: AuditContext) -> dict[str, int]:
             for fam in {family(name) for name in perturbations(ctx, p.codes, candidates)}:
                 counts[fam] += 1
     return counts
+
+
+def why_families_cannot_run(ctx: AuditContext, counts: Mapping[str, int]) -> dict[str, str]:
+    """For each family that applies to no audited prompt (`counts` from `available_families`), why:
+    what the model's stream lacks, and what the cohort holds that the stream does not show."""
+    conv, timelines = ctx.conventions, ctx.timelines.values()
+    cohort_ages = any(t.facts.age_at_start is not None for t in timelines)
+    cohort_sex = sex_pair({c for t in timelines for c in t.facts.static_codes}) is not None
+    why: dict[str, str] = {}
+    if not counts.get("age"):
+        if conv.age is None:
+            why["age"] = "the model's stream holds no age code" + (
+                " (the cohort's birth rows give ages, but the model never sees them: nothing to move)"
+                if cohort_ages
+                else ""
+            )
+        else:
+            why["age"] = "no prompt holds an age band whose neighbouring bands the model knows"
+    if not counts.get("sex"):
+        if conv.sex is None:
+            why["sex"] = "the model's stream holds no sex code" + (
+                " (the cohort's static rows hold one, but the model never sees it: nothing to flip)"
+                if cohort_sex
+                else ""
+            )
+        else:
+            why["sex"] = "no prompt holds a sex code whose other value the model knows"
+    if not counts.get("code_swap"):
+        why["code_swap"] = "no prompt code has another code of its kind that the model knows"
+    return why
 
 
 def profile(

@@ -1,8 +1,9 @@
 """T6 subgroups: do vulnerable patients leak more than others?
 
 Subgroups: patients with a rare condition (a diagnosis below `t6.rare_prevalence` in the dataset's
-stream), the elderly (age at the first event ≥ `t6.elderly_min_age`, from an age band or the
-birth row), and patients whose prompt at a tier is shared by fewer than `t6.k_anonymity` subjects.
+stream), the elderly (age at the first event ≥ `t6.elderly_min_age`, from the cohort's birth row
+even where the model's stream drops it, else from an age band in the stream), and patients whose
+prompt at a tier is shared by fewer than `t6.k_anonymity` subjects.
 
 For each subgroup and metric (T1 recovery, T2 flag, T4 identification at a 10%-FPR threshold
 set on the subgroup's own non-members), the member-minus-non-member difference inside the
@@ -44,9 +45,12 @@ IDENTIFICATION_FPR = 0.10  # T4's subgroup threshold lets this share of the subg
 
 
 def age_at_start(ctx: AuditContext, subject: int) -> float | None:
-    """Age at the first event: an age band's lower bound, else the years from the birth row to the
-    first other event; None when the stream says neither."""
+    """Age at the first event: from the cohort's birth row (whatever the model's stream keeps of
+    it), else an age band's lower bound in the stream, else the years from a birth code in the
+    stream to the first other event; None when neither the cohort nor the stream says."""
     conv, t = ctx.conventions, ctx.timelines[subject]
+    if t.facts.age_at_start is not None:
+        return t.facts.age_at_start
     for c in t.codes:
         band = conv.age_band(c)
         if band:
@@ -78,7 +82,9 @@ def subgroups(ctx: AuditContext) -> tuple[dict[str, set[int]], dict[str, str]]:
     if not any(conv.is_diagnosis(c) for t in ctx.timelines.values() for c in t.codes):
         why["rare_condition"] = "no code of the stream reads as an ICD diagnosis (see conventions)"
     if all(a is None for a in ages.values()):
-        why["elderly"] = "the stream holds no age band and no birth row, so no age is known"
+        why["elderly"] = (
+            "no age is known: the cohort has no birth row (MEDS_BIRTH) and the stream no age band"
+        )
     for tier, prompts in ctx.prompts.items():
         if tier == "none":
             continue

@@ -4,7 +4,8 @@
   (`DIAGNOSIS//ICD//10//F1020`, `DIAGNOSIS//ICD10CM//F10.20`, `ICD9CM/305.00`) or in a column of
   `metadata/codes.parquet`; bare tokens through a configured format.
 - **Sex**: the pair of codes a sex flip swaps (`SEX//F`/`SEX//M`, `GENDER//F`/`GENDER//M`).
-- **Age**: age-band codes of any prefix and width (`AGE//65-69`, `AGE_BAND//60-69`), or the birth row.
+- **Age**: age-band codes of any prefix and width (`AGE//65-69`, `AGE_BAND//60-69`), exact ages
+  under a configured prefix (`age:67`), or the birth row.
 - **Time**: the days a time-gap code stands for (`TIME//1-4w`, derived gap bins,
   `TIMELINE//DELTA//years//value_[0.08,0.16)`).
 
@@ -47,7 +48,8 @@ BUILT_IN_DIAGNOSIS_FORMATS: tuple[tuple[str, int | None], ...] = (
 )
 SEX_CODE = re.compile(r"^(?P<prefix>(?:SEX|GENDER)//)(?P<value>F|M|FEMALE|MALE)$", re.IGNORECASE)
 AGE_BAND = re.compile(r"^(?P<prefix>[^/]*AGE[^/]*//)(?P<low>\d+)-(?P<high>\d+)$", re.IGNORECASE)
-BAND = re.compile(r"(?P<low>\d+)-(?P<high>\d+)")
+BAND = re.compile(r"(?P<low>\d+)(?:-(?P<high>\d+))?")  # a band (65-69) or an exact age (67)
+EXACT_AGE_STEP_YEARS = 5  # an exact-age code (CEHR-GPT's age:67) moves this many years per step
 # a value-binned time delta (MEDS_EIC_AR): TIMELINE//DELTA//years//value_[0.0821,0.164)
 DELTA_BIN = re.compile(
     r"^TIMELINE//DELTA//(?P<unit>years|days|hours|minutes|seconds)//value_[\[(]"
@@ -69,6 +71,21 @@ class Diagnosis:
 class AgeBands:
     prefix: str
     width: int
+    exact: bool = False  # codes are exact ages (age:67), not bands
+
+
+@dataclass(frozen=True)
+class StreamStructure:
+    """Tokens of a stack's stream that are structure, not clinical codes: `markers` (visit start
+    and end, visit types, the end token) and time-gap tokens with the days each stands for. A
+    stack's adapter declares them (`stream_structure()`); `codes:K` prompts count clinical codes
+    only, and markers are not part of a true or generated continuation."""
+
+    markers: frozenset[str] = frozenset()
+    gap_days: Mapping[str, float] = field(default_factory=dict)
+
+    def is_structure(self, code: str) -> bool:
+        return code in self.markers or code in self.gap_days
 
 
 @dataclass
@@ -112,7 +129,10 @@ class CodeConventions:
         if self.age is None or not code.startswith(self.age.prefix):
             return None
         m = BAND.fullmatch(code[len(self.age.prefix) :])
-        return (int(m.group("low")), int(m.group("high"))) if m else None
+        if not m:
+            return None
+        low = int(m.group("low"))
+        return (low, int(m.group("high")) if m.group("high") else low)
 
     def shift_age(self, code: str, bands: int) -> str | None:
         """The age-band code `bands` bands away, or None when the code is no band or the shifted
@@ -120,6 +140,9 @@ class CodeConventions:
         band = self.age_band(code)
         if band is None or self.age is None:
             return None
+        if self.age.exact:
+            age = band[0] + bands * EXACT_AGE_STEP_YEARS
+            return f"{self.age.prefix}{age}" if 0 <= age <= 120 else None
         low = band[0] + bands * self.age.width
         return f"{self.age.prefix}{low}-{low + self.age.width - 1}" if 0 <= low <= 120 else None
 
@@ -154,7 +177,7 @@ class CodeConventions:
             "sex_codes_found": self.sex is not None,  # the codes themselves stay out of reports
             "age_bands": None
             if self.age is None
-            else {"prefix": self.age.prefix, "width_years": self.age.width},
+            else {"prefix": self.age.prefix, "width_years": self.age.width, "exact_ages": self.age.exact},
             "birth_code": self.birth_code,
             "diagnosis_versions_from_codes_table": len(self.versions),
             "sources": dict(self.sources),
@@ -179,17 +202,19 @@ def infer_conventions(
     derived_age: Any = None,
     derived_gaps: TimeGapRecipe | None = None,
     markers: Iterable[str] = (),
+    structure: StreamStructure | None = None,
 ) -> CodeConventions:
     """The conventions of a cohort whose model stream holds `codes` (distinct codes, in any order):
     configured values first, else what the codes show. `versions`: ICD version per code from
     config `conventions.version_column`; `derived_age` / `derived_gaps`: the stream recipe's;
-    `markers`: the timeline's start and end tokens (structure, not clinical codes)."""
+    `markers`: the timeline's start and end tokens (structure, not clinical codes); `structure`:
+    the markers and gap tokens a stack's adapter declares."""
     codes = set(codes)
     sources: dict[str, str] = {}
     formats = tuple((re.compile(f.pattern), f.version) for f in config.diagnosis_formats) + tuple(
         (re.compile(p), v) for p, v in BUILT_IN_DIAGNOSIS_FORMATS
     )
-    sex = tuple(config.sex_codes) if config.sex_codes else _infer_sex(codes)
+    sex = tuple(config.sex_codes) if config.sex_codes else sex_pair(codes)
     sources["sex_codes"] = "config" if config.sex_codes else ("inferred" if sex else "not found")
     if derived_age is not None:
         age = AgeBands(derived_age.prefix, derived_age.band_years)
@@ -200,6 +225,9 @@ def infer_conventions(
     gaps = {label: (low + high) / 2 for label, low, high in TIME_BINS if label in codes}
     if derived_gaps is not None:
         gaps.update(gap_days_of_recipe(derived_gaps))
+    if structure is not None:
+        gaps.update(structure.gap_days)
+        markers = [*markers, *structure.markers]
     gaps.update(config.time_gap_codes)
     conventions = CodeConventions(
         formats, dict(versions or {}), sex, age, config.birth_code, gaps, sources, frozenset(markers)
@@ -214,7 +242,8 @@ def infer_conventions(
     return conventions
 
 
-def _infer_sex(codes: set[str]) -> tuple[str, str] | None:
+def sex_pair(codes: Iterable[str]) -> tuple[str, str] | None:
+    """The (female, male) codes among `codes` (`GENDER//F` and `GENDER//M`...), or None."""
     pairs: dict[str, dict[str, str]] = {}
     for c in codes:
         m = SEX_CODE.match(c)
@@ -237,5 +266,8 @@ def _infer_age(codes: set[str], prefix: str | None) -> AgeBands | None:
     bands = [m for m in (BAND.fullmatch(c[len(prefix) :]) for c in codes if c.startswith(prefix)) if m]
     if not bands:
         return None
+    if not any(m.group("high") for m in bands):
+        return AgeBands(prefix, 1, exact=True)
+    bands = [m for m in bands if m.group("high")]
     widths = Counter(int(m.group("high")) - int(m.group("low")) + 1 for m in bands)
     return AgeBands(prefix, widths.most_common(1)[0][0])

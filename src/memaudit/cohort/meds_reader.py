@@ -16,9 +16,32 @@ import polars as pl
 
 from ..errors import UserInputError
 from ..tables import first_line
-from .stream import StreamRecipe, build_stream
+from .stack_stream import read_stack_streams
+from .stream import US_PER_DAY, StreamRecipe, build_stream
 
 REQUIRED = {"subject_id": pl.Int64, "time": pl.Datetime, "code": pl.String}
+
+
+@dataclass(frozen=True)
+class CohortFacts:
+    """What the MEDS rows say about a patient, whatever the model's stream keeps of them.
+
+    `age_at_start`: years from the birth row (`meds.birth_code`, or the stream recipe's birth code)
+    to the first other timed event; None without a birth row. `static_codes`: the codes of the
+    static rows (time = null) as the data holds them (sex, race...). Subgroups (T6) and the report's
+    reasons (T5's perturbation families) read these, so a stream that drops static and birth rows
+    still has elderly patients."""
+
+    age_at_start: float | None = None
+    static_codes: tuple[str, ...] = ()
+
+
+def cohort_facts(times_us: list[int | None], codes: list[str], birth_code: str) -> CohortFacts:
+    """One subject's facts from its raw rows (in MEDS order)."""
+    births = [t for t, c in zip(times_us, codes) if c == birth_code and t is not None]
+    later = [t for t, c in zip(times_us, codes) if c != birth_code and t is not None]
+    age = (later[0] - births[0]) / US_PER_DAY / 365.25 if births and later else None
+    return CohortFacts(age, tuple(c for t, c in zip(times_us, codes) if t is None))
 
 
 @dataclass(frozen=True)
@@ -26,12 +49,14 @@ class Timeline:
     """One subject's codes in time order and each code's time in days since the first timed event.
 
     The first `static` codes came from static rows (time = null); the first `header` codes
-    (static rows plus a derived age, see cohort/stream.py) are demographics by construction."""
+    (static rows plus a derived age, see cohort/stream.py) are demographics by construction.
+    `facts`: what the MEDS rows say of the patient, kept even where the stream drops it."""
 
     codes: tuple[str, ...]
     days: np.ndarray
     static: int = 0
     header: int = 0
+    facts: CohortFacts = CohortFacts()
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -44,11 +69,14 @@ class Timeline:
             self.days[idx],
             sum(i < self.static for i in keep),
             sum(i < self.header for i in keep),
+            self.facts,
         )
 
     def without_static(self) -> Timeline:
         """The timeline as a stack that drops static rows from its token stream sees it."""
-        return Timeline(self.codes[self.static :], self.days[self.static :], 0, self.header - self.static)
+        return Timeline(
+            self.codes[self.static :], self.days[self.static :], 0, self.header - self.static, self.facts
+        )
 
 
 class MedsDataset:
@@ -165,6 +193,11 @@ class MedsDataset:
         if recipe is None or recipe.is_identity:
             return self.code_subject_counts(ids)
         counts: dict[str, int] = {}
+        if recipe.table is not None:
+            for codes, _, _ in read_stack_streams(recipe.table, ids).values():
+                for c in set(codes):
+                    counts[c] = counts.get(c, 0) + 1
+            return counts
         for start in range(0, len(ids), chunk):
             for timeline in self.timelines(ids[start : start + chunk], recipe).values():
                 for c in set(timeline.codes):
@@ -208,6 +241,15 @@ class MedsDataset:
     def timelines(
         self, subject_ids: Iterable[int], recipe: StreamRecipe | None = None
     ) -> dict[int, Timeline]:
+        """Each subject's stream: rebuilt from its rows by `recipe`, or read from the stack's own
+        streams (`recipe.table`); the cohort's facts (birth, static rows) from the rows either way."""
+        if recipe is not None and recipe.table is not None:
+            subject_ids = list(subject_ids)
+            facts = {s: t.facts for s, t in self.timelines(subject_ids).items()}
+            return {
+                s: Timeline(tuple(codes), days, 0, header, facts.get(s, CohortFacts()))
+                for s, (codes, days, header) in read_stack_streams(recipe.table, subject_ids).items()
+            }
         ids = pl.Series("subject_id", sorted(set(int(i) for i in subject_ids)), dtype=pl.Int64)
         scan = self._scan() if recipe is None or recipe.is_identity else self._scan_with_values()
         try:
@@ -301,15 +343,18 @@ def timelines_from_frame(df: pl.DataFrame, recipe: StreamRecipe | None = None) -
         maintain_order=True,
     )
     simple = recipe.is_identity and not df["time"].null_count()
+    birth_code = recipe.age.birth_code if recipe.age is not None else meds.birth_code
     out: dict[int, Timeline] = {}
     for (sid,), part in df.group_by(["subject_id"], maintain_order=True):
+        raw_codes = part["code"].to_list()
+        times = part["time"].dt.epoch("us").to_list()
+        facts = cohort_facts(times, raw_codes, birth_code)
         if simple:
             t = part["time"].to_numpy().astype("datetime64[us]").astype(np.int64)
-            days = (t - t[0]) / 86_400e6 if t.size else np.zeros(0)
-            out[int(sid)] = Timeline(tuple(part["code"].to_list()), days.astype(np.float64))
+            days = (t - t[0]) / US_PER_DAY if t.size else np.zeros(0)
+            out[int(sid)] = Timeline(tuple(raw_codes), days.astype(np.float64), facts=facts)
             continue
-        times = part["time"].dt.epoch("us").to_list()
         values = part["numeric_value"].to_list() if "numeric_value" in part.columns else [None] * part.height
-        codes, days, static, header = build_stream(times, part["code"].to_list(), values, recipe)
-        out[int(sid)] = Timeline(tuple(codes), days, static, header)
+        codes, days, static, header = build_stream(times, raw_codes, values, recipe)
+        out[int(sid)] = Timeline(tuple(codes), days, static, header, facts)
     return out

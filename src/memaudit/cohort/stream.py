@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,10 +47,13 @@ class StreamRecipe:
     event_to_code: Callable[[str, float | None], str | None] | None = None
     age: AgeRecipe | None = None
     time_gaps: TimeGapRecipe | None = None
+    table: Path | None = None  # the stack's own streams (cohort.stream_table): no rebuilding
 
     @property
     def is_identity(self) -> bool:
-        return self.event_to_code is None and self.age is None and self.time_gaps is None
+        return (
+            self.event_to_code is None and self.age is None and self.time_gaps is None and self.table is None
+        )
 
     @classmethod
     def from_config(cls, section: Cohort | Mapping[str, Any]) -> StreamRecipe:
@@ -60,9 +64,12 @@ class StreamRecipe:
             load_hook(hook, "cohort.event_to_code") if hook else None,
             section.derive_age,
             section.derive_time_gaps,
+            Path(section.stream_table) if section.stream_table else None,
         )
 
     def describe(self) -> dict[str, Any]:
+        if self.table is not None:
+            return {"stream_table": str(self.table)}
         return {
             "static_rows": self.static_rows,
             "event_to_code": self.event_to_code is not None,

@@ -53,7 +53,7 @@ def default_mapping() -> dict[str, Any]:
     return AuditConfig().to_dict()
 
 
-PRESETS = ("meds_eic_ar",)
+PRESETS = ("meds_eic_ar", "cehrgpt")
 
 
 def preset_path(name: str) -> Path:

@@ -82,6 +82,11 @@ class Cohort(Section):
     derive_time_gaps: TimeGapRecipe | None = param(
         None, "a gap code before each event at least min_days after the previous one"
     )
+    stream_table: str | None = param(
+        None,
+        "a parquet of each subject's stream as the model's own pipeline built it (subject_id, codes, days, "
+        "header), e.g. written by memaudit import-cehrgpt; when set, the keys above are not used",
+    )
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,17 @@ def _hf(
 ) -> ModelAdapter:
     model_input = config.model_input.to_dict()
     hw = config.hardware
+    stack = stack_of(path)
+    if stack == "cehrgpt-imported":
+        from ..adapters.cehrgpt import CehrGptAdapter
+
+        return CehrGptAdapter(path, batch_size=config.generation.batch_size)
+    if stack == "cehrgpt":
+        raise UserInputError(
+            "a CEHR-GPT model imported for the audit (memaudit import-cehrgpt)",
+            f"{path}, CEHR-GPT's own output directory",
+            "run memaudit import-cehrgpt --runner-config PRETRAIN.yaml --out DIR, then --model DIR",
+        )
     if backend == "ray":
         from ..adapters.ray_backend import RayAdapter
 
@@ -98,6 +110,20 @@ def _hf(
     )
 
 
+def stack_of(path: Path) -> str | None:
+    """`cehrgpt-imported` for an import-cehrgpt directory, `cehrgpt` for CEHR-GPT's own output
+    directory (config.json model_type cehrgpt), None for any other directory."""
+    from ..adapters.cehrgpt import IMPORT_FILE
+
+    if (path / IMPORT_FILE).is_file():
+        return "cehrgpt-imported"
+    config = path / "config.json"
+    try:
+        return "cehrgpt" if json.loads(config.read_text()).get("model_type") == "cehrgpt" else None
+    except (OSError, ValueError):
+        return None
+
+
 def prepare(
     dataset: MedsDataset,
     config: AuditConfig,
@@ -108,7 +134,11 @@ def prepare(
     """The cohort in the model's language, the prompts of every tier and what the audits read."""
     vocabulary = optional(adapter, "vocabulary")()
     knows = vocabulary.knows if vocabulary is not None else None
-    cohort = prepare_cohort(dataset, config, recipe or StreamRecipe.from_config(config.cohort), knows)
+    recipe = recipe or StreamRecipe.from_config(config.cohort)
+    stack_streams = optional(adapter, "stream_table")()
+    if recipe.table is None and stack_streams is not None:
+        recipe = replace(recipe, table=stack_streams)
+    cohort = prepare_cohort(dataset, config, recipe, knows, optional(adapter, "stream_structure")())
     embeddings = optional(adapter, "code_embeddings")() if config.t1.embedding == "model" else None
     unseen = None
     if has_reference:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from ..cohort.conventions import CodeConventions, infer_conventions
+from ..cohort.conventions import CodeConventions, StreamStructure, infer_conventions
 from ..cohort.meds_reader import MedsDataset, Timeline
 from ..cohort.sensitive import GroupMatcher, build_groups
 from ..cohort.stream import StreamRecipe
@@ -118,9 +118,11 @@ def prepare(
     config: AuditConfig,
     recipe: StreamRecipe,
     knows: Callable[[str], bool] | None = None,
+    structure: StreamStructure | None = None,
 ) -> PreparedCohort:
     """Everything the audits read about the cohort. `knows(code)`: whether the model's vocabulary
-    has the code (None: the model exposes no vocabulary)."""
+    has the code (None: the model exposes no vocabulary); `structure`: the stream's structure
+    tokens, as the stack's adapter declares them (None: every token counts as a code)."""
     member_ids = dataset.arm_ids(config.splits.members)
     non_member_ids = dataset.arm_ids(config.splits.non_members)
     overlap = np.intersect1d(member_ids, non_member_ids)
@@ -136,6 +138,16 @@ def prepare(
     timelines, static_note = apply_static_rows(
         dataset.timelines(members + non_members, recipe), recipe.static_rows, knows
     )
+    if recipe.table is not None:
+        static_note["reason"] = (
+            "the stream is the stack's own (cohort.stream_table): its header holds demographics"
+        )
+        if not any(s in timelines for s in members + non_members):
+            raise UserInputError(
+                f"the cohort whose streams {recipe.table} holds",
+                f"none of {len(members + non_members)} sampled subjects in it",
+                "pass the MEDS cohort the model's pipeline converted (the same subject ids)",
+            )
     stream_note: dict = {
         **recipe.describe(),
         "static_rows_found": static_note,
@@ -143,6 +155,10 @@ def prepare(
     }
     if config.model_input.unknown_codes == "drop" and knows is not None:
         timelines, stream_note["unknown_codes_dropped"] = drop_unknown(timelines, knows)
+    if recipe.table is not None:
+        stream_note["sampled_subjects_not_in_stream_table"] = sum(
+            s not in timelines for s in members + non_members
+        )
     members = [s for s in members if len(timelines.get(s, ())) > 0]
     non_members = [s for s in non_members if len(timelines.get(s, ())) > 0]
     if len(members) < 2 or len(non_members) < 2:
@@ -160,7 +176,14 @@ def prepare(
         recipe.age,
         recipe.time_gaps,
         markers=[t for t in (config.model_input.start_token, config.model_input.end_token) if t],
+        structure=structure,
     )
+    if structure is not None:
+        stream_note["structure_tokens"] = {
+            "markers": len(structure.markers),
+            "time_gaps": len(structure.gap_days),
+            "counted_in_codes_k": False,
+        }
     matcher = GroupMatcher(build_groups(config.sensitive_groups, _descriptions(table)), conventions)
     prefixes = config.demographic_prefixes
     is_demographic = lambda c: c.startswith(prefixes) or conventions.is_demographic(c)
@@ -183,7 +206,14 @@ def prepare(
             continue
         built = {
             s: build_prompt(
-                s, timelines[s], tier, matcher, is_demographic, continuation, config.t1.extraction_k
+                s,
+                timelines[s],
+                tier,
+                matcher,
+                is_demographic,
+                continuation,
+                config.t1.extraction_k,
+                structure,
             )
             for s in members + non_members
         }

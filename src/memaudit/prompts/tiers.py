@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..cohort.conventions import StreamStructure
 from ..cohort.meds_reader import Timeline
 from ..cohort.sensitive import GroupMatcher
 
@@ -54,22 +55,35 @@ def build_prompt(
     is_demographic: Callable[[str], bool],
     continuation_len: int,
     min_continuation: int,
+    structure: StreamStructure | None = None,
 ) -> Prompt | None:
-    """The subject's prompt at `tier`, or None when the timeline is too short for the tier."""
+    """The subject's prompt at `tier`, or None when the timeline is too short for the tier.
+
+    With a stack's `structure`, the K codes of `codes:K` are clinical codes: the prompt runs
+    through the K-th of them with the visit markers and time gaps between them, and the true
+    continuation keeps time gaps but not markers."""
+    codes_ = timeline.codes
     demo, start = split_demographics(timeline, is_demographic)
-    clinical_idx = [i for i in range(start, len(timeline.codes)) if not is_demographic(timeline.codes[i])]
+    is_structure = structure.is_structure if structure is not None else lambda c: False
+    is_marker = (lambda c: c in structure.markers) if structure is not None else lambda c: False
+    clinical_idx = [
+        i for i in range(start, len(codes_)) if not is_demographic(codes_[i]) and not is_structure(codes_[i])
+    ]
     k = tier_codes(tier) or 0
     if len(clinical_idx) < k + min_continuation:
         return None
-    known = [timeline.codes[i] for i in clinical_idx[:k]]
+    after = clinical_idx[k - 1] + 1 if k else start
+    known = [codes_[i] for i in range(start, after) if not is_demographic(codes_[i])]
     if tier == "none":
         codes: tuple[str, ...] = ()
     else:
         codes = tuple(c for c in (*demo, *known) if not matcher.is_sensitive(c))
-    cont_idx = clinical_idx[k : k + continuation_len]
+    cont_idx = [
+        i for i in range(after, len(codes_)) if not is_demographic(codes_[i]) and not is_marker(codes_[i])
+    ][:continuation_len]
     anchor = timeline.days[clinical_idx[k - 1]] if k else timeline.days[cont_idx[0]]
     return Prompt(
-        subject_id, tier, codes, tuple(timeline.codes[i] for i in cont_idx), timeline.days[cont_idx] - anchor
+        subject_id, tier, codes, tuple(codes_[i] for i in cont_idx), timeline.days[cont_idx] - anchor
     )
 
 

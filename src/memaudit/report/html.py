@@ -155,7 +155,11 @@ def _roc_figure(report: dict) -> dict | None:
     m = report["tests"]["T4"]["metrics"].get("by_score")
     if not m:
         return None
-    curves = {f"{n} (AUROC {s['auroc']:.2f})": (s["roc"]["fpr"], s["roc"]["tpr"]) for n, s in m.items()}
+    curves = {  # a score without an AUROC (no finite value) has no curve to draw
+        f"{n} (AUROC {s['auroc']:.2f})": (s["roc"]["fpr"], s["roc"]["tpr"])
+        for n, s in m.items()
+        if s.get("auroc") is not None
+    }
     decision = report["tests"]["T4"]["metrics"]["decision"]
     marks = [(o["fpr"], o["tpr"]) for o in decision["tpr_at_fpr"] if o["status"] == "ok"]
     return _figure(

@@ -148,6 +148,12 @@ class CehrGptAdapter(AdapterBase):
             if longer
             else f"Every audited timeline fits CEHR-GPT's context ({int(lengths.max())} of {context} tokens)."
         )
+        summary += (
+            " Its stream is read as CEHR-GPT's pipeline wrote it: the demographic prompt (year, exact age, "
+            "gender, race) is the static tier, and codes:K counts clinical codes only, with its visit markers "
+            "([VS], visit type, [VE]) and day-gap tokens riding along uncounted; markers are dropped from "
+            "sampled continuations and day gaps are read as time."
+        )
         if self.info.get("include_values"):
             summary += (
                 " The model was trained with values (include_values); the audit sends none, as CEHR-GPT's "

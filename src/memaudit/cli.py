@@ -46,6 +46,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         seed=args.seed,
         canary_repetitions=args.canary_repetitions,
         canaries_per_repetition=args.canaries_per_repetition,
+        repetitions_in_data=args.repetitions_in_data,
         style=args.style,
     )
     counts = write_cohort(writable_location(Path(args.out)), cfg, progress=not args.quiet)
@@ -66,6 +67,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         early_stopping_patience=args.early_stopping,
         architecture=args.architecture,
         hold_out=args.hold_out,
+        dedup=args.dedup,
+        min_code_subjects=args.min_code_subjects,
+        dp_epsilon=args.dp_epsilon,
     )
     info = train_model(Path(args.data), writable_location(Path(args.out)), cfg, progress=not args.quiet)
     last = info["history"][-1]
@@ -74,6 +78,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         if info["members_held_out"]
         else ""
     )
+    dp = info["safeguards"]["dp_sgd"]
+    if dp is not None:
+        held += (
+            f"; DP-SGD: epsilon {dp['epsilon']:.2f} at delta {dp['delta']:.1e} (Opacus, {dp['accountant']})"
+        )
     print(
         f"trained {info['n_member_subjects']} members for {last['epoch']} epochs in {info['seconds']}s: "
         f"train loss {last['train_loss']:.3f}, tuning loss {last['tuning_loss']:.3f}; saved to "
@@ -176,6 +185,24 @@ def cmd_import_eic_ar(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_scan(args: argparse.Namespace) -> int:
+    from .scan import LEVELS, ScanOptions, run_scan
+
+    options = ScanOptions(k=args.k, min_events=args.min_events, top=args.top, split=args.split)
+    scan = run_scan(Path(args.data), Path(args.out), _config(args), options)
+    records = scan["repeated_records"]
+    print(
+        f"scanned {scan['n_subjects']} subjects of split {scan['split']} in {scan['seconds']}s: "
+        f"{len(records['groups'])} repeated-record groups ({records['subjects_in_groups']} subjects), "
+        f"{len(scan['rare_sensitive']['codes'])} sensitive codes held by fewer than {scan['k']} patients; "
+        f"level {scan['level']}; wrote {args.out}/scan.json and scan.html"
+    )
+    if args.fail_on and LEVELS.index(scan["level"]) >= LEVELS.index(args.fail_on):
+        print(f"scan gate: level {scan['level']} >= --fail-on {args.fail_on}: FAILED (exit 3)")
+        return EXIT_GATE
+    return EXIT_OK
+
+
 def cmd_import_cehrgpt(args: argparse.Namespace) -> int:
     from .adapters.cehrgpt_import import import_cehrgpt
 
@@ -265,6 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subjects", type=_positive_int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--canary-repetitions", type=_int_list, default=(1, 5, 20, 50), help="e.g. 1,5,20,50")
+    p.add_argument(
+        "--repetitions-in-data",
+        action="store_true",
+        help="write a ×r canary r times (copies under new subject ids), as real extracts repeat records",
+    )
     p.add_argument("--canaries-per-repetition", type=int, default=10)
     p.add_argument(
         "--style",
@@ -303,6 +335,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SHARE",
         help="train without this share of the members (seeded), listed in unseen_members.parquet: "
         "a reference model for `memaudit audit --reference-model`",
+    )
+    p.add_argument(
+        "--dedup",
+        action="store_true",
+        help="safeguard: train on one copy of each repeated record (memaudit scan's groups)",
+    )
+    p.add_argument(
+        "--min-code-subjects",
+        type=_positive_int,
+        default=1,
+        metavar="K",
+        help="safeguard: codes held by fewer than K training patients become the unknown token",
+    )
+    p.add_argument(
+        "--dp-epsilon",
+        type=float,
+        default=None,
+        metavar="E",
+        help="safeguard: DP-SGD through Opacus at this epsilon (delta = 1/n); needs memaudit[dp]",
     )
 
     def model_options(p: argparse.ArgumentParser) -> None:
@@ -398,6 +449,20 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["memaudit", "mimic"],
         help="with --quick: the synthetic cohort's code style",
     )
+
+    p = add("scan", cmd_scan, "before training: which training subjects are at risk and why (no model)")
+    p.add_argument("--data", required=True, help="MEDS cohort")
+    p.add_argument(
+        "--out", default="scan_run", help="scan directory (scan.json, scan.html; default scan_run)"
+    )
+    p.add_argument("--config", help="audit YAML: its tiers, sensitive groups, splits and stream recipe")
+    p.add_argument("--split", help="the training split (default: the config's splits.members)")
+    p.add_argument("--k", type=_positive_int, default=5, help="fewer patients than this single one out")
+    p.add_argument(
+        "--min-events", type=_positive_int, default=5, help="shortest timeline compared as a record"
+    )
+    p.add_argument("--top", type=_positive_int, default=100, help="subjects listed in the ranking")
+    p.add_argument("--fail-on", choices=["medium", "high"], help="exit 3 when the scan's level reaches this")
 
     p = add("report", cmd_report, "re-render report.html from a run directory's report.json")
     p.add_argument("run_dir")

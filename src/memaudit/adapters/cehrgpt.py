@@ -150,7 +150,8 @@ class CehrGptAdapter(AdapterBase):
         )
         summary += (
             " Its stream is read as CEHR-GPT's pipeline wrote it: the demographic prompt (year, exact age, "
-            "gender, race) is the static tier, and codes:K counts clinical codes only, with its visit markers "
+            "gender, race) is the static tier, and codes:K counts clinical codes only, with its visit "
+            "markers "
             "([VS], visit type, [VE]) and day-gap tokens riding along uncounted; markers are dropped from "
             "sampled continuations and day gaps are read as time."
         )

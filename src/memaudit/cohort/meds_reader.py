@@ -119,6 +119,11 @@ class MedsDataset:
     def _scan(self) -> pl.LazyFrame:
         return pl.scan_parquet(self.files).select("subject_id", "time", "code")
 
+    def rows(self, subject_ids: Iterable[int]) -> pl.LazyFrame:
+        """The (subject_id, time, code) rows of `subject_ids`, lazily."""
+        ids = pl.Series(sorted(set(int(i) for i in subject_ids)), dtype=pl.Int64)
+        return self._scan().filter(pl.col("subject_id").is_in(ids.implode()))
+
     def _scan_with_values(self) -> pl.LazyFrame:
         if all("numeric_value" in pl.read_parquet_schema(f) for f in self.files):
             value = pl.col("numeric_value").cast(pl.Float64)

@@ -89,7 +89,7 @@ def drop_unknown(
     return out, {"distinct": len(dropped), "occurrences": sum(dropped.values())}
 
 
-def _versions(table: pl.DataFrame | None, column: str | None) -> dict[str, int]:
+def icd_versions(table: pl.DataFrame | None, column: str | None) -> dict[str, int]:
     """ICD version per code from a column of metadata/codes.parquet (9/10, or ICD9CM/ICD10CM)."""
     if column is None:
         return {}
@@ -107,7 +107,7 @@ def _versions(table: pl.DataFrame | None, column: str | None) -> dict[str, int]:
     return out
 
 
-def _descriptions(table: pl.DataFrame | None) -> dict[str, str]:
+def code_descriptions(table: pl.DataFrame | None) -> dict[str, str]:
     if table is None or "description" not in table.columns:
         return {}
     return {c: d for c, d in zip(table["code"].to_list(), table["description"].to_list()) if d}
@@ -172,7 +172,7 @@ def prepare(
     conventions = infer_conventions(
         config.conventions,
         stream_codes,
-        _versions(table, config.conventions.version_column),
+        icd_versions(table, config.conventions.version_column),
         recipe.age,
         recipe.time_gaps,
         markers=[t for t in (config.model_input.start_token, config.model_input.end_token) if t],
@@ -184,7 +184,7 @@ def prepare(
             "time_gaps": len(structure.gap_days),
             "counted_in_codes_k": False,
         }
-    matcher = GroupMatcher(build_groups(config.sensitive_groups, _descriptions(table)), conventions)
+    matcher = GroupMatcher(build_groups(config.sensitive_groups, code_descriptions(table)), conventions)
     prefixes = config.demographic_prefixes
     is_demographic = lambda c: c.startswith(prefixes) or conventions.is_demographic(c)
     continuation = max(config.t1.continuation_codes, config.generation.max_new_codes)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -48,6 +48,11 @@ class SynthConfig:
     # clinical-code positions [low, high) a canary's random plant is moved to (None: late in the
     # timeline, like the other plants); (12, 30) lies within the generation horizon of codes:10/20
     canary_plant_window: tuple[int, int] | None = None
+    # True: a ×r canary is written r times into the training split (r - 1 copies under new subject
+    # ids, as merged or re-registered records appear in real extracts; ground truth's copy_of
+    # links them) and the built-in trainer trains on the data as it is. False: each record is
+    # written once and the trainer repeats canaries from the ground truth.
+    repetitions_in_data: bool = False
 
     def validate(self) -> None:
         if self.n_subjects < 20:
@@ -285,8 +290,21 @@ GROUND_TRUTH_SCHEMA = pa.schema(
         ("age", pa.float32()),
         ("canary_repetitions", pa.int32()),
         ("planted", pa.list_(pa.struct([("group", pa.string()), ("kind", pa.string())]))),
+        ("copy_of", pa.int64()),  # the subject a copy repeats (repetitions_in_data), else null
     ]
 )
+
+
+def with_copies(subjects: Iterator[Subject], cfg: SynthConfig) -> Iterator[tuple[Subject, int | None]]:
+    """Each subject with None, then (repetitions_in_data) a ×r canary's r - 1 copies with the
+    subject they copy; copy ids follow the range `_assign` draws from."""
+    next_id = 1_000_000 + 50 * cfg.n_subjects
+    for subj in subjects:
+        yield subj, None
+        if cfg.repetitions_in_data and subj.canary_repetitions > 1:
+            for _ in range(subj.canary_repetitions - 1):
+                yield replace(subj, subject_id=next_id), subj.subject_id
+                next_id += 1
 
 
 def write_cohort(out: Path, cfg: SynthConfig, progress: bool = True) -> dict[str, int]:
@@ -327,6 +345,7 @@ def write_cohort(out: Path, cfg: SynthConfig, progress: bool = True) -> dict[str
                             "age": s.age,
                             "canary_repetitions": s.canary_repetitions,
                             "planted": [{"group": g, "kind": k} for g, k in s.planted],
+                            "copy_of": copies.get(s.subject_id),
                         }
                         for s in buffer
                     ],
@@ -337,8 +356,12 @@ def write_cohort(out: Path, cfg: SynthConfig, progress: bool = True) -> dict[str
             buffer.clear()
 
         bar = progress_bar(progress, total=cfg.n_subjects, desc="synth", unit="subj")
-        for subj in iter_subjects(cfg):
-            bar.update(1)
+        copies: dict[int, int] = {}
+        for subj, copy_of in with_copies(iter_subjects(cfg), cfg):
+            if copy_of is None:
+                bar.update(1)
+            else:
+                copies[subj.subject_id] = copy_of
             buffer.append(subj)
             counts[subj.split] += 1
             split_rows.append((subj.subject_id, subj.split))

@@ -21,6 +21,7 @@ from ..atomic import atomic_dir
 from ..cohort.meds_reader import MedsDataset
 from ..errors import UserInputError
 from ..progress import progress_bar
+from .private import privacy_spent
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,12 @@ class TrainConfig:
     early_stopping_patience: int | None = None  # epochs without tuning-loss improvement; None = off
     architecture: str = "llama"  # llama | gpt2 | mamba | mamba2
     hold_out: float = 0.0  # share of members left out (seeded): a reference model that never saw them
+    # safeguards (docs/safeguards.md): train on one copy of each repeated record (the scan's groups;
+    # the ground truth's repetitions are not added either); codes held by fewer training patients
+    # than min_code_subjects become the unknown token
+    dedup: bool = False
+    min_code_subjects: int = 1
+    dp_epsilon: float | None = None  # DP-SGD through Opacus at this ε (δ = 1/n); None = off
 
     def validate(self) -> None:
         for name in ("epochs", "hidden_size", "layers", "heads", "batch_size"):
@@ -51,6 +58,12 @@ class TrainConfig:
                 "--hidden-size divisible by --heads",
                 f"{self.hidden_size} and {self.heads}",
                 "pick e.g. --hidden-size 128 --heads 4",
+            )
+        if self.dp_epsilon is not None and self.dp_epsilon <= 0:
+            raise UserInputError("--dp-epsilon > 0", str(self.dp_epsilon), "pass e.g. --dp-epsilon 8")
+        if self.min_code_subjects < 1:
+            raise UserInputError(
+                "--min-code-subjects >= 1", str(self.min_code_subjects), "pass 1 (off) or more"
             )
         if self.architecture not in ARCHITECTURES:
             raise UserInputError(
@@ -132,13 +145,42 @@ def held_out_members(member_ids: np.ndarray, share: float, seed: int) -> list[in
 
 
 def _canary_repeats(data_dir: Path) -> dict[int, int]:
+    """subject → times per epoch, from the ground truth; empty when the data already holds the
+    repetitions (copies linked by copy_of) or has no ground truth."""
     gt = data_dir / "ground_truth.parquet"
     if not gt.exists():
+        return {}
+    if (
+        "copy_of" in pl.read_parquet_schema(gt)
+        and pl.read_parquet(gt, columns=["copy_of"]).drop_nulls().height
+    ):
         return {}
     df = pl.read_parquet(gt, columns=["subject_id", "canary_repetitions"]).filter(
         pl.col("canary_repetitions") > 0
     )
     return dict(zip(df["subject_id"].to_list(), df["canary_repetitions"].to_list()))
+
+
+def duplicate_copies(ds: MedsDataset, subject_ids: list[int]) -> list[int]:
+    """The subjects `--dedup` leaves out: every member of a repeated-record group (memaudit scan's
+    rule: the same timeline under several subject ids) but its lowest subject id."""
+    import meds
+
+    from ..scan.records import repeated_groups, timeline_signatures
+
+    groups = repeated_groups(timeline_signatures(ds.rows(subject_ids), meds.birth_code), min_events=1)
+    return sorted(s for g in groups for s in g["subject_ids"][1:])
+
+
+def build_vocab(members: dict, min_code_subjects: int) -> tuple[Vocab, int]:
+    """The vocabulary of the members' codes held by at least `min_code_subjects` of them (the
+    others become the unknown token), and how many codes were left out."""
+    holders: dict[str, int] = {}
+    for t in members.values():
+        for c in set(t.codes):
+            holders[c] = holders.get(c, 0) + 1
+    kept = [c for c, n in holders.items() if n >= min_code_subjects]
+    return Vocab.build(kept), len(holders) - len(kept)
 
 
 def _encode(vocab: Vocab, codes: tuple[str, ...], context: int) -> list[int]:
@@ -190,11 +232,13 @@ def train_model(data_dir: Path, out_dir: Path, cfg: TrainConfig, progress: bool 
     ds = MedsDataset(data_dir)
     member_ids = ds.arm_ids(cfg.member_split)
     unseen = held_out_members(member_ids, cfg.hold_out, cfg.seed)
-    members = ds.timelines(sorted(set(member_ids.tolist()) - set(unseen)))
+    trained_ids = sorted(set(member_ids.tolist()) - set(unseen))
+    dropped = duplicate_copies(ds, trained_ids) if cfg.dedup else []
+    members = ds.timelines(sorted(set(trained_ids) - set(dropped)))
     splits = set(ds.subject_splits()["split"].unique().to_list())
     tuning = ds.timelines(ds.arm_ids(cfg.tuning_split)) if cfg.tuning_split in splits else {}
-    vocab = Vocab.build(c for t in members.values() for c in t.codes)
-    repeats = _canary_repeats(Path(data_dir)) if cfg.repeat_canaries else {}
+    vocab, rare_codes = build_vocab(members, cfg.min_code_subjects)
+    repeats = _canary_repeats(Path(data_dir)) if cfg.repeat_canaries and not cfg.dedup else {}
     seqs: list[list[int]] = []
     for sid in sorted(members):
         enc = _encode(vocab, members[sid].codes, cfg.context)
@@ -204,23 +248,33 @@ def train_model(data_dir: Path, out_dir: Path, cfg: TrainConfig, progress: bool 
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, vocab)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=0.0)
+    rng = np.random.default_rng([cfg.seed, 11])
+    epoch_batches = lambda: _batches(seqs, cfg.batch_size, rng, vocab.pad_id)
+    trained, engine, delta = model, None, None
+    if cfg.dp_epsilon is not None:
+        from .private import make_private
+
+        trained, opt, loader, engine, delta = make_private(
+            model, opt, seqs, cfg.batch_size, vocab.pad_id, cfg.epochs, cfg.dp_epsilon, cfg.seed
+        )
+        epoch_batches = lambda: (b for b in loader if b[0].numel())
     steps_per_epoch = math.ceil(len(seqs) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / 50) * max(0.05, 1 - s / total)
     )
-    rng = np.random.default_rng([cfg.seed, 11])
     history, best, best_state, stale = [], float("inf"), None, 0
     start = time.time()
     bar = progress_bar(progress, total=total, desc="train", unit="step")
     for epoch in range(cfg.epochs):
-        model.train()
+        trained.train()
         losses = []
-        for ids, mask, labels in _batches(seqs, cfg.batch_size, rng, vocab.pad_id):
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        for ids, mask, labels in epoch_batches():
+            loss = trained(input_ids=ids, attention_mask=mask, labels=labels).loss
             opt.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            if engine is None:  # DP-SGD clips each sequence's gradient itself
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
             losses.append(float(loss.detach()))
@@ -247,6 +301,11 @@ def train_model(data_dir: Path, out_dir: Path, cfg: TrainConfig, progress: bool 
         "seconds": round(time.time() - start, 1),
         "canaries_repeated": len(repeats),
         "members_held_out": len(unseen),
+        "safeguards": {
+            "dedup": {"on": cfg.dedup, "copies_dropped": len(dropped)},
+            "min_code_subjects": {"k": cfg.min_code_subjects, "codes_made_unknown": rare_codes},
+            "dp_sgd": None if engine is None else privacy_spent(engine, delta, cfg.dp_epsilon),
+        },
     }
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)

@@ -203,6 +203,29 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import CompareOptions, run_compare
+
+    comparison = run_compare(
+        Path(args.run_a),
+        Path(args.run_b),
+        Path(args.out),
+        Path(args.data) if args.data else None,
+        CompareOptions(alpha=args.alpha, margin=args.margin),
+    )
+    worse = [name for name, m in comparison["measures"].items() if m["worse"]]
+    print(
+        f"{comparison['design']} comparison of {len(comparison['measures'])} measures: risk "
+        f"{comparison['risk']['a']} -> {comparison['risk']['b']}; "
+        + (f"B worse on {', '.join(worse)}" if worse else "no significant regression")
+        + f"; wrote {args.out}/compare.json, compare.html, compare.md"
+    )
+    if args.fail_on_regression and comparison["regression"]:
+        print("compare gate: B leaks significantly more than A: FAILED (exit 3)")
+        return EXIT_GATE
+    return EXIT_OK
+
+
 def cmd_import_cehrgpt(args: argparse.Namespace) -> int:
     from .adapters.cehrgpt_import import import_cehrgpt
 
@@ -463,6 +486,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--top", type=_positive_int, default=100, help="subjects listed in the ranking")
     p.add_argument("--fail-on", choices=["medium", "high"], help="exit 3 when the scan's level reaches this")
+
+    p = add("compare", cmd_compare, "two audits side by side, and a gate on the second leaking more")
+    p.add_argument("run_a", help="the baseline run directory (e.g. the last release)")
+    p.add_argument("run_b", help="the run directory compared with it (e.g. the release candidate)")
+    p.add_argument("--out", default="compare_run", help="output directory (default compare_run)")
+    p.add_argument("--data", help="the MEDS cohort both audited: pairs the subjects both runs audited")
+    p.add_argument("--alpha", type=float, default=0.05, help="family-wise error of the regression gate")
+    p.add_argument("--margin", type=float, default=0.05, help="the worsening (AUROC or gap) the gate acts on")
+    p.add_argument("--fail-on-regression", action="store_true", help="exit 3 when B is significantly worse")
 
     p = add("report", cmd_report, "re-render report.html from a run directory's report.json")
     p.add_argument("run_dir")

@@ -18,6 +18,7 @@ can move by chance).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,10 +103,11 @@ def run_compare(run_a: Path, run_b: Path, out: Path, data: Path | None, options:
                 pb_.filter(pl.col("key").is_in(list(common))),
             )
     table = measures(fa, fb)
+    # Holm over M measures needs p-values below alpha / M: a bootstrap of B resamples cannot give
+    # one below 1 / (B + 1), so B grows with M
+    n_boot = max(options.n_boot, math.ceil(10 * len(table) / options.alpha))
     rows = {
-        name: difference(
-            m, fa, fb, paired, options.n_boot, options.confidence, options.seed + i, options.margin
-        )
+        name: difference(m, fa, fb, paired, n_boot, options.confidence, options.seed + i, options.margin)
         for i, (name, m) in enumerate(table.items())
     }
     adjusted = holm([r["p_worse"] for r in rows.values()])
@@ -119,6 +121,7 @@ def run_compare(run_a: Path, run_b: Path, out: Path, data: Path | None, options:
         "design": "paired" if paired else "independent",
         "alpha": options.alpha,
         "margin": options.margin,
+        "bootstrap_resamples": n_boot,
         "confidence": options.confidence,
         "risk": {"a": ra["risk"]["level"], "b": rb["risk"]["level"]},
         "t5_memorized": {"a": _memorized(ra), "b": _memorized(rb)},

@@ -158,3 +158,20 @@ def test_every_registered_audit_keeps_the_contract(scripted, name: str) -> None:
     installed package adds."""
     ctx, adapter = scripted
     assert len(check_audit(name, ctx, adapter)) == 4
+
+
+def test_t3_folds_keep_copies_of_one_record_together() -> None:
+    """Labels unrelated to the embeddings, each record copied 5 times: folds that split the copies
+    let the probe score prompts it was trained on (AUROC far above 0.5); grouped folds do not."""
+    from memaudit.audits.stats import auroc
+    from memaudit.audits.t3_probe import cross_fitted_scores
+
+    rng = np.random.default_rng(0)
+    records, copies = 60, 5
+    x = np.repeat(rng.normal(size=(records, 64)), copies, axis=0)  # wide enough to fit any labels
+    y = np.repeat(rng.random(records) < 0.5, copies)
+    groups = np.repeat(np.arange(records), copies)
+    split = cross_fitted_scores(x, y, 5, 0)
+    grouped = cross_fitted_scores(x, y, 5, 0, groups)
+    assert auroc(split[y], split[~y]) > 0.8
+    assert auroc(grouped[y], grouped[~y]) < 0.7

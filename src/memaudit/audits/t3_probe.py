@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -35,11 +35,18 @@ def requests(ctx: AuditContext) -> list[Request]:
     return [Embed(p.codes) for t in _tiers(ctx) for p in ctx.prompts[t].values()]
 
 
-def cross_fitted_scores(x: np.ndarray, y: np.ndarray, folds: int, seed: int) -> np.ndarray:
-    """Out-of-fold probabilities: no subject is scored by a probe that was trained on it."""
+def cross_fitted_scores(
+    x: np.ndarray, y: np.ndarray, folds: int, seed: int, groups: np.ndarray | None = None
+) -> np.ndarray:
+    """Out-of-fold probabilities: no subject is scored by a probe that was trained on it, nor on
+    a subject of its group (`groups`: one id per row; rows with identical prompts, such as copies
+    of one record under several subject ids, must share a fold or the probe scores what it saw)."""
     out = np.zeros(len(y))
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for train, test in splitter.split(x, y):
+    if groups is None or len(np.unique(groups)) == len(groups):
+        splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(x, y)
+    else:
+        splits = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(x, y, groups)
+    for train, test in splits:
         probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
         probe.fit(x[train], y[train])
         out[test] = probe.predict_proba(x[test])[:, 1]
@@ -86,7 +93,9 @@ def tier_entry(
             "reason": f"{int(y.sum())} positives; at least {max(min_pos, folds)} are needed",
         }, {}
     x = np.vstack([responses[Embed(ctx.prompts[tier][s].codes)] for s in ids])
-    scores = cross_fitted_scores(x, y, folds, ctx.config.seed)
+    prompts = [ctx.prompts[tier][s].codes for s in ids]
+    groups = np.unique(np.array(["\x1f".join(p) for p in prompts], dtype=object), return_inverse=True)[1]
+    scores = cross_fitted_scores(x, y, folds, ctx.config.seed, groups)
     member = np.array([ctx.arm(s) == "member" for s in ids])
     entry = {"status": "ok", "n_positive": int(y.sum())}
     arms = {}

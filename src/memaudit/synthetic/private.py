@@ -69,6 +69,11 @@ def make_private(
     # Opacus's per-sample hooks fire on the embedding output, whose input (token ids) needs no
     # gradient; torch warns about it on every backward pass
     warnings.filterwarnings("ignore", message="Full backward hook is firing")
+    # Opacus's notes that its noise comes from torch's generator, not a cryptographic one (the
+    # noise is seeded for reproducibility; docs/safeguards.md says so), and that its RDP orders
+    # end before the optimum (the reported epsilon is then an upper bound, still valid)
+    warnings.filterwarnings("ignore", message="Secure RNG turned off")
+    warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
     generator = torch.Generator().manual_seed(seed)
     loader = torch.utils.data.DataLoader(
         Sequences(seqs), batch_size=batch_size, collate_fn=padded(pad), generator=generator

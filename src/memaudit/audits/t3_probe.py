@@ -95,6 +95,12 @@ def tier_entry(
     x = np.vstack([responses[Embed(ctx.prompts[tier][s].codes)] for s in ids])
     prompts = [ctx.prompts[tier][s].codes for s in ids]
     groups = np.unique(np.array(["\x1f".join(p) for p in prompts], dtype=object), return_inverse=True)[1]
+    if len(np.unique(groups[y])) < folds or len(np.unique(groups[~y])) < folds:
+        return {
+            "status": "insufficient",
+            "n_positive": int(y.sum()),
+            "reason": f"fewer than {folds} distinct prompts among the subjects with or without the group",
+        }, {}
     scores = cross_fitted_scores(x, y, folds, ctx.config.seed, groups)
     member = np.array([ctx.arm(s) == "member" for s in ids])
     entry = {"status": "ok", "n_positive": int(y.sum())}

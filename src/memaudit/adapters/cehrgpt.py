@@ -82,6 +82,11 @@ class CehrGptAdapter(AdapterBase):
             )
         self.info = first["ready"]
         self._fingerprint: str | None = None
+        hours = {t for t in self.info["vocab"] if t.startswith("i-H")}  # inpatient hour tokens
+        self._structure = StreamStructure(
+            frozenset(self.info["markers"]) | self._visit_types | hours, dict(self.info["gap_days"])
+        )
+        self._vocabulary = CehrGptVocabulary(self.info["vocab"], self.info["special"]["unknown"])
 
     # --- the bridge ------------------------------------------------------------------------------
     def _read(self) -> dict:
@@ -127,13 +132,10 @@ class CehrGptAdapter(AdapterBase):
         return f"{SAMPLER}|cehrgpt-bridge|cpu|float32"
 
     def vocabulary(self) -> CehrGptVocabulary:
-        return CehrGptVocabulary(self.info["vocab"], self.info["special"]["unknown"])
+        return self._vocabulary
 
     def stream_structure(self) -> StreamStructure:
-        hours = {t for t in self.info["vocab"] if t.startswith("i-H")}  # inpatient hour tokens
-        return StreamStructure(
-            frozenset(self.info["markers"]) | self._visit_types | hours, dict(self.info["gap_days"])
-        )
+        return self._structure
 
     def stream_table(self) -> Path:
         return self.import_dir / STREAMS_FILE
@@ -214,7 +216,7 @@ class CehrGptAdapter(AdapterBase):
                 "drop tier none from the config's tiers (preset cehrgpt does)",
             )
         room = int(self.info["context"]) - max_new_codes
-        markers = self.stream_structure().markers
+        markers = self._structure.markers
         out: list[list[list[str]]] = []
         per_call = max(1, self.batch_size // max(n_samples, 1))
         for start in range(0, len(prompts), per_call):

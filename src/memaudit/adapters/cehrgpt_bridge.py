@@ -48,7 +48,12 @@ def load_sampler(path: str):
 class Bridge:
     def __init__(self, model_dir: str, sampler_path: str) -> None:
         import torch
-        from cehrgpt.gpt_utils import extract_time_interval_in_days, is_artificial_token, is_att_token
+        from cehrgpt.gpt_utils import (
+            construct_age_sequence,
+            extract_time_interval_in_days,
+            is_artificial_token,
+            is_att_token,
+        )
         from cehrgpt.models.hf_cehrgpt import CEHRGPT2LMHeadModel
         from cehrgpt.models.tokenization_hf_cehrgpt import CehrGptTokenizer
 
@@ -81,18 +86,16 @@ class Bridge:
             "include_values": self.include_values,
             "hidden_size": int(self.model.config.n_embd),
         }
-        self._age_of = self._age_rule()
-
-    def _age_rule(self):
-        from cehrgpt.gpt_utils import construct_age_sequence
-
-        return lambda tokens: [int(a) for a in construct_age_sequence(list(tokens))]
+        self._construct_ages = construct_age_sequence
 
     # --- forward passes ------------------------------------------------------------------------
     def _batch(self, sequences, ages):
         torch = self.torch
         encoded = [list(self.tokenizer.encode(list(s))) for s in sequences]
-        ages = [a if a is not None else self._age_of(s) for s, a in zip(sequences, ages)]
+        ages = [
+            a if a is not None else [int(x) for x in self._construct_ages(list(s))]
+            for s, a in zip(sequences, ages)
+        ]
         width = max(len(e) for e in encoded)
         ids = torch.full((len(encoded), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(encoded), width), dtype=torch.long)

@@ -107,14 +107,19 @@ def family(name: str) -> str:
 
 
 def available_families(ctx: AuditContext) -> dict[str, int]:
-    """How many audited prompts each perturbation family applies to (before any model call)."""
-    candidates = swap_candidates(ctx)
-    counts = dict.fromkeys(FAMILIES, 0)
-    for prompts in ctx.prompts.values():
-        for p in prompts.values():
-            for fam in {family(name) for name in perturbations(ctx, p.codes, candidates)}:
-                counts[fam] += 1
-    return counts
+    """How many audited prompts each perturbation family applies to (before any model call);
+    computed once per context (coverage and the summary both read it)."""
+
+    def count() -> dict[str, int]:
+        candidates = swap_candidates(ctx)
+        counts = dict.fromkeys(FAMILIES, 0)
+        for prompts in ctx.prompts.values():
+            for p in prompts.values():
+                for fam in {family(name) for name in perturbations(ctx, p.codes, candidates)}:
+                    counts[fam] += 1
+        return counts
+
+    return dict(ctx.once("T5 perturbation families", count))
 
 
 def why_families_cannot_run(ctx: AuditContext, counts: Mapping[str, int]) -> dict[str, str]:

@@ -21,7 +21,7 @@ from ..atomic import atomic_dir
 from ..cohort.meds_reader import MedsDataset
 from ..errors import UserInputError
 from ..progress import progress_bar
-from .private import privacy_spent
+from .private import make_private, privacy_spent
 
 
 @dataclass(frozen=True)
@@ -252,8 +252,6 @@ def train_model(data_dir: Path, out_dir: Path, cfg: TrainConfig, progress: bool 
     epoch_batches = lambda: _batches(seqs, cfg.batch_size, rng, vocab.pad_id)
     trained, engine, delta = model, None, None
     if cfg.dp_epsilon is not None:
-        from .private import make_private
-
         trained, opt, loader, engine, delta = make_private(
             model, opt, seqs, cfg.batch_size, vocab.pad_id, cfg.epochs, cfg.dp_epsilon, cfg.seed
         )

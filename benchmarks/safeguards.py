@@ -8,9 +8,9 @@ ids, as real extracts hold them), so the baseline trainer sees each ×r canary r
 (half of the members held out, the same safeguard) and audits it; then, from the audit's own files
 and the ground truth:
 
-- privacy: risk level; T4's primary AUROC (all members); on ×20+ canaries (originals and copies)
-  against the non-members, the AUROC and the power at 1% FPR of the same score; canaries flagged by
-  T2; T5's memorized cases;
+- privacy: risk level; T4's primary AUROC (all members, each repeated record counted once, as the
+  audit counts it); on the ×20+ canaries against the non-members, the AUROC and the power at 1% FPR
+  of the same score; canaries flagged by T2; T5's memorized cases;
 - utility (what the model still does for patients it never saw): the non-members' mean
   log-probability per code, and their T1 recovery at codes:10.
 
@@ -43,7 +43,7 @@ VARIANTS = {
 }
 AUDIT = {
     "tiers": ["none", "static", "codes:10", "codes:20"],
-    "subjects_per_arm": 300,
+    "subjects_per_arm": None,  # every member record: the ×20+ canaries are 20 of about 600
     "generation": {"max_new_codes": 48},
     "statistics": {"stability_resamples": 0},
 }

@@ -83,7 +83,9 @@ def cehrgpt(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "CEHR-GPT is not installed: run bash scripts/setup_cehrgpt.sh"
     )
     root = tmp_path_factory.mktemp("cehrgpt")
-    write_cohort(root / "meds", SynthConfig(n_subjects=300, seed=0, style="mimic"), progress=False)
+    # each record once: the runner trains on 300 subjects (this test checks the stack's wiring)
+    once = SynthConfig(n_subjects=300, seed=0, style="mimic", repetitions_in_data=False)
+    write_cohort(root / "meds", once, progress=False)
     _run([str(CEHRGPT / "meds_reader_convert"), str(root / "meds"), str(root / "db"), "--num_threads", "1"])
     config = runner_config(root, epochs=10)
     _run([str(CEHRGPT / "python"), "-m", "cehrgpt.runners.hf_cehrgpt_pretrain_runner", str(config)])

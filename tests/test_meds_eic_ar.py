@@ -38,7 +38,11 @@ def eic_ar(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("eic_ar")
     write_cohort(
         root / "raw",
-        SynthConfig(n_subjects=300, seed=4, canaries_per_repetition=3, style="mimic"),
+        # each record once: the stack's own training stays at 300 subjects (this test checks the
+        # stack's wiring, not what repetition does)
+        SynthConfig(
+            n_subjects=300, seed=4, canaries_per_repetition=3, style="mimic", repetitions_in_data=False
+        ),
         progress=False,
     )
     _run(

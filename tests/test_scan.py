@@ -84,9 +84,10 @@ def test_the_trainer_does_not_repeat_what_the_data_already_repeats(cohort: Path,
     once = tmp_path / "once"
     write_cohort(
         once,
-        SynthConfig(n_subjects=200, seed=6, canary_repetitions=(1, 5), canaries_per_repetition=2),
+        SynthConfig(n_subjects=200, seed=6, canary_repetitions=(1, 5), canaries_per_repetition=2,
+                    repetitions_in_data=False),
         progress=False,
-    )
+    )  # fmt: skip
     assert sorted(_canary_repeats(once).values()) == [1, 1, 5, 5]
 
 

@@ -317,8 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--canary-repetitions", type=_int_list, default=(1, 5, 20, 50), help="e.g. 1,5,20,50")
     p.add_argument(
         "--repetitions-in-data",
-        action="store_true",
-        help="write a ×r canary r times (copies under new subject ids), as real extracts repeat records",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="write a ×r canary r times (copies under new subject ids), as real extracts repeat records "
+        "(default); --no-repetitions-in-data writes each record once and the trainer repeats canaries",
     )
     p.add_argument("--canaries-per-repetition", type=int, default=10)
     p.add_argument(
@@ -337,7 +339,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layers", type=_positive_int, default=2)
     p.add_argument("--heads", type=_positive_int, default=4)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-canary-repetition", action="store_true", help="train each member once")
+    p.add_argument(
+        "--no-canary-repetition",
+        action="store_true",
+        help="do not repeat canaries from the ground truth (a cohort written with each record once); "
+        "copies the data holds stay: --dedup trains on each record once",
+    )
     p.add_argument(
         "--architecture",
         default="llama",

@@ -243,15 +243,16 @@ def make_context(
     static_rows: Mapping[int, Sequence[str]] | None = None,
 ) -> AuditContext:
     """The context an audit reads, prepared by the audit's own code from a MEDS dataset written
-    to `out` (`write_meds`, with `births` and `static_rows`): every subject audited, `overrides`
-    over the default config."""
+    to `out` (`write_meds`, with `births` and `static_rows`): every subject audited (subjects whose
+    hand-written timelines happen to coincide too: splits.repeated_records keep), `overrides` over
+    the default config."""
     from .cohort.meds_reader import MedsDataset
     from .config import load_config
     from .pipeline import prepare
 
     config = load_config(
         overrides={
-            "splits": {"members": MEMBER_SPLIT, "non_members": NON_MEMBER_SPLIT},
+            "splits": {"members": MEMBER_SPLIT, "non_members": NON_MEMBER_SPLIT, "repeated_records": "keep"},
             "subjects_per_arm": None,
             **(overrides or {}),
         }

@@ -41,10 +41,19 @@ def test_no_held_out_event_is_in_training_data(cohort_dir: Path) -> None:
 
 def test_ground_truth_records_canaries_and_both_kinds_of_plant(cohort_dir: Path) -> None:
     gt = pl.read_parquet(cohort_dir / "ground_truth.parquet")
-    assert gt.height == 400
-    canaries = gt.filter(pl.col("canary_repetitions") > 0)
+    originals = gt.filter(pl.col("copy_of").is_null())
+    assert originals.height == 400
+    canaries = originals.filter(pl.col("canary_repetitions") > 0)
     assert sorted(canaries["canary_repetitions"].unique().to_list()) == [1, 5, 20, 50]
     assert set(canaries["split"]) == {"train"}
+    # each ×r canary is in the data r times: r - 1 copies in the training split, linked to it
+    copies = gt.filter(pl.col("copy_of").is_not_null())
+    per_original = copies.group_by("copy_of").len()
+    expected = dict(zip(canaries["subject_id"].to_list(), (r - 1 for r in canaries["canary_repetitions"])))
+    assert dict(zip(per_original["copy_of"].to_list(), per_original["len"].to_list())) == {
+        s: n for s, n in expected.items() if n
+    }
+    assert set(copies["split"]) == {"train"}
     plants = gt.explode("planted").drop_nulls("planted").unnest("planted")
     assert {"random", "pattern"} <= set(plants["kind"])
     assert {"hiv", "substance_use", "mental_health", "sti"} <= set(plants["group"])

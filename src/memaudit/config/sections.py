@@ -27,6 +27,13 @@ FAILS_ON_A_P_VALUE = ("T1", "T2", "T3", "T5")
 class Splits(Section):
     members: str = param(meds.train_split, "split whose subjects were in the training data")
     non_members: str = param(meds.held_out_split, "split whose subjects were never trained on")
+    repeated_records: str = param(
+        "count_once",
+        "count_once: subjects holding the same timeline (memaudit scan's repeated records) are one "
+        "audited patient, and a non-member holding a member's record leaves the non-member arm; "
+        "keep: every subject id counts",
+        OneOf(("count_once", "keep")),
+    )
 
     def cross_check(self, where: str) -> None:
         if self.members == self.non_members:

@@ -239,7 +239,8 @@ def quick(
             train_model(
                 data,
                 plain,
-                TrainConfig(epochs=epochs, seed=seed, repeat_canaries=False, early_stopping_patience=2),
+                # each record once: the data's copies dropped (and no repetition from the ground truth)
+                TrainConfig(epochs=epochs, seed=seed, dedup=True, early_stopping_patience=2),
                 progress=progress,
             )
         if not (out / "audit_no_repetition" / "report.json").exists():

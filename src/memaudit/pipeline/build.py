@@ -145,6 +145,8 @@ def prepare(
         listed = config.reference.unseen_members
         beside = Path(config.reference.model or ".") / "unseen_members.parquet"
         unseen = read_unseen_members(listed or (str(beside) if beside.exists() else None))
+        if unseen is not None:
+            unseen = unseen_records(unseen, cohort.record_copies, cohort.stream.get("repeated_records"))
     return AuditContext.build(
         cohort,
         config,
@@ -156,6 +158,18 @@ def prepare(
         mask_token=mask_token(config, vocabulary),
         sequential=config.generation.sequential and bool(optional(adapter, "adaptive")),
     )
+
+
+def unseen_records(
+    unseen: frozenset[int], record_copies: dict[int, tuple[int, ...]], note: dict | None
+) -> frozenset[int]:
+    """The unseen members whose record the reference never saw under any id: a member held out
+    while a copy of its record was trained on is not unseen. How many were so dropped goes in
+    `note` (the report's repeated-records paragraph)."""
+    split = {s for s in unseen if any(c not in unseen for c in record_copies.get(s, ()))}
+    if note is not None:
+        note["unseen_members_whose_copy_the_reference_saw"] = len(split)
+    return unseen - split
 
 
 def mask_token(config: AuditConfig, vocabulary: Any) -> str | None:

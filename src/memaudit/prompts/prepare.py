@@ -1,4 +1,6 @@
-"""From a MEDS cohort to the audit's prompts: sample each arm (seeded), rebuild the model's stream,
+"""From a MEDS cohort to the audit's prompts: count each repeated record once (the same timeline
+under several subject ids is one audited patient; a non-member holding a member's record is not a
+non-member), sample each arm (seeded), rebuild the model's stream,
 keep or drop static rows and unknown codes as the model's stack did, read the cohort's code
 conventions, and build every subject's prompt per tier."""
 
@@ -7,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import meds
 import numpy as np
 import polars as pl
 
 from ..cohort.conventions import CodeConventions, StreamStructure, infer_conventions
 from ..cohort.meds_reader import MedsDataset, Timeline
+from ..cohort.repeated_records import collapse_copies, record_groups
 from ..cohort.sensitive import GroupMatcher, build_groups
 from ..cohort.stream import StreamRecipe
 from ..config import AuditConfig
@@ -35,6 +39,8 @@ class PreparedCohort:
     skipped_tiers: Mapping[str, str] = field(default_factory=dict)  # tier -> why it was not run
     stream: Mapping = field(default_factory=dict)  # how timelines were rebuilt (cohort/stream.py)
     member_code_subjects: Mapping[str, int] = field(default_factory=dict)  # members with each stream code
+    # audited member -> the other member ids holding its record (splits.repeated_records count_once)
+    record_copies: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
 
     @property
     def conventions(self) -> CodeConventions:
@@ -132,6 +138,16 @@ def prepare(
             f"{overlap.size} subjects in both",
             "fix subject_splits.parquet: a subject in both arms invalidates the audit",
         )
+    repeated_note: dict = {"rule": config.splits.repeated_records}
+    record_copies: dict[int, tuple[int, ...]] = {}
+    if config.splits.repeated_records == "count_once":
+        birth = recipe.age.birth_code if recipe.age is not None else meds.birth_code
+        groups = record_groups(dataset.rows(np.concatenate([member_ids, non_member_ids])), birth)
+        kept_members, kept_non_members, record_copies, counts = collapse_copies(
+            member_ids.tolist(), non_member_ids.tolist(), groups
+        )
+        member_ids, non_member_ids = np.asarray(kept_members), np.asarray(kept_non_members)
+        repeated_note.update(counts)
     rng = np.random.default_rng([config.seed, ARM_SAMPLING_STREAM])
     members = sample_arm(member_ids, config.subjects_per_arm, rng)
     non_members = sample_arm(non_member_ids, config.subjects_per_arm, rng)
@@ -152,6 +168,7 @@ def prepare(
         **recipe.describe(),
         "static_rows_found": static_note,
         "splits_from_folders": dataset.splits_from_folders,
+        "repeated_records": repeated_note,
     }
     if config.model_input.unknown_codes == "drop" and knows is not None:
         timelines, stream_note["unknown_codes_dropped"] = drop_unknown(timelines, knows)
@@ -246,4 +263,5 @@ def prepare(
         skipped,
         stream_note,
         member_counts,
+        {s: record_copies[s] for s in members if s in record_copies},
     )

@@ -21,13 +21,13 @@ from pathlib import Path
 import meds
 
 from ..cohort.meds_reader import MedsDataset
+from ..cohort.repeated_records import repeated_groups, repeated_visits, timeline_signatures
 from ..cohort.stream import StreamRecipe
 from ..config import AuditConfig
 from ..report.privacy import subject_hash
 from ..rundir import RunDir
 from ..version import __version__
 from .knowledge import matcher_and_demographics, rare_sensitive, uniqueness, value_bins
-from .records import repeated_groups, repeated_visits, timeline_signatures
 
 SCAN_SCHEMA_VERSION = "1.0.0"
 LEVELS = ("low", "medium", "high")

@@ -50,9 +50,10 @@ class SynthConfig:
     canary_plant_window: tuple[int, int] | None = None
     # True: a ×r canary is written r times into the training split (r - 1 copies under new subject
     # ids, as merged or re-registered records appear in real extracts; ground truth's copy_of
-    # links them) and the built-in trainer trains on the data as it is. False: each record is
-    # written once and the trainer repeats canaries from the ground truth.
-    repetitions_in_data: bool = False
+    # links them) and the built-in trainer trains on the data as it is; the audit counts the
+    # copies as one patient. False: each record is written once and the trainer repeats canaries
+    # from the ground truth.
+    repetitions_in_data: bool = True
 
     def validate(self) -> None:
         if self.n_subjects < 20:

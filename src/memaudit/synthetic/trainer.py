@@ -1,7 +1,9 @@
 """`memaudit train`: the built-in model, a tiny transformers Llama trained on the member split.
 
-Canaries are repeated in each epoch as many times as the ground truth says (duplicated records
-in real training data); `repeat_canaries=False` trains on each member once.
+The model trains on the data as it is: a synthetic cohort holds each ×r canary r times (copies
+under new subject ids, as real extracts repeat records), so it is seen r times per epoch. For a
+cohort written with each record once (`synth --no-repetitions-in-data`), canaries are repeated in
+each epoch as many times as the ground truth says; `repeat_canaries=False` trains on each once.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 from ..adapters.vocab import Vocab
 from ..atomic import atomic_dir
 from ..cohort.meds_reader import MedsDataset
+from ..cohort.repeated_records import record_groups
 from ..errors import UserInputError
 from ..progress import progress_bar
 from .private import make_private, privacy_spent
@@ -136,12 +139,27 @@ def build_model(cfg: TrainConfig, vocab: Vocab) -> torch.nn.Module:
 UNSEEN_FILE = "unseen_members.parquet"  # the members a model trained with --hold-out never saw
 
 
-def held_out_members(member_ids: np.ndarray, share: float, seed: int) -> list[int]:
-    """A seeded `share` of the members, sorted: what a reference model is trained without."""
+def held_out_members(
+    member_ids: np.ndarray, share: float, seed: int, groups: list[list[int]] = ()
+) -> list[int]:
+    """A seeded `share` of the members, sorted: what a reference model is trained without. A
+    repeated record's copies (`groups`: memaudit scan's rule) are held out together, so a held-out
+    record is one the reference never saw under any id."""
     if share <= 0:
         return []
     rng = np.random.default_rng([seed, 23])
-    return sorted(int(s) for s in rng.choice(member_ids, size=round(share * member_ids.size), replace=False))
+    wanted = round(share * member_ids.size)
+    if not groups:
+        return sorted(int(s) for s in rng.choice(member_ids, size=wanted, replace=False))
+    in_group = {s for g in groups for s in g}
+    units = [list(g) for g in groups] + [[int(s)] for s in member_ids if int(s) not in in_group]
+    units.sort(key=lambda u: u[0])
+    chosen: list[int] = []
+    for i in rng.permutation(len(units)):
+        if len(chosen) >= wanted:
+            break
+        chosen += units[i]
+    return sorted(chosen)
 
 
 def _canary_repeats(data_dir: Path) -> dict[int, int]:
@@ -161,15 +179,17 @@ def _canary_repeats(data_dir: Path) -> dict[int, int]:
     return dict(zip(df["subject_id"].to_list(), df["canary_repetitions"].to_list()))
 
 
-def duplicate_copies(ds: MedsDataset, subject_ids: list[int]) -> list[int]:
-    """The subjects `--dedup` leaves out: every member of a repeated-record group (memaudit scan's
-    rule: the same timeline under several subject ids) but its lowest subject id."""
+def member_record_groups(ds: MedsDataset, subject_ids) -> list[list[int]]:
+    """The repeated-record groups among `subject_ids` (memaudit scan's rule: the same timeline
+    under several subject ids), each sorted."""
     import meds
 
-    from ..scan.records import repeated_groups, timeline_signatures
+    return record_groups(ds.rows(subject_ids), meds.birth_code)
 
-    groups = repeated_groups(timeline_signatures(ds.rows(subject_ids), meds.birth_code), min_events=1)
-    return sorted(s for g in groups for s in g["subject_ids"][1:])
+
+def duplicate_copies(groups: list[list[int]]) -> list[int]:
+    """The subjects `--dedup` leaves out: every member of a repeated-record group but its lowest id."""
+    return sorted(s for g in groups for s in g[1:])
 
 
 def build_vocab(members: dict, min_code_subjects: int) -> tuple[Vocab, int]:
@@ -231,9 +251,11 @@ def train_model(data_dir: Path, out_dir: Path, cfg: TrainConfig, progress: bool 
         )
     ds = MedsDataset(data_dir)
     member_ids = ds.arm_ids(cfg.member_split)
-    unseen = held_out_members(member_ids, cfg.hold_out, cfg.seed)
+    groups = member_record_groups(ds, member_ids) if cfg.hold_out > 0 or cfg.dedup else []
+    unseen = held_out_members(member_ids, cfg.hold_out, cfg.seed, groups)
     trained_ids = sorted(set(member_ids.tolist()) - set(unseen))
-    dropped = duplicate_copies(ds, trained_ids) if cfg.dedup else []
+    trained_groups = [g for g in groups if g[0] not in set(unseen)]  # groups are held out whole
+    dropped = duplicate_copies(trained_groups) if cfg.dedup else []
     members = ds.timelines(sorted(set(trained_ids) - set(dropped)))
     splits = set(ds.subject_splits()["split"].unique().to_list())
     tuning = ds.timelines(ds.arm_ids(cfg.tuning_split)) if cfg.tuning_split in splits else {}

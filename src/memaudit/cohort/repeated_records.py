@@ -94,3 +94,42 @@ def repeated_visits(rows: pl.LazyFrame, birth_code: str) -> dict[int, int]:
         .collect()
     )
     return dict(zip(visits["subject_id"].to_list(), visits["repeats"].to_list()))
+
+
+def record_groups(rows: pl.LazyFrame, birth_code: str) -> list[list[int]]:
+    """The subject ids of each repeated-record group among `rows` (the same code sequence under
+    several subject ids, any number of events), each sorted: its first id is the one kept where
+    copies count once."""
+    return [g["subject_ids"] for g in repeated_groups(timeline_signatures(rows, birth_code), min_events=1)]
+
+
+def collapse_copies(
+    members: list[int], non_members: list[int], groups: list[list[int]]
+) -> tuple[list[int], list[int], dict[int, tuple[int, ...]], dict]:
+    """The two arms with each repeated record counted once: a member group keeps its lowest id; a
+    non-member whose record a member holds is dropped (the model trained on that record); a
+    non-member group keeps its lowest id. Returns the arms, each kept member's other ids holding
+    its record, and what was dropped, by count."""
+    member_set, non_member_set = set(members), set(non_members)
+    drop_members, drop_non_members, trained_on = set(), set(), set()
+    copies: dict[int, tuple[int, ...]] = {}
+    for group in groups:
+        in_members = [s for s in group if s in member_set]
+        in_non = [s for s in group if s in non_member_set]
+        drop_members.update(in_members[1:])
+        if len(in_members) > 1:
+            copies[in_members[0]] = tuple(in_members[1:])
+        if in_members:
+            trained_on.update(in_non)
+        else:
+            drop_non_members.update(in_non[1:])
+    note = {
+        "groups": len(groups),
+        "largest_group": max((len(g) for g in groups), default=0),
+        "member_copies_counted_once": len(drop_members),
+        "non_members_holding_a_member_record": len(trained_on),
+        "non_member_copies_counted_once": len(drop_non_members),
+    }
+    dropped = drop_members | drop_non_members | trained_on
+    kept = lambda arm: [s for s in arm if s not in dropped]
+    return kept(members), kept(non_members), copies, note

@@ -178,7 +178,7 @@ def test_bad_input_is_one_line(cehrgpt: dict[str, Path], tmp_path: Path) -> None
         check=False,
     )  # fmt: skip
     foreign = write_meds(
-        tmp_path / "foreign", {s: ["DIAGNOSIS//ICD//10//I10"] * 30 for s in range(1, 9)}, [1, 2, 3, 4]
+        tmp_path / "foreign", {s: ["DIAGNOSIS//ICD//10//I10"] * (20 + s) for s in range(1, 9)}, [1, 2, 3, 4]
     )
     wrong_cohort = _memaudit(
         "audit", "--quiet", "--preset", "cehrgpt", "--model", str(cehrgpt["model"]),

@@ -363,8 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.0,
         metavar="SHARE",
-        help="train without this share of the members (seeded), listed in unseen_members.parquet: "
-        "a reference model for `memaudit audit --reference-model`",
+        help="train without this share of the members' records (seeded; a repeated record's copies "
+        "together), listed in unseen_members.parquet: a reference model for `memaudit audit "
+        "--reference-model`",
     )
     p.add_argument(
         "--dedup",

@@ -142,24 +142,19 @@ UNSEEN_FILE = "unseen_members.parquet"  # the members a model trained with --hol
 def held_out_members(
     member_ids: np.ndarray, share: float, seed: int, groups: list[list[int]] = ()
 ) -> list[int]:
-    """A seeded `share` of the members, sorted: what a reference model is trained without. A
-    repeated record's copies (`groups`: memaudit scan's rule) are held out together, so a held-out
-    record is one the reference never saw under any id."""
+    """A seeded `share` of the members' records, sorted: what a reference model is trained
+    without. A repeated record (`groups`: memaudit scan's rule) is one record, its copies held out
+    together, so a held-out record is one the reference never saw under any id."""
     if share <= 0:
         return []
     rng = np.random.default_rng([seed, 23])
-    wanted = round(share * member_ids.size)
     if not groups:
-        return sorted(int(s) for s in rng.choice(member_ids, size=wanted, replace=False))
+        size = round(share * member_ids.size)
+        return sorted(int(s) for s in rng.choice(member_ids, size=size, replace=False))
     in_group = {s for g in groups for s in g}
-    units = [list(g) for g in groups] + [[int(s)] for s in member_ids if int(s) not in in_group]
-    units.sort(key=lambda u: u[0])
-    chosen: list[int] = []
-    for i in rng.permutation(len(units)):
-        if len(chosen) >= wanted:
-            break
-        chosen += units[i]
-    return sorted(chosen)
+    records = sorted([list(g) for g in groups] + [[int(s)] for s in member_ids if int(s) not in in_group])
+    chosen = rng.choice(len(records), size=round(share * len(records)), replace=False)
+    return sorted(s for i in chosen for s in records[i])
 
 
 def _canary_repeats(data_dir: Path) -> dict[int, int]:

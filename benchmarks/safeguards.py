@@ -1,6 +1,7 @@
 """What each safeguard buys and costs, measured side by side on one synthetic cohort.
 
-    python benchmarks/safeguards.py --out DIR [--subjects 1000] [--seed 0] [--variants baseline,dedup,...]
+    python benchmarks/safeguards.py --out DIR [--subjects 1000] [--seed 0] [--style memaudit|mimic]
+        [--variants baseline,dedup,...]
 
 The cohort holds its repeated records in the data (a ×r canary written r times under new subject
 ids, as real extracts hold them), so the baseline trainer sees each ×r canary r times per epoch and
@@ -133,6 +134,9 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument(
+        "--style", default="memaudit", choices=["memaudit", "mimic"], help="the cohort's codes"
+    )
     args = parser.parse_args()
     data = args.out / "data"
     if not (data / "ground_truth.parquet").exists():
@@ -144,6 +148,7 @@ def main() -> None:
                 canaries_per_repetition=10,
                 canary_plant_window=(12, 30),
                 repetitions_in_data=True,
+                style=args.style,
             ),
             progress=False,
         )

@@ -66,3 +66,17 @@ def test_a_request_the_audit_never_made_is_refused_not_computed(model_dir: Path,
     with pytest.raises(NotRecorded):
         cache.score([["SEX//F"]])
     cache.close()
+
+
+def test_a_t5_status_rejudged_on_a_resample_still_says_what_the_level_rests_on() -> None:
+    """A half-sample can re-judge T5 to warn while the audit's own cases hold no likely-memorized
+    one: the replicate's risk level must still be computed (it once raised on an empty min)."""
+    from memaudit.audits.result import TestResult
+    from memaudit.audits.runner import AuditOutcome
+    from memaudit.report.json_report import rests_on
+
+    cases = [{"verdict": "generalized", "holm_p": 0.5, "q_value": 0.4}]
+    t5 = TestResult("T5", "Memorized or generalized", WARN, "Of 1 flagged case(s), 0 memorized.",
+                    {"mode": "counterfactual", "cases": cases, "alpha": 0.05})  # fmt: skip
+    lines = rests_on(AuditOutcome(context=None, results={"T5": t5}), "medium")
+    assert lines == ["T5 warn: re-judged on a resample of its cases"]

@@ -127,6 +127,9 @@ def rests_on(outcome: AuditOutcome, level: str) -> list[str]:
             verdict = "memorized" if deciding == FAIL else "likely_memorized"
             key = "holm_p" if deciding == FAIL else "q_value"
             cases = [c for c in m["cases"] if c["verdict"] == verdict]
+            if not cases:  # a status re-judged on a resample of the cases (stability.rejudge_t5)
+                out.append(f"T5 {deciding}: re-judged on a resample of its cases")
+                continue
             smallest = min(c[key] for c in cases)
             label = "Holm-adjusted p" if deciding == FAIL else "q"
             level = m.get("fail_alpha", m["alpha"]) if deciding == FAIL else m["alpha"]

@@ -68,15 +68,15 @@ def test_a_request_the_audit_never_made_is_refused_not_computed(model_dir: Path,
     cache.close()
 
 
-def test_a_t5_status_rejudged_on_a_resample_still_says_what_the_level_rests_on() -> None:
-    """A half-sample can re-judge T5 to warn while the audit's own cases hold no likely-memorized
-    one: the replicate's risk level must still be computed (it once raised on an empty min)."""
+def test_a_replicates_level_comes_from_its_statuses_alone() -> None:
+    """A half-sample can re-judge T5 to warn while the audit's own case table holds no
+    likely-memorized case: the replicate's level is read from the statuses (it once took the
+    smallest q of no case and the audit raised)."""
     from memaudit.audits.result import TestResult
     from memaudit.audits.runner import AuditOutcome
-    from memaudit.report.json_report import rests_on
+    from memaudit.report.json_report import level_of
 
     cases = [{"verdict": "generalized", "holm_p": 0.5, "q_value": 0.4}]
     t5 = TestResult("T5", "Memorized or generalized", WARN, "Of 1 flagged case(s), 0 memorized.",
                     {"mode": "counterfactual", "cases": cases, "alpha": 0.05})  # fmt: skip
-    lines = rests_on(AuditOutcome(context=None, results={"T5": t5}), "medium")
-    assert lines == ["T5 warn: re-judged on a resample of its cases"]
+    assert level_of(AuditOutcome(context=None, results={"T5": t5})) == ("medium", True)

@@ -42,7 +42,7 @@ from .audits.runner import AuditOutcome, run_audits
 from .audits.t5_contrast import contrast_test, logit_contrast, verdicts
 from .audits.t5_memorization import MIN_NULL_CASES, NULL_QUANTILE
 from .prompts.requests import AUDITED, REFERENCE
-from .report.json_report import risk_level
+from .report.json_report import level_of
 from .rundir import RunDir
 
 LEVELS = ("high", "medium", "low", "incomplete")
@@ -246,10 +246,12 @@ def verdict_stability(
                 results["T5"] = dataclasses.replace(t5, status=status)
             for name, r in results.items():
                 statuses[name][r.status] += 1
+            # the level from the statuses alone: a re-judged T5 keeps the audit's case table, whose
+            # verdicts need not match its new status
             levels[
-                risk_level(
+                level_of(
                     dataclasses.replace(outcome, context=replicate, results={**outcome.results, **results})
-                )["level"]
+                )[0]
             ] += 1
     finally:
         for cache in models.values():

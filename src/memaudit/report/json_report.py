@@ -56,23 +56,29 @@ def not_tested(outcome: AuditOutcome) -> list[str]:
     return out
 
 
-def risk_level(outcome: AuditOutcome) -> dict:
-    """low / medium / high from the tests that ran; `incomplete` instead of low when a test had
-    nothing to work on or no sensitive group could be tested: an audit that could not look is no
-    evidence of low risk. A medium or high finding stands whatever was not tested."""
-    reasons = [f"{n} {r.status}: {r.summary}" for n, r in outcome.results.items() if r.status in (FAIL, WARN)]
+def level_of(outcome: AuditOutcome) -> tuple[str, bool]:
+    """The risk level and whether the audit was complete, from the statuses alone: low / medium /
+    high from the tests that ran; `incomplete` instead of low when a test had nothing to work on
+    or no sensitive group could be tested: an audit that could not look is no evidence of low risk.
+    A medium or high finding stands whatever was not tested."""
     statuses = {r.status for r in outcome.results.values()}
     if outcome.vocabulary and outcome.vocabulary["status"] == FAIL:
-        reasons.append(f"vocabulary fail: {outcome.vocabulary['summary']}")
         statuses.add(FAIL)
     level = "high" if FAIL in statuses else "medium" if WARN in statuses else "low"
-    missing = not_tested(outcome)
     groups = outcome.coverage.get("groups", {})
     complete = not any(r.status in (SKIPPED, NOT_TESTED) for r in outcome.results.values()) and (
         not groups or any(g["status"] == "tested" for g in groups.values())
     )
-    if level == "low" and not complete:
-        level = "incomplete"
+    return ("incomplete" if level == "low" and not complete else level), complete
+
+
+def risk_level(outcome: AuditOutcome) -> dict:
+    """The risk level (`level_of`) with what it rests on, its reasons and what was not tested."""
+    reasons = [f"{n} {r.status}: {r.summary}" for n, r in outcome.results.items() if r.status in (FAIL, WARN)]
+    if outcome.vocabulary and outcome.vocabulary["status"] == FAIL:
+        reasons.append(f"vocabulary fail: {outcome.vocabulary['summary']}")
+    level, complete = level_of(outcome)
+    missing = not_tested(outcome)
     rests = rests_on(outcome, level)
     if not reasons:
         reasons = (
@@ -127,9 +133,6 @@ def rests_on(outcome: AuditOutcome, level: str) -> list[str]:
             verdict = "memorized" if deciding == FAIL else "likely_memorized"
             key = "holm_p" if deciding == FAIL else "q_value"
             cases = [c for c in m["cases"] if c["verdict"] == verdict]
-            if not cases:  # a status re-judged on a resample of the cases (stability.rejudge_t5)
-                out.append(f"T5 {deciding}: re-judged on a resample of its cases")
-                continue
             smallest = min(c[key] for c in cases)
             label = "Holm-adjusted p" if deciding == FAIL else "q"
             level = m.get("fail_alpha", m["alpha"]) if deciding == FAIL else m["alpha"]

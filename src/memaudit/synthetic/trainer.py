@@ -14,6 +14,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import meds
 import numpy as np
 import polars as pl
 import torch
@@ -174,14 +175,6 @@ def _canary_repeats(data_dir: Path) -> dict[int, int]:
     return dict(zip(df["subject_id"].to_list(), df["canary_repetitions"].to_list()))
 
 
-def member_record_groups(ds: MedsDataset, subject_ids) -> list[list[int]]:
-    """The repeated-record groups among `subject_ids` (memaudit scan's rule: the same timeline
-    under several subject ids), each sorted."""
-    import meds
-
-    return record_groups(ds.rows(subject_ids), meds.birth_code)
-
-
 def duplicate_copies(groups: list[list[int]]) -> list[int]:
     """The subjects `--dedup` leaves out: every member of a repeated-record group but its lowest id."""
     return sorted(s for g in groups for s in g[1:])
@@ -246,10 +239,12 @@ def train_model(data_dir: Path, out_dir: Path, cfg: TrainConfig, progress: bool 
         )
     ds = MedsDataset(data_dir)
     member_ids = ds.arm_ids(cfg.member_split)
-    groups = member_record_groups(ds, member_ids) if cfg.hold_out > 0 or cfg.dedup else []
+    # memaudit scan's repeated records: held out together, and what --dedup drops
+    groups = record_groups(ds.rows(member_ids), meds.birth_code) if cfg.hold_out > 0 or cfg.dedup else []
     unseen = held_out_members(member_ids, cfg.hold_out, cfg.seed, groups)
     trained_ids = sorted(set(member_ids.tolist()) - set(unseen))
-    trained_groups = [g for g in groups if g[0] not in set(unseen)]  # groups are held out whole
+    unseen_set = set(unseen)
+    trained_groups = [g for g in groups if g[0] not in unseen_set]  # groups are held out whole
     dropped = duplicate_copies(trained_groups) if cfg.dedup else []
     members = ds.timelines(sorted(set(trained_ids) - set(dropped)))
     splits = set(ds.subject_splits()["split"].unique().to_list())

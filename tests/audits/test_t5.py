@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import meds
 import polars as pl
 import pytest
 
@@ -14,6 +15,8 @@ from memaudit.audits import t5_memorization as t5m
 from memaudit.audits import t5_perturbation as t5p
 from memaudit.audits.handoffs import FlaggedCase
 from memaudit.config import load_config
+from memaudit.config.sections import ALL_UNSEEN
+from memaudit.groundtruth.placebo import POSING_MEMBERS, TRUE_NON_MEMBERS, PlaceboDataset
 from memaudit.stability import rejudge_t5
 from memaudit.synthetic.trainer import TrainConfig, train_model
 
@@ -132,3 +135,34 @@ def test_with_a_reference_model_memorized_cases_are_canaries_and_patterns_are_no
     assert rejudge_t5(t5, ctx, Counter(ctx.members + ctx.non_members)) == t5.status
     assert outcome.stability["recomputed"] == outcome.stability["resamples"] > 0
     assert t5.metrics["null_tail"]["p_value_from"] in ("student_t", "empirical")
+
+
+def test_a_placebo_audit_judges_its_posing_members(
+    cohort_dir: Path,
+    model_dir: Path,
+    reference_dir: Path,
+    tmp_path: Path,
+    audit_run,
+    tiny_audit: dict,
+) -> None:
+    """The placebo: both arms are non-members, so neither model saw a posing member. Its T5 must
+    judge their flagged cases (reference.unseen_members: all), not fall back to the
+    unseen_members.parquet beside the reference, which lists none of them and leaves a T5 that
+    judges nothing, a check that cannot fail."""
+    assert (reference_dir / "unseen_members.parquet").exists()
+    placebo = PlaceboDataset(cohort_dir, meds.held_out_split, seed=0)
+    config = load_config(
+        overrides={
+            **tiny_audit,
+            "splits": {"members": POSING_MEMBERS, "non_members": TRUE_NON_MEMBERS},
+            "reference": {"model": str(reference_dir), "unseen_members": ALL_UNSEEN},
+            "t5": {**tiny_audit["t5"], "n_null": 60, "n_samples_original": 40},
+            "statistics": {**tiny_audit["statistics"], "stability_resamples": 0},
+        }
+    )
+    outcome = audit_run(placebo, HFAdapter(model_dir), config, tmp_path / "run", HFAdapter(reference_dir))
+    t5 = outcome.results["T5"]
+    assert outcome.context.reference_unseen is None  # every posing member unseen
+    assert t5.metrics["mode"] == "counterfactual", t5.summary
+    assert len(t5.metrics["cases"]) > 0, t5.summary
+    assert t5.metrics["counts"].get("memorized", 0) == 0, t5.summary

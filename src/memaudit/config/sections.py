@@ -435,6 +435,9 @@ class Conventions(Section):
     )
 
 
+ALL_UNSEEN = "all"  # reference.unseen_members: the reference saw none of the audited subjects
+
+
 @dataclass(frozen=True)
 class Reference(Section):
     docs = (
@@ -445,7 +448,8 @@ class Reference(Section):
     unseen_members: str | None = param(
         None,
         "a .parquet/.csv with a subject_id column: the members it was not trained on (T5 judges only "
-        "those); null: it saw none of the audited subjects",
+        f"those); `{ALL_UNSEEN}`: it saw none of the audited subjects; null: the unseen_members.parquet "
+        f"beside the reference model (`memaudit train --hold-out` writes it), else `{ALL_UNSEEN}`",
     )
 
 

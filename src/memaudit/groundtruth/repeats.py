@@ -145,6 +145,8 @@ def run_one(
             "statuses": {name: t["status"] for name, t in placebo["tests"].items()},
             "t5_status": placebo["tests"]["T5"]["status"],
             "t5_counts": placebo["tests"]["T5"]["metrics"].get("counts", {}),
+            # a placebo T5 that judged no case tested nothing
+            "t5_cases_judged": len(placebo["tests"]["T5"]["metrics"].get("cases", [])),
             "gaps": gap_summary(placebo),
         },
         "power_by_repeats": validation["power_by_repeats"],

@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 
 from ..atomic import write_json
+from ..config.sections import ALL_UNSEEN
 from ..errors import UserInputError
 from .placebo import POSING_MEMBERS, TRUE_NON_MEMBERS, PlaceboDataset
 from .score import ground_truth_by_hash, placebo_summary, power_and_exposure, t5_accuracy
@@ -58,7 +59,9 @@ def placebo_audit(data: Path, model: Path, out: Path, report: dict, progress: bo
     overrides = dict(report["config"])
     overrides["splits"] = {"members": POSING_MEMBERS, "non_members": TRUE_NON_MEMBERS}
     # both placebo arms are non-members: the reference never saw them either
-    overrides["reference"] = {**overrides.get("reference", {}), "unseen_members": None}
+    # (an explicit "all": left empty, the unseen_members.parquet beside the reference would be read,
+    # and it lists none of the posing members, so T5 would judge no case)
+    overrides["reference"] = {**overrides.get("reference", {}), "unseen_members": ALL_UNSEEN}
     # the placebo's level is what is scored; how stable it is would cost ten more audits unread
     overrides["statistics"] = {**overrides.get("statistics", {}), "stability_resamples": 0}
     config = load_config(overrides=overrides)

@@ -12,6 +12,7 @@ from ..audits.context import AuditContext
 from ..cohort.meds_reader import MedsDataset
 from ..cohort.stream import StreamRecipe
 from ..config import AuditConfig
+from ..config.sections import ALL_UNSEEN
 from ..errors import UserInputError
 from ..prompts.prepare import prepare as prepare_cohort
 from ..tables import first_line, read_table
@@ -144,7 +145,8 @@ def prepare(
     if has_reference:
         listed = config.reference.unseen_members
         beside = Path(config.reference.model or ".") / "unseen_members.parquet"
-        unseen = read_unseen_members(listed or (str(beside) if beside.exists() else None))
+        if listed != ALL_UNSEEN:
+            unseen = read_unseen_members(listed or (str(beside) if beside.exists() else None))
         if unseen is not None:
             unseen = unseen_records(unseen, cohort.record_copies, cohort.stream.get("repeated_records"))
     return AuditContext.build(

@@ -26,6 +26,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _similarity(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a similarity between 0 and 1, got {value}")
+    return value
+
+
 def _int_list(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(v) for v in text.split(",") if v.strip())
@@ -188,12 +198,16 @@ def cmd_import_eic_ar(args: argparse.Namespace) -> int:
 def cmd_scan(args: argparse.Namespace) -> int:
     from .scan import LEVELS, ScanOptions, run_scan
 
-    options = ScanOptions(k=args.k, min_events=args.min_events, top=args.top, split=args.split)
+    near = None if args.near_copy_similarity == 0 else args.near_copy_similarity
+    options = ScanOptions(
+        k=args.k, min_events=args.min_events, top=args.top, split=args.split, near_copy_similarity=near
+    )
     scan = run_scan(Path(args.data), Path(args.out), _config(args), options)
     records = scan["repeated_records"]
     print(
         f"scanned {scan['n_subjects']} subjects of split {scan['split']} in {scan['seconds']}s: "
         f"{len(records['groups'])} repeated-record groups ({records['subjects_in_groups']} subjects), "
+        f"{len(scan['near_copies']['pairs'])} near-copy pairs, "
         f"{len(scan['rare_sensitive']['codes'])} sensitive codes held by fewer than {scan['k']} patients; "
         f"level {scan['level']}; wrote {args.out}/scan.json and scan.html"
     )
@@ -493,6 +507,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-events", type=_positive_int, default=5, help="shortest timeline compared as a record"
     )
     p.add_argument("--top", type=_positive_int, default=100, help="subjects listed in the ranking")
+    p.add_argument(
+        "--near-copy-similarity",
+        type=_similarity,
+        default=0.9,
+        help="records whose code multisets are at least this Jaccard-similar are near copies (0: off)",
+    )
     p.add_argument("--fail-on", choices=["medium", "high"], help="exit 3 when the scan's level reaches this")
 
     p = add("compare", cmd_compare, "two audits side by side, and a gate on the second leaking more")

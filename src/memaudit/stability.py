@@ -135,23 +135,34 @@ def resampled_context(ctx: AuditContext, rng: np.random.Generator) -> tuple[Audi
     → the subject it stands for (fresh integer ids: no test can rely on the audit's own)."""
     copies: dict[int, int] = {}
     arms: list[list[int]] = []
+    scored: list[list[int]] = []
     next_id = 0
-    for arm in (ctx.members, ctx.non_members):
-        drawn = (
-            [arm[i] for i in sorted(rng.choice(len(arm), size=len(arm) // 2, replace=False))] if arm else []
-        )
+    half = lambda arm: (
+        [arm[i] for i in sorted(rng.choice(len(arm), size=len(arm) // 2, replace=False))] if arm else []
+    )
+    for arm, population in ((ctx.members, ctx.scored_members), (ctx.non_members, ctx.scored_non_members)):
+        drawn = half(arm)
+        # T4's population beyond the sampled arm, halved on its own (nothing drawn when there is none)
+        sampled = set(arm)
+        beyond = half([s for s in population if s not in sampled])
         ids = []
-        for original in drawn:
+        for original in drawn + beyond:
             copies[next_id] = original
             ids.append(next_id)
             next_id += 1
-        arms.append(ids)
+        arms.append(ids[: len(drawn)])
+        scored.append(sorted(ids))
     cohort = ctx.cohort
+    outside = {c: o for c, o in copies.items() if o in cohort.scored_codes}
     resampled = dataclasses.replace(
         cohort,
         members=arms[0],
         non_members=arms[1],
-        timelines={c: cohort.timelines[o] for c, o in copies.items()},
+        scored_members=scored[0],
+        scored_non_members=scored[1],
+        scored_codes={c: cohort.scored_codes[o] for c, o in outside.items()},
+        repeated={c: cohort.repeated[o] for c, o in copies.items() if o in cohort.repeated},
+        timelines={c: cohort.timelines[o] for c, o in copies.items() if o not in cohort.scored_codes},
         prompts={
             tier: {c: prompts[o] for c, o in copies.items() if o in prompts}
             for tier, prompts in cohort.prompts.items()

@@ -133,10 +133,16 @@ def test_t4_judge_needs_the_interval_above_one_half() -> None:
     from memaudit.config import load_config
 
     risk = load_config().risk  # warn at 0.6, fail at 0.75
-    assert judge({"auroc": 0.8, "auroc_ci95": [0.49, 0.95]}, risk) == "pass"
-    assert judge({"auroc": 0.8, "auroc_ci95": [0.7, 0.9]}, risk) == "fail"
-    assert judge({"auroc": 0.65, "auroc_ci95": [0.55, 0.75]}, risk) == "warn"
-    assert judge({"auroc": 0.55, "auroc_ci95": [0.51, 0.6]}, risk) == "pass"
+    none = {"tpr_at_fpr": [{"fpr": 0.1, "status": "ok", "tpr": 0.12, "tpr_ci95": [0.08, 0.16]}]}
+    assert judge({"auroc": 0.8, "auroc_ci95": [0.49, 0.95], **none}, risk) == "pass"
+    assert judge({"auroc": 0.8, "auroc_ci95": [0.7, 0.9], **none}, risk) == "fail"
+    assert judge({"auroc": 0.65, "auroc_ci95": [0.55, 0.75], **none}, risk) == "warn"
+    assert judge({"auroc": 0.55, "auroc_ci95": [0.51, 0.6], **none}, risk) == "pass"
+    # a few members identified at a low FPR beyond chance warn, whatever the AUROC
+    low = {"fpr": 0.01, "status": "ok", "tpr": 0.05, "tpr_ci95": [0.02, 0.09]}
+    assert judge({"auroc": 0.52, "auroc_ci95": [0.48, 0.56], "tpr_at_fpr": [low]}, risk) == "warn"
+    chance = {**low, "tpr": 0.012, "tpr_ci95": [0.004, 0.03]}
+    assert judge({"auroc": 0.52, "auroc_ci95": [0.48, 0.56], "tpr_at_fpr": [chance]}, risk) == "pass"
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,11 @@ def _context(tmp_path: Path, rule: str):
         tmp_path / rule,
         _timelines(),
         members=MEMBERS,
-        overrides={"splits": {"repeated_records": rule}, "tiers": ["none", "codes:2"]},
+        # exact copies only: these timelines draw on five codes, so their multisets are alike
+        overrides={
+            "splits": {"repeated_records": rule, "near_copy_similarity": None},
+            "tiers": ["none", "codes:2"],
+        },
     )
 
 
@@ -57,6 +61,8 @@ def test_copies_count_once_and_a_non_member_with_a_member_record_leaves_its_arm(
         "non_member_copies_counted_once": 1,
     }
     assert dict(ctx.cohort.record_copies) == {1: (20, 21)}
+    # T4's repeated-record arm: member 1's record, held by three member ids
+    assert {s: r.times for s, r in ctx.cohort.repeated.items()} == {1: 3}
 
 
 def test_keep_audits_every_subject_id(tmp_path: Path) -> None:
@@ -90,3 +96,28 @@ def test_the_reference_holds_out_whole_records() -> None:
     plain = held_out_members(members, 0.5, 3)
     rng = np.random.default_rng([3, 23])
     assert plain == sorted(int(s) for s in rng.choice(members, size=50, replace=False))
+
+
+def test_near_copies_join_the_repeated_record_arm_and_a_non_member_near_one_leaves_its_arm(
+    tmp_path: Path,
+) -> None:
+    """Member 2 is member 1's record with one code dropped; member 3 is an exact copy of member 1;
+    non-member 60 is member 1's record with a code added. Members 1, 2, 3 are one record held
+    three times (two exact, one near), and 60 leaves the non-member arm as an exact copy would."""
+    rng = np.random.default_rng(4)
+    pool = [f"ICD10CM//Q{i:03d}" for i in range(400)]
+    distinct = {s: [pool[i] for i in rng.choice(400, 30, replace=False)] for s in range(1, 60)}
+    record = distinct[1]
+    timelines = {**distinct, 2: record[:10] + record[11:], 3: list(record), 60: [*record, "ICD10CM//Z000"]}
+    ctx = make_context(
+        tmp_path,
+        timelines,
+        members=list(range(1, 30)),
+        overrides={"splits": {"repeated_records": "count_once"}, "tiers": ["none", "codes:2"]},
+    )
+    assert {s: r.times for s, r in ctx.cohort.repeated.items()} == {1: 3}
+    assert ctx.cohort.repeated[1].near_copy_similarity == 29 / 30
+    assert 60 not in ctx.non_members and 60 not in ctx.scored_non_members
+    assert 2 in ctx.members and 3 not in ctx.members  # a near copy stays a subject; an exact one counts once
+    note = ctx.cohort.stream["repeated_records"]
+    assert note["near_copy_records"] == 1 and note["non_members_near_a_member_record"] == 1

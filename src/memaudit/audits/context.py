@@ -107,6 +107,22 @@ class AuditContext:
         return self.cohort.timelines
 
     @property
+    def scored_members(self) -> list[int]:
+        """T4's members: every member record under `t4.population: all`, else the sampled arm."""
+        return self.cohort.scored_members or self.cohort.members
+
+    @property
+    def scored_non_members(self) -> list[int]:
+        """T4's non-members: every non-member under `t4.population: all`, else the sampled arm."""
+        return self.cohort.scored_non_members or self.cohort.non_members
+
+    def codes_of(self, subject_id: int) -> tuple[str, ...]:
+        """A scored subject's codes, whether or not the generation tests sampled it."""
+        if subject_id in self.cohort.scored_codes:
+            return self.cohort.scored_codes[subject_id]
+        return self.timelines[subject_id].codes
+
+    @property
     def prompts(self) -> Mapping[str, Mapping[int, Prompt]]:
         return self.cohort.prompts
 

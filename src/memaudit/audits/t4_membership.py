@@ -15,6 +15,7 @@ from .context import AuditContext
 from .coverage import Coverage
 from .handoffs import OperatingPoint
 from .registry import Audit, Earlier, register
+from .repeated_arm import repeated_arm
 from .result import FAIL, PASS, WARN, Status, TestResult
 from .stats import MIN_NEGATIVES_PER_FPR, auroc, bootstrap_ci, epsilon_lower_bound, roc_curve, tpr_at_fpr
 
@@ -28,7 +29,12 @@ METHOD = (
     "the risk (or the attack the configuration names, with its own interval). We "
     "report AUROC, the true-positive rate at low false-positive rates (only where there are at least "
     "ten times as many non-members as the rate requires), and a heuristic lower bound on the privacy "
-    "loss ε whose threshold is chosen on half the subjects and checked on the other half."
+    "loss ε whose threshold is chosen on half the subjects and checked on the other half. Every member "
+    "record and every non-member is scored, so that low false-positive rates can be estimated. The members "
+    "whose record the training data repeats (exact or near copies) form an arm of their own: how many of "
+    "them each attack identifies at each low false-positive rate, by repetition band, with an exact "
+    "p-value against the non-members; a few repeated records identified decide the status even when the "
+    "average over all members shows little."
 )
 
 
@@ -77,14 +83,20 @@ def masked_views(
 
 def _unigram(ctx: AuditContext) -> tuple[dict[str, float], float]:
     counts: dict[str, int] = {}
-    for s in ctx.non_members:
-        for c in ctx.timelines[s].codes:
+    for s in ctx.scored_non_members:
+        for c in ctx.codes_of(s):
             counts[c] = counts.get(c, 0) + 1
     total = sum(counts.values()) + len(counts) + 1
     return {c: float(np.log((k + 1) / total)) for c, k in counts.items()}, float(np.log(1 / total))
 
 
 def _subjects(ctx: AuditContext) -> list[int]:
+    """Every subject T4 scores with one forward pass (`t4.population`)."""
+    return sorted(ctx.scored_members + ctx.scored_non_members)
+
+
+def _sampled(ctx: AuditContext) -> list[int]:
+    """The sampled arms: the masked-embedding score costs `t4.mask_views` passes a subject."""
     return sorted(ctx.members + ctx.non_members)
 
 
@@ -94,23 +106,23 @@ def _masks(ctx: AuditContext) -> bool:
 
 
 def requests(ctx: AuditContext) -> list[Request]:
-    out: list[Request] = [Score(ctx.timelines[s].codes) for s in _subjects(ctx)]
+    out: list[Request] = [Score(ctx.codes_of(s)) for s in _subjects(ctx)]
     if _masks(ctx):
         cfg = ctx.config.t4
-        for s in _subjects(ctx):
+        for s in _sampled(ctx):
             views = masked_views(
                 ctx.timelines[s].codes, cfg.mask_views, cfg.mask_fraction, ctx.config.seed, ctx.mask_token
             )
             out += [Embed(v) for v in views]
     if ctx.has_reference:
-        out += [Score(ctx.timelines[s].codes, REFERENCE) for s in _subjects(ctx)]
+        out += [Score(ctx.codes_of(s), REFERENCE) for s in _subjects(ctx)]
     return out
 
 
 def reference_scores(ctx: AuditContext, responses: Responses) -> dict[int, ScoreResult] | None:
     if not ctx.has_reference:
         return None
-    return {s: responses[Score(ctx.timelines[s].codes, REFERENCE)] for s in _subjects(ctx)}
+    return {s: responses[Score(ctx.codes_of(s), REFERENCE)] for s in _subjects(ctx)}
 
 
 def subject_scores(
@@ -130,7 +142,7 @@ def subject_scores(
     if _masks(ctx):
         scores["masked_embedding_variance"] = {}
     for s in _subjects(ctx):
-        codes = ctx.timelines[s].codes
+        codes = ctx.codes_of(s)
         r = responses[Score(codes)]
         scores["loss"][s] = loss_score(r)
         scores["min_k"][s] = min_k_score(r, k)
@@ -139,7 +151,9 @@ def subject_scores(
         if reference:
             # Watson et al. (2022), Carlini et al. (2022): the target's log-likelihood above the reference's
             scores["reference_calibrated"][s] = loss_score(r) - loss_score(reference[s])
-        if _masks(ctx):
+    if _masks(ctx):
+        for s in _sampled(ctx):
+            codes = ctx.timelines[s].codes
             views = np.vstack(
                 [
                     responses[Embed(v)]
@@ -217,18 +231,26 @@ def decide(ctx: AuditContext, arms: dict, by_score: dict) -> tuple[str, dict]:
     }
 
 
+LOW_FPR = 0.01  # operating points at or below this rate are "low": the gate reads them beside the AUROC
+
+
 def judge(decided: dict, risk: Risk) -> Status:
     """Judge: fail or warn when the deciding AUROC's interval lies above 0.5 and the AUROC
-    reaches `risk.t4_auroc_fail` or `risk.t4_auroc_warn`."""
+    reaches `risk.t4_auroc_fail` or `risk.t4_auroc_warn`; warn too when, at a low FPR (≤ 1%), the
+    TPR's Clopper-Pearson interval lies above the FPR: some members are identified beyond chance,
+    whatever the average says."""
+    low = [o for o in decided["tpr_at_fpr"] if o["status"] == "ok" and o["fpr"] <= LOW_FPR]
+    identified = any(o["tpr_ci95"][0] > o["fpr"] for o in low)
     if decided["auroc_ci95"][0] <= 0.5:
-        return PASS
+        return WARN if identified else PASS
     if decided["auroc"] >= risk.t4_auroc_fail:
         return FAIL
-    return WARN if decided["auroc"] >= risk.t4_auroc_warn else PASS
+    return WARN if decided["auroc"] >= risk.t4_auroc_warn or identified else PASS
 
 
-def summarise(primary: str, decided: dict, n_attacks: int, auto: bool) -> str:
-    """Summarise: the deciding attack, its AUROC and interval, its first operating point and ε."""
+def summarise(primary: str, decided: dict, n_attacks: int, auto: bool, arm: dict) -> str:
+    """Summarise: the deciding attack, its AUROC and interval, its first operating point and ε,
+    then the repeated-record arm."""
     first = decided["tpr_at_fpr"][0]
     tpr_text = (
         f"TPR {first['tpr']:.1%} at an achieved FPR of {first['achieved_fpr']:.1%}"
@@ -238,23 +260,36 @@ def summarise(primary: str, decided: dict, n_attacks: int, auto: bool) -> str:
     chosen = (
         f"the largest of {n_attacks} attacks, its interval simultaneous over all" if auto else "pre-specified"
     )
+    if arm["status"] == "none found":
+        arm_text = "No member record is repeated in the data."
+    elif arm["status"] == "insufficient":
+        arm_text = f"{arm['n_records']} repeated member records, not judged: {arm['reason']}."
+    else:
+        arm_text = arm["line"].replace("T4 repeated records:", "Repeated records:") + "."
     return (
         f"The membership attack that decides ({primary}, {chosen}) reaches AUROC {decided['auroc']:.2f} "
         f"[{decided['auroc_ci95'][0]:.2f}, {decided['auroc_ci95'][1]:.2f}], {tpr_text}; heuristic ε lower "
         "bound "
-        f"{decided['epsilon_lower_bound']['epsilon']:.2f}."
+        f"{decided['epsilon_lower_bound']['epsilon']:.2f}. {arm_text}"
     )
 
 
+def worse(a: Status, b: Status) -> Status:
+    order = (PASS, WARN, FAIL)
+    return a if order.index(a) >= order.index(b) else b
+
+
 def run(ctx: AuditContext, responses: Responses) -> TestResult:
-    """Every score is reported; one decides the status, the operating points and ε (`decide`)."""
+    """Every score is reported; one decides the status, the operating points and ε (`decide`),
+    over every scored subject; the repeated-record arm (`repeated_arm`) can raise the status."""
     cfg = ctx.config.t4
     rng = ctx.rng(NAME)
     scores = subject_scores(ctx, responses, reference_scores(ctx, responses))
+    population = set(_subjects(ctx))
     arms = {
         name: (
-            np.array([v[s] for s in ctx.members if s in v]),
-            np.array([v[s] for s in ctx.non_members if s in v]),
+            np.array([v[s] for s in ctx.scored_members if s in v]),
+            np.array([v[s] for s in ctx.scored_non_members if s in v]),
         )
         for name, v in scores.items()
     }
@@ -262,27 +297,51 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
         name: {"role": "exploratory", **score_figures(pos, neg, ctx, rng)}
         for name, (pos, neg) in arms.items()
     }
-    primary, decided = decide(ctx, arms, by_score)
+    # only a score over every scored subject may decide (the masked-embedding one covers the sampled arms)
+    covering = {name: a for name, a in arms.items() if population <= set(scores[name])}
+    for name in set(arms) - set(covering):
+        by_score[name]["scored_on"] = "the sampled arms"
+    primary, decided = decide(ctx, covering, {n: by_score[n] for n in covering})
     by_score[primary]["role"] = "primary"
-    status = judge(decided, ctx.config.risk)
-    summary = summarise(primary, decided, len(arms), cfg.primary == "auto")
-    per_subject = {f"t4_{n}": v for n, v in scores.items()}
+    judged_scores = sorted(covering) if cfg.primary == "auto" else [primary]
+    arm = repeated_arm(
+        {name: scores[name] for name in judged_scores},
+        {s: r.times for s, r in ctx.cohort.repeated.items()},
+        {s: r.near_copy_similarity for s, r in ctx.cohort.repeated.items()},
+        ctx.scored_non_members,
+        cfg.fprs,
+        ctx.confidence,
+        ctx.config.risk.fail_alpha(NAME),
+    )
+    decided["outcome"] = judge(decided, ctx.config.risk)
+    status = worse(decided["outcome"], arm["outcome"])
+    summary = summarise(primary, decided, len(covering), cfg.primary == "auto", arm)
+    sampled = set(_sampled(ctx))
+    per_subject = {f"t4_{n}": {s: x for s, x in v.items() if s in sampled} for n, v in scores.items()}
     threshold = next((o["threshold"] for o in decided["tpr_at_fpr"] if o["status"] == "ok"), None)
     metrics = {
         "by_score": by_score,
         "primary_score": primary,
         "decision": decided,
-        "n_member": len(ctx.members),
-        "n_non_member": len(ctx.non_members),
+        "repeated_records": arm,
+        "population": {
+            "rule": cfg.population,
+            "members": len(ctx.scored_members),
+            "non_members": len(ctx.scored_non_members),
+        },
+        "n_member": len(ctx.scored_members),
+        "n_non_member": len(ctx.scored_non_members),
         "delta": cfg.delta,
         "statistic": "one score decides (t4.primary); auto takes the largest AUROC and gives it an interval "
         "simultaneous over every score (max-type bootstrap; null: members and non-members exchangeable for "
         "every score). Operating points need 10/FPR non-members; the ε bound's threshold is chosen on one "
         "half "
         "and certified on the other (Clopper-Pearson): a heuristic lower bound for this training run and "
-        "split, not a DP audit",
+        "split, not a DP audit. The repeated-record arm: the members whose record the data repeats against "
+        "every non-member at each operating point (exact hypergeometric p-value, Holm across the scores "
+        "and points judged), failing at T4's share of the gate's alpha",
     }
-    handoff = OperatingPoint(primary, scores[primary], threshold)
+    handoff = OperatingPoint(primary, per_subject[f"t4_{primary}"], threshold)
     return TestResult(NAME, TITLE, status, summary, metrics, per_subject, handoff=handoff)
 
 
@@ -292,9 +351,18 @@ class MembershipAudit(Audit):
     needs = frozenset({SCORE})
 
     def coverage(self, ctx: AuditContext) -> Coverage:
-        n = len(ctx.non_members)
+        n = len(ctx.scored_non_members)
         points = [f"{f:g}" for f in ctx.config.t4.fprs if n >= MIN_NEGATIVES_PER_FPR / f]
-        return Coverage(True, "", {"non_members": n, "operating_points_estimable": points})
+        return Coverage(
+            True,
+            "",
+            {
+                "members": len(ctx.scored_members),
+                "non_members": n,
+                "operating_points_estimable": points,
+                "repeated_member_records": len(ctx.cohort.repeated),
+            },
+        )
 
     def requests(self, ctx: AuditContext, earlier: Earlier) -> list[Request]:
         return requests(ctx)

@@ -15,6 +15,7 @@ import polars as pl
 
 from ..cohort.conventions import CodeConventions, StreamStructure, infer_conventions
 from ..cohort.meds_reader import MedsDataset, Timeline
+from ..cohort.near_copies import clusters, near_copy_pairs
 from ..cohort.repeated_records import collapse_copies, record_groups
 from ..cohort.sensitive import GroupMatcher, build_groups
 from ..cohort.stream import StreamRecipe
@@ -23,6 +24,16 @@ from ..errors import UserInputError
 from .tiers import Prompt, build_prompt, split_demographics, tier_codes
 
 ARM_SAMPLING_STREAM = 101  # the arms' random stream, derived from the config seed
+
+
+@dataclass(frozen=True)
+class RepeatedRecord:
+    """A member record the training data holds more than once: `times` copies under as many subject
+    ids, exact or near (`near_copy_similarity`: the lowest Jaccard similarity linking its near
+    copies; None when every copy is exact)."""
+
+    times: int
+    near_copy_similarity: float | None = None
 
 
 @dataclass
@@ -41,6 +52,14 @@ class PreparedCohort:
     member_code_subjects: Mapping[str, int] = field(default_factory=dict)  # members with each stream code
     # audited member -> the other member ids holding its record (splits.repeated_records count_once)
     record_copies: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
+    # T4's population (t4.population): the members and non-members it scores, the sampled arms
+    # included; empty: the sampled arms
+    scored_members: list[int] = field(default_factory=list)
+    scored_non_members: list[int] = field(default_factory=list)
+    # the codes of the scored subjects outside the sampled arms (those inside are in `timelines`)
+    scored_codes: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    # scored member -> how the training data repeats its record (T4's repeated-record arm)
+    repeated: Mapping[int, RepeatedRecord] = field(default_factory=dict)
 
     @property
     def conventions(self) -> CodeConventions:
@@ -140,19 +159,36 @@ def prepare(
         )
     repeated_note: dict = {"rule": config.splits.repeated_records}
     record_copies: dict[int, tuple[int, ...]] = {}
+    repeated: dict[int, RepeatedRecord] = {}
     if config.splits.repeated_records == "count_once":
         birth = recipe.age.birth_code if recipe.age is not None else meds.birth_code
         groups = record_groups(dataset.rows(np.concatenate([member_ids, non_member_ids])), birth)
         kept_members, kept_non_members, record_copies, counts = collapse_copies(
             member_ids.tolist(), non_member_ids.tolist(), groups
         )
+        repeated = {s: RepeatedRecord(1 + len(c)) for s, c in record_copies.items()}
+        if config.splits.near_copy_similarity is not None:
+            kept_non_members, repeated, near = with_near_copies(
+                dataset.rows(np.asarray(kept_members + kept_non_members)),
+                birth,
+                config.splits.near_copy_similarity,
+                kept_members,
+                kept_non_members,
+                repeated,
+            )
+            counts.update(near)
         member_ids, non_member_ids = np.asarray(kept_members), np.asarray(kept_non_members)
         repeated_note.update(counts)
     rng = np.random.default_rng([config.seed, ARM_SAMPLING_STREAM])
     members = sample_arm(member_ids, config.subjects_per_arm, rng)
     non_members = sample_arm(non_member_ids, config.subjects_per_arm, rng)
+    everyone = config.t4.population == "all"
+    scored_members = sorted(int(s) for s in member_ids) if everyone else members
+    scored_non_members = sorted(int(s) for s in non_member_ids) if everyone else non_members
+    sampled = set(members + non_members)
+    outside = [s for s in scored_members + scored_non_members if s not in sampled]
     timelines, static_note = apply_static_rows(
-        dataset.timelines(members + non_members, recipe), recipe.static_rows, knows
+        dataset.timelines(members + non_members + outside, recipe), recipe.static_rows, knows
     )
     if recipe.table is not None:
         static_note["reason"] = (
@@ -176,8 +212,11 @@ def prepare(
         stream_note["sampled_subjects_not_in_stream_table"] = sum(
             s not in timelines for s in members + non_members
         )
-    members = [s for s in members if len(timelines.get(s, ())) > 0]
-    non_members = [s for s in non_members if len(timelines.get(s, ())) > 0]
+    has_events = lambda s: len(timelines.get(s, ())) > 0
+    members, non_members = [s for s in members if has_events(s)], [s for s in non_members if has_events(s)]
+    scored_members = [s for s in scored_members if has_events(s)]
+    scored_non_members = [s for s in scored_non_members if has_events(s)]
+    scored_codes = {s: timelines.pop(s).codes for s in outside if s in timelines}
     if len(members) < 2 or len(non_members) < 2:
         raise UserInputError(
             "at least 2 subjects with events in each arm",
@@ -264,4 +303,48 @@ def prepare(
         stream_note,
         member_counts,
         {s: record_copies[s] for s in members if s in record_copies},
+        scored_members,
+        scored_non_members,
+        scored_codes,
+        {s: repeated[s] for s in scored_members if s in repeated},
     )
+
+
+def with_near_copies(
+    rows: pl.LazyFrame,
+    birth_code: str,
+    threshold: float,
+    members: list[int],
+    non_members: list[int],
+    repeated: dict[int, RepeatedRecord],
+) -> tuple[list[int], dict[int, RepeatedRecord], dict]:
+    """Near copies among the arms' records (cohort/near_copies.py), after exact copies were counted
+    once: members linked by near copies are one record repeated, on their lowest id, `times` the sum
+    of their copies; a non-member linked to a member record leaves its arm, as an exact copy does.
+    Returns the non-members kept, the repeated member records and what was found, by count."""
+    pairs = near_copy_pairs(rows, birth_code, threshold)
+    linked = clusters(pairs)
+    member_set = set(members)
+    lowest: dict[int, float] = {}  # member -> the lowest similarity of a member pair it is in
+    for a, b, similarity in pairs.iter_rows():
+        if a in member_set and b in member_set:
+            lowest[a] = min(similarity, lowest.get(a, 1.0))
+            lowest[b] = min(similarity, lowest.get(b, 1.0))
+    leave, out = set(), dict(repeated)
+    in_clusters = 0
+    for cluster in linked:
+        in_members = [s for s in cluster if s in member_set]
+        if not in_members:
+            continue
+        leave.update(s for s in cluster if s not in member_set)
+        if len(in_members) > 1:
+            in_clusters += len(in_members)
+            times = sum(out.pop(s, RepeatedRecord(1)).times for s in in_members)
+            out[in_members[0]] = RepeatedRecord(times, min(lowest.get(s, 1.0) for s in in_members))
+    note = {
+        "near_copy_similarity": threshold,
+        "near_copy_records": sum(1 for c in linked if sum(s in member_set for s in c) > 1),
+        "members_in_near_copy_records": in_clusters,
+        "non_members_near_a_member_record": len(leave),
+    }
+    return [s for s in non_members if s not in leave], out, note

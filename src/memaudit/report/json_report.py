@@ -141,13 +141,36 @@ def rests_on(outcome: AuditOutcome, level: str) -> list[str]:
                 f"{smallest:.3g} (below {level:g})"
             )
         elif name == "T4" and "decision" in m:
-            d = m["decision"]
-            lo, hi = d["auroc_ci95"]
-            out.append(f"T4 {deciding}: {m['primary_score']} AUROC {d['auroc']:.2f} [{lo:.2f}, {hi:.2f}]")
+            out += t4_rests_on(m, deciding)
         else:
             out.append(f"{name} {deciding}: {r.summary.split('. ')[0].rstrip('.')}.")
     if outcome.vocabulary and outcome.vocabulary.get("status") == FAIL and level == "high":
         out.append(f"vocabulary fail: {outcome.vocabulary['summary']}")
+    return out
+
+
+def t4_rests_on(m: Mapping[str, Any], deciding: str) -> list[str]:
+    """T4's lines: the repeated-record arm when it sets the status, the deciding attack's AUROC (and
+    a low-FPR operating point whose interval lies above its rate) when that does."""
+    out = []
+    arm = m.get("repeated_records") or {}
+    if arm.get("outcome") == deciding:
+        out.append(arm["line"].replace("T4 repeated records:", f"T4 {deciding}: repeated records"))
+    d = m["decision"]
+    if d.get("outcome", deciding) == deciding:
+        lo, hi = d["auroc_ci95"]
+        line = f"T4 {deciding}: {m['primary_score']} AUROC {d['auroc']:.2f} [{lo:.2f}, {hi:.2f}]"
+        low = [
+            o
+            for o in d["tpr_at_fpr"]
+            if o["status"] == "ok" and o["fpr"] <= 0.01 and o["tpr_ci95"][0] > o["fpr"]
+        ]
+        if low:
+            o = low[-1]
+            line += (
+                f"; TPR {o['tpr']:.1%} [{o['tpr_ci95'][0]:.1%}, {o['tpr_ci95'][1]:.1%}] at {o['fpr']:g} FPR"
+            )
+        out.append(line)
     return out
 
 

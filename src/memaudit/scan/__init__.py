@@ -6,9 +6,10 @@ attacker-knowledge prompt singles out, sensitive conditions too rare to hide and
 would disclose a value (knowledge/). Writes scan.json and scan.html into the scan directory,
 subjects named only by hashes salted with that directory's secret salt.
 
-The level the gate reads: **high** when the data repeats a record (the mechanism of memorization
-measured by the audit's canaries), **medium** when a sensitive code or a value bin is held by
-fewer than k patients or a patient's static knowledge is shared by fewer than k, **low** otherwise.
+The level the gate reads: **high** when the data repeats a record, exactly or as a near copy (the
+mechanism of memorization measured by the audit's canaries), **medium** when a sensitive code or a
+value bin is held by fewer than k patients or a patient's static knowledge is shared by fewer than k,
+**low** otherwise.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import meds
 
 from ..cohort.meds_reader import MedsDataset
+from ..cohort.near_copies import MIN_NEAR_COPY_EVENTS, clusters, near_copy_pairs
 from ..cohort.repeated_records import repeated_groups, repeated_visits, timeline_signatures
 from ..cohort.stream import StreamRecipe
 from ..config import AuditConfig
@@ -39,10 +41,12 @@ class ScanOptions:
     min_events: int = 5  # timelines shorter than this are not compared as repeated records
     top: int = 100  # subjects listed in the ranking
     split: str | None = None  # the training split (default: config splits.members)
+    # records whose code multisets are at least this Jaccard-similar are near copies (None: off)
+    near_copy_similarity: float | None = 0.9
 
 
 def level_of(scan: dict) -> str:
-    if scan["repeated_records"]["groups"]:
+    if scan["repeated_records"]["groups"] or scan["near_copies"]["pairs"]:
         return "high"
     static = scan["uniqueness"].get("static", {}).get("unique", 0)
     if scan["rare_sensitive"]["codes"] or static or scan["value_bins"].get("held_by_fewer_than_k"):
@@ -61,6 +65,11 @@ def run_scan(data: Path, out: Path, config: AuditConfig, options: ScanOptions = 
     recipe = StreamRecipe.from_config(config.cohort)
     birth = recipe.age.birth_code if recipe.age is not None else meds.birth_code
     groups = repeated_groups(timeline_signatures(dataset.rows(ids), birth), options.min_events)
+    near = (
+        near_copy_pairs(dataset.rows(ids), birth, options.near_copy_similarity)
+        if options.near_copy_similarity is not None
+        else None
+    )
     visits = repeated_visits(dataset.rows(ids), birth)
     timelines = dataset.timelines(ids, recipe)
     matcher, is_demographic = matcher_and_demographics(dataset, config, timelines)
@@ -91,6 +100,7 @@ def run_scan(data: Path, out: Path, config: AuditConfig, options: ScanOptions = 
                 ],
                 "subjects_in_groups": sum(g["size"] for g in groups),
             },
+            "near_copies": near_copy_section(near, options.near_copy_similarity, name),
             "repeated_visits": {"subjects": len(visits), "repeats": int(sum(visits.values()))},
             "uniqueness": {
                 tier: {
@@ -113,7 +123,7 @@ def run_scan(data: Path, out: Path, config: AuditConfig, options: ScanOptions = 
                 ]
             },
             "value_bins": bins,
-            "subjects_at_risk": ranked(groups, visits, unique, rare, options.top, name),
+            "subjects_at_risk": ranked(groups, near, visits, unique, rare, options.top, name),
         }
         scan["level"] = level_of(scan)
         scan["seconds"] = round(time.time() - started, 1)
@@ -122,16 +132,35 @@ def run_scan(data: Path, out: Path, config: AuditConfig, options: ScanOptions = 
     return scan
 
 
-def ranked(groups, visits, unique, rare, top: int, name) -> list[dict]:
-    """The subjects with a reason, most exposed first: the size of their repeated record, then
-    their rare sensitive codes, the tiers that single them out and their repeated visits."""
+def near_copy_section(pairs, threshold: float | None, name) -> dict:
+    """scan.json's near copies: each pair with its similarity (most similar first), by hash."""
+    if pairs is None:
+        return {"similarity": None, "pairs": [], "note": "off (near_copy_similarity null)"}
+    return {
+        "similarity": threshold,
+        "min_events": MIN_NEAR_COPY_EVENTS,
+        "pairs": [
+            {"subjects": [name(a), name(b)], "similarity": round(float(sim), 4)}
+            for a, b, sim in pairs.iter_rows()
+        ],
+        "records_linked": len(clusters(pairs)),
+    }
+
+
+def ranked(groups, near, visits, unique, rare, top: int, name) -> list[dict]:
+    """The subjects with a reason, most exposed first: the size of their repeated record (exact
+    copies, then near copies), then their rare sensitive codes, the tiers that single them out and
+    their repeated visits."""
     reasons: dict[int, dict] = {}
     entry = lambda s: reasons.setdefault(
-        s, {"copies": 1, "rare_codes": 0, "unique_at": [], "repeated_visits": 0}
+        s, {"copies": 1, "near_copies": 0, "rare_codes": 0, "unique_at": [], "repeated_visits": 0}
     )
     for g in groups:
         for s in g["subject_ids"]:
             entry(s)["copies"] = g["size"]
+    for a, b, _ in near.iter_rows() if near is not None else ():
+        entry(a)["near_copies"] += 1
+        entry(b)["near_copies"] += 1
     for r in rare:
         for s in r["subject_ids"]:
             entry(s)["rare_codes"] += 1
@@ -144,6 +173,7 @@ def ranked(groups, visits, unique, rare, top: int, name) -> list[dict]:
         reasons,
         key=lambda s: (
             -reasons[s]["copies"],
+            -reasons[s]["near_copies"],
             -reasons[s]["rare_codes"],
             -len(reasons[s]["unique_at"]),
             -reasons[s]["repeated_visits"],

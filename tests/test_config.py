@@ -141,6 +141,8 @@ def test_the_gates_alpha_is_spent_exactly_over_the_tests_that_fail_on_a_p_value(
     levels = {t: risk.fail_alpha(t) for t in FAILS_ON_A_P_VALUE}
     assert sum(levels.values()) == pytest.approx(0.1)
     assert levels["T5"] == pytest.approx(0.1 * share)
-    assert levels["T1"] == levels["T2"] == levels["T3"] == levels["T4"] == pytest.approx(0.1 * (1 - share) / 4)
+    assert (
+        levels["T1"] == levels["T2"] == levels["T3"] == levels["T4"] == pytest.approx(0.1 * (1 - share) / 4)
+    )
     with pytest.raises(ValueError):
         risk.fail_alpha("T6")

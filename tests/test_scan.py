@@ -5,10 +5,13 @@ gate's exit codes, and bad input in one line."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
+import meds
 import polars as pl
 import pytest
 
@@ -57,6 +60,7 @@ def test_one_group_per_repeated_canary_of_its_size(cohort: Path, tmp_path: Path)
     assert {frozenset(g["members"]) for g in groups} == expected  # recall 1.0, nothing else
     assert sorted(g["size"] for g in groups) == sorted(r for r in REPETITIONS for _ in range(2) if r > 1)
     assert all(g["identical_times"] for g in groups)
+    assert scan["near_copies"]["pairs"] == []  # exact copies are not near copies, nor unrelated patients
     assert scan["level"] == "high"
     top = scan["subjects_at_risk"][0]
     assert top["copies"] == 50 and len(top["subject"]) == 16
@@ -96,3 +100,46 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and "MEDS dataset" in lines[0]
     assert not (tmp_path / "scan").exists()
+
+
+def test_a_near_copy_with_a_code_dropped_and_dates_shifted_is_found(cohort: Path, tmp_path: Path) -> None:
+    """A seen-once training patient re-registered: one code dropped, every date 400 days later,
+    under a new subject id. The scan pairs the two with their similarity; the exact groups stay."""
+    data = tmp_path / "meds"
+    shutil.copytree(cohort, data)
+    truth = pl.read_parquet(cohort / "ground_truth.parquet")
+    once = truth.filter((pl.col("canary_repetitions") <= 1) & pl.col("copy_of").is_null())["subject_id"]
+    splits = pl.read_parquet(data / "metadata" / "subject_splits.parquet")
+    train = set(splits.filter(pl.col("split") == "train")["subject_id"].to_list())
+    original = next(s for s in once.to_list() if s in train)
+    rows = pl.read_parquet(data / "data" / "train" / "*.parquet").filter(pl.col("subject_id") == original)
+    timed = rows.filter(pl.col("time").is_not_null() & (pl.col("code") != meds.birth_code))
+    dropped = timed.row(timed.height // 2, named=True)
+    copy_id = int(splits["subject_id"].max()) + 1
+    indexed = rows.with_row_index()
+    drop_at = indexed.filter((pl.col("time") == dropped["time"]) & (pl.col("code") == dropped["code"]))[
+        "index"
+    ]
+    copy = (
+        indexed.filter(pl.col("index") != drop_at[0])
+        .drop("index")
+        .with_columns(
+            pl.lit(copy_id, dtype=pl.Int64).alias("subject_id"), pl.col("time") + timedelta(days=400)
+        )
+    )
+    copy.write_parquet(data / "data" / "train" / "near_copy.parquet")
+    pl.concat([splits, pl.DataFrame({"subject_id": [copy_id], "split": ["train"]})]).write_parquet(
+        data / "metadata" / "subject_splits.parquet"
+    )
+    done = _scan("--data", str(data), "--out", str(tmp_path / "scan"))
+    assert done.returncode == 0, done.stderr
+    scan = json.loads((tmp_path / "scan" / "scan.json").read_text())
+    salt = (tmp_path / "scan" / "salt.secret").read_text().strip()
+    pairs = scan["near_copies"]["pairs"]
+    assert [sorted(p["subjects"]) for p in pairs] == [
+        sorted(subject_hash(salt, s) for s in (original, copy_id))
+    ]
+    n = timed.height
+    assert pairs[0]["similarity"] == pytest.approx((n - 1) / n, abs=1e-4)
+    assert len(scan["repeated_records"]["groups"]) == sum(1 for r in REPETITIONS if r > 1) * 2
+    assert "1 pair(s)" in (tmp_path / "scan" / "scan.html").read_text()

@@ -13,6 +13,9 @@ Scenarios:
 - `memorizing`: the validation cohort (canaries repeated 1×, 5×, 20×, 50× with their random plant
   within the generation horizon). The gate should say high.
 - `demo`: `memaudit demo`'s recipe at seed `index` (how often the demo's verdict is what it is).
+- `few_records`, `few_records_dp8`, `few_records_dp1`: a handful of records the data repeats (5 ×20,
+  5 ×50) among members seen once, trained plain and with DP-SGD at ε 8 and 1. The gate's false LOW
+  is measured here: low while the ground truth identifies a repeated record at 1% FPR.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class Scenario:
     synth: dict[str, Any]
     audit: dict[str, Any] = field(default_factory=dict)
     epochs: int = 12
+    train: dict[str, Any] = field(default_factory=dict)  # TrainConfig options of the audited model
 
 
 # the repeated runs measure the gate over trainings: the per-audit stability figure is left out
@@ -63,6 +67,30 @@ SCENARIOS = {
     ),
     "demo": Scenario("`memaudit demo`'s recipe", {"n_subjects": 2000}),
 }
+# a handful of records the data repeats among members seen once: where a gate reading an average
+# over all members says LOW while the repeated records leak (trained plain, and with DP-SGD)
+FEW_RECORDS = {"n_subjects": 1000, "canary_repetitions": (20, 50), "canaries_per_repetition": 5}
+FEW_RECORDS_AUDIT = {**LIGHT_AUDIT, "subjects_per_arm": None}
+SCENARIOS |= {
+    "few_records": Scenario(
+        "5 records written 20 times and 5 written 50 times among members seen once; trained plain",
+        FEW_RECORDS,
+        FEW_RECORDS_AUDIT,
+    ),
+    "few_records_dp8": Scenario(
+        "few_records trained with DP-SGD at epsilon 8",
+        FEW_RECORDS,
+        FEW_RECORDS_AUDIT,
+        train={"dp_epsilon": 8.0},
+    ),
+    "few_records_dp1": Scenario(
+        "few_records trained with DP-SGD at epsilon 1",
+        FEW_RECORDS,
+        FEW_RECORDS_AUDIT,
+        train={"dp_epsilon": 1.0},
+    ),
+}
+TRUTH_FPR = 0.01  # a repeated record is identified when its score passes the non-members' 1% FPR threshold
 REFERENCE_HOLD_OUT = 0.5
 
 
@@ -103,7 +131,9 @@ def run_one(
     stage(
         "train",
         model / "config.json",
-        lambda: train_model(data, model, TrainConfig(epochs=spec.epochs, seed=index), progress=progress),
+        lambda: train_model(
+            data, model, TrainConfig(epochs=spec.epochs, seed=index, **spec.train), progress=progress
+        ),
     )
     stage(
         "reference",
@@ -111,7 +141,7 @@ def run_one(
         lambda: train_model(
             data,
             reference,
-            TrainConfig(epochs=spec.epochs, seed=index, hold_out=REFERENCE_HOLD_OUT),
+            TrainConfig(epochs=spec.epochs, seed=index, hold_out=REFERENCE_HOLD_OUT, **spec.train),
             progress=progress,
         ),
     )
@@ -150,10 +180,36 @@ def run_one(
             "gaps": gap_summary(placebo),
         },
         "power_by_repeats": validation["power_by_repeats"],
+        "repeated_records": repeated_truth(
+            report, pl.read_parquet(run_dir / "audit" / "subjects.parquet"), truth
+        ),
         "stability": report["risk"].get("stability"),
     }
     write_json(done, result)
     return result
+
+
+def repeated_truth(report: dict, subjects: pl.DataFrame, truth: pl.DataFrame) -> dict:
+    """What the repeated records truly leak, from the ground truth: how many of the audited
+    records that the data repeats (canaries written 2 times or more) pass the non-members' 1% FPR
+    threshold of the loss score (the plain attack, fixed in advance), beside what T4's arm said.
+    A run whose gate reads low while one is identified is a false LOW."""
+    rows = subjects.join(truth.select("subject", "canary_repetitions"), on="subject", how="left")
+    non = rows.filter(pl.col("arm") == "non_member")["t4_loss"].drop_nulls().to_numpy()
+    repeated = rows.filter((pl.col("arm") == "member") & (pl.col("canary_repetitions") >= 2))
+    threshold = float(np.quantile(non, 1 - TRUTH_FPR)) if non.size else float("inf")
+    identified = int((repeated["t4_loss"].drop_nulls().to_numpy() > threshold).sum())
+    arm = report["tests"]["T4"]["metrics"].get("repeated_records", {})
+    return {
+        "audited": repeated.height,
+        "identified_at_1pct_fpr": identified,
+        "non_members": int(non.size),
+        "arm_status": arm.get("status"),
+        "arm_outcome": arm.get("outcome"),
+        "arm_records": arm.get("n_records", 0),
+        "arm_line": arm.get("line"),
+        "false_low": report["risk"]["level"] == "low" and identified > 0,
+    }
 
 
 def gate_rule(report: dict) -> str:
@@ -324,8 +380,27 @@ def summarise(runs: list[dict]) -> dict:
             "t5_statuses": dict(Counter(r["placebo"]["t5_status"] for r in runs)),
             "t5_memorized_per_run": [r["placebo"]["t5_counts"].get("memorized", 0) for r in runs],
         },
+        **false_low(runs),
         "seconds_per_run_mean": float(np.mean(seconds)) if seconds else None,
         "seconds_total": float(np.sum(seconds)) if seconds else None,
+    }
+
+
+def false_low(runs: list[dict]) -> dict:
+    """The gate's other error: the share of runs reading low while a repeated record is identified
+    at 1% FPR by the ground truth (`repeated_truth`), with its interval; runs without the figure
+    (scenarios without repeated records, or measured before it) are not counted."""
+    scored = [r["repeated_records"] for r in runs if r.get("repeated_records")]
+    if not scored or not any(r["audited"] for r in scored):
+        return {}
+    lows = sum(r["false_low"] for r in scored)
+    leaking = sum(r["identified_at_1pct_fpr"] > 0 for r in scored)
+    return {
+        "false_low_share": _share(lows, len(scored)),
+        "runs_with_a_repeated_record_identified": _share(leaking, len(scored)),
+        "repeated_identified_per_run": [r["identified_at_1pct_fpr"] for r in scored],
+        "repeated_audited_per_run": [r["audited"] for r in scored],
+        "arm_outcomes": dict(Counter(r["arm_outcome"] for r in scored)),
     }
 
 

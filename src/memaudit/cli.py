@@ -477,8 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--scenario",
-        default="no_memorization,memorizing",
-        help="with --repeat: comma-separated among no_memorization, memorizing, demo",
+        default="seen_once,memorizing",
+        help="with --repeat: comma-separated among seen_once, memorizing, demo, few_records, "
+        "few_records_dp8, few_records_dp1",
     )
     p.add_argument(
         "--keep", action="store_true", help="with --repeat: keep each run's cohort, models and caches"

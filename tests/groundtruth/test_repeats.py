@@ -84,6 +84,26 @@ def test_the_summary_counts_runs_not_cases() -> None:
     assert s["decision_rules_compared"]["student_t_holm"]["runs_with_a_false_call"] == 2
 
 
+def test_the_false_low_share_counts_runs_reading_low_while_a_repeated_record_is_identified() -> None:
+    def leaking(index: int, risk: str, identified: int) -> dict:
+        run = _run(index, "pass", risk, [])
+        run["repeated_records"] = {
+            "audited": 10,
+            "identified_at_1pct_fpr": identified,
+            "arm_outcome": "pass" if risk == "low" else "fail",
+            "false_low": risk == "low" and identified > 0,
+        }
+        return run
+
+    runs = [leaking(0, "low", 3), leaking(1, "high", 8), leaking(2, "low", 0), leaking(3, "medium", 1)]
+    s = summarise(runs)
+    assert s["false_low_share"]["k"] == 1 and s["false_low_share"]["n"] == 4
+    lo, hi = s["false_low_share"]["ci95"]
+    assert lo < 0.25 < hi
+    assert s["runs_with_a_repeated_record_identified"]["k"] == 3
+    assert "false_low_share" not in summarise([_run(0, "pass", "low", [])])  # no repeated record, no figure
+
+
 @pytest.mark.slow  # trains two models per run
 def test_repeats_train_independent_models_resume_and_write_repeats_json(tmp_path: Path) -> None:
     first = repeat(tmp_path, 1, ["tiny"], catalogue=TINY)
@@ -103,10 +123,14 @@ def test_repeats_train_independent_models_resume_and_write_repeats_json(tmp_path
     assert runs[0]["power_by_repeats"] != runs[1]["power_by_repeats"] or runs[0]["t5"] != runs[1]["t5"]
     assert json.loads((tmp_path / "repeats.json").read_text()) == second
     assert all(r["placebo"]["t5_counts"].get("memorized", 0) == 0 for r in runs)
+    # 8 records written 20 times: each run says what they truly leak, and what T4's arm made of them
+    assert all(r["repeated_records"]["audited"] == 8 for r in runs)
+    assert all(r["repeated_records"]["arm_records"] == 8 for r in runs)
+    assert "false_low_share" in s
 
 
 def test_an_unknown_scenario_is_refused_in_one_line(tmp_path: Path) -> None:
     from memaudit.errors import UserInputError
 
-    with pytest.raises(UserInputError, match="no_memorization"):
+    with pytest.raises(UserInputError, match="seen_once"):
         repeat(tmp_path, 1, ["nothing"])

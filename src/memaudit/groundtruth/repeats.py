@@ -8,8 +8,10 @@ scores both against the planted truth. Runs live in `DIR/<scenario>/run_<index>/
 the run it was in. `DIR/repeats.json` is recomputed from every finished run each time.
 
 Scenarios:
-- `no_memorization`: every member seen once, conditions planted by pattern only (no canary, no
-  random plant). Nothing is memorized, so a T5 fail is a false FAIL of the gate.
+- `seen_once`: every member seen once, conditions planted by pattern only (no canary, no random
+  plant). Nothing is repeated; what T5 calls memorized here is what training on a patient seen
+  once per epoch did (Feldman's long tail), true or not only against counterfactual truth. The
+  false FAILs of the gate are counted in its placebo audits (both arms unseen by both models).
 - `memorizing`: the validation cohort (canaries repeated 1×, 5×, 20×, 50× with their random plant
   within the generation horizon). The gate should say high.
 - `demo`: `memaudit demo`'s recipe at seed `index` (how often the demo's verdict is what it is).
@@ -55,8 +57,8 @@ LIGHT_AUDIT = {
     "statistics": {"stability_resamples": 0},
 }
 SCENARIOS = {
-    "no_memorization": Scenario(
-        "every member seen once, conditions planted by pattern only: nothing to memorize",
+    "seen_once": Scenario(
+        "every member seen once, conditions planted by pattern only: nothing repeated",
         {"n_subjects": 1000, "canaries_per_repetition": 0, "random_plant_rate": 0.0},
         LIGHT_AUDIT,
     ),

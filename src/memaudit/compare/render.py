@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import jinja2
+from ..templating import template_environment
 
-ENVIRONMENT = jinja2.Environment(
-    loader=jinja2.PackageLoader("memaudit.compare", "templates"),
-    autoescape=jinja2.select_autoescape(["html"]),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+ENVIRONMENT = template_environment("memaudit.compare")
 
 
 def render_compare_html(comparison: dict) -> str:

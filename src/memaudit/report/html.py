@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jinja2
 from markupsafe import Markup
 
 from ..atomic import write_text
 from ..audits.registry import method_texts
+from ..templating import template_environment
 from . import svg
 from .json_report import gate_sentence
 
@@ -36,35 +36,13 @@ BUILT_IN_TESTS = ("T1", "T2", "T3", "T4", "T5", "T6")  # their findings are draw
 PROFILE_FIGURES = 12  # T5 perturbation profiles drawn; the rest are in report.json
 
 
-def _fmt(v: object, pct: bool = False) -> object:
-    """A metric for a table cell: floats to three decimals (or a percentage), None as a dash."""
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.1%}" if pct else f"{v:.3f}"
-    return v
-
-
-def _percent(v: float, digits: int = 1) -> str:
-    return f"{v:.{digits}%}"
-
-
 def _shares(by: dict) -> str:
     """{"medium": 0.9, "low": 0.1} as "medium 90%, low 10%"."""
     return ", ".join(f"{k} {v:.0%}" for k, v in by.items())
 
 
-ENVIRONMENT = jinja2.Environment(
-    loader=jinja2.PackageLoader("memaudit.report", "templates"),
-    autoescape=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    undefined=jinja2.ChainableUndefined,
-    keep_trailing_newline=False,
-)
+ENVIRONMENT = template_environment("memaudit.report")
 ENVIRONMENT.filters.update(
-    fmt=_fmt,
-    percent=_percent,
     shares=_shares,
     gate_sentence=gate_sentence,
     capitalize_first=lambda text: text[:1].upper() + text[1:],

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import jinja2
+from ..templating import template_environment
 
-ENVIRONMENT = jinja2.Environment(
-    loader=jinja2.PackageLoader("memaudit.scan", "templates"),
-    autoescape=jinja2.select_autoescape(["html", "j2"]),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+ENVIRONMENT = template_environment("memaudit.scan")
 
 
 def render_scan_html(scan: dict) -> str:

@@ -8,6 +8,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from .errors import UserInputError
 from .rundir import writable_location, write_error
@@ -24,6 +25,22 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}; pass a positive number")
     return value
+
+
+def _in_unit_interval(low_open: bool, high_open: bool) -> Callable[[str], float]:
+    """An argparse type: a number in [0, 1] with the ends open as asked."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if (value <= 0 if low_open else value < 0) or (value >= 1 if high_open else value > 1):
+            ends = f"{'(' if low_open else '['}0, 1{')' if high_open else ']'}"
+            raise argparse.ArgumentTypeError(f"expected a number in {ends}, got {value}")
+        return value
+
+    return parse
 
 
 def _similarity(text: str) -> float:
@@ -130,7 +147,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from .pipeline import audit
 
     out = writable_location(Path(args.out))
-    _, code = audit(
+    if (args.mlflow_model is None) != (args.mlflow_model_version is None):
+        raise UserInputError(
+            "--mlflow-model and --mlflow-model-version together",
+            "only one of them",
+            "name the registered model and its version",
+        )
+    report, code = audit(
         Path(args.data),
         _source(args),
         out,
@@ -140,7 +163,25 @@ def cmd_audit(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         accept_incomplete=args.accept_incomplete,
     )
+    if args.mlflow:
+        from .release.mlflow_log import log_audit
+
+        run_id = log_audit(out, report, args.mlflow_run_id, args.mlflow_model, args.mlflow_model_version)
+        print(f"logged the audit to MLflow run {run_id}")
     return code
+
+
+def cmd_card(args: argparse.Namespace) -> int:
+    from .release.card import write_card
+
+    path = write_card(
+        Path(args.run_dir),
+        Path(args.model_card) if args.model_card else None,
+        Path(args.out) if args.out else None,
+        args.model_name,
+    )
+    print(f"wrote the privacy section and results of {args.run_dir} into {path}")
+    return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -313,8 +354,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Bad arguments get one line on stderr and exit 2, like every other bad input (no usage block:
+    `--help` shows it)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="memaudit", description=__doc__)
+    parser = OneLineParser(prog="memaudit", description=__doc__)
     parser.add_argument("--version", action="version", version=f"memaudit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -454,6 +503,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--ray-address", help="with --backend ray: join this Ray cluster (default: start a local one)"
     )
+    p.add_argument(
+        "--mlflow",
+        action="store_true",
+        help="log the audit to MLflow at MLFLOW_TRACKING_URI (memaudit[mlflow]): params, metrics, "
+        "report.json and report.html, tag memaudit.risk",
+    )
+    p.add_argument(
+        "--mlflow-run-id", help="with --mlflow: log to this run (default: the active run or a new one)"
+    )
+    p.add_argument("--mlflow-model", help="with --mlflow: tag this registered model's version too")
+    p.add_argument("--mlflow-model-version", help="with --mlflow-model: the version to tag")
+
+    p = add("card", cmd_card, "write the audit's verdict into a Hugging Face model card")
+    p.add_argument("run_dir", help="a finished audit run directory")
+    p.add_argument(
+        "--model-card", help="an existing model card (README.md) to update; its other sections stay"
+    )
+    p.add_argument("--out", help="where to write (default: the --model-card file, else RUN/model_card.md)")
+    p.add_argument("--model-name", help="the model's name in model-index (default: the card's, else 'model')")
 
     p = add("prompts", cmd_prompts, "export the audit's prompts for a model that runs elsewhere")
     p.add_argument("--data", required=True, help="MEDS dataset directory")
@@ -521,8 +589,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_b", help="the run directory compared with it (e.g. the release candidate)")
     p.add_argument("--out", default="compare_run", help="output directory (default compare_run)")
     p.add_argument("--data", help="the MEDS cohort both audited: pairs the subjects both runs audited")
-    p.add_argument("--alpha", type=float, default=0.05, help="family-wise error of the regression gate")
-    p.add_argument("--margin", type=float, default=0.05, help="the worsening (AUROC or gap) the gate acts on")
+    p.add_argument(
+        "--alpha",
+        type=_in_unit_interval(True, True),
+        default=0.05,
+        help="family-wise error of the regression gate, in (0, 1)",
+    )
+    p.add_argument(
+        "--margin",
+        type=_in_unit_interval(False, True),
+        default=0.05,
+        help="the worsening (AUROC or gap) the gate acts on, in [0, 1)",
+    )
     p.add_argument("--fail-on-regression", action="store_true", help="exit 3 when B is significantly worse")
 
     p = add("report", cmd_report, "re-render report.html from a run directory's report.json")

@@ -49,6 +49,9 @@ class Audit:
         False  # its prompts depend on earlier results (needs an adaptive adapter)
     )
     method: ClassVar[str] = ""  # what the test measures and how it judges, for the report's Methods
+    # the version of the test's decision rule, in report.json: bumped whenever the rule changes, so
+    # two reports are comparable test by test or known not to be (`memaudit compare` refuses them)
+    version: ClassVar[str] = "1"
 
     def coverage(self, ctx: AuditContext) -> Coverage:
         """What the test has to work on in this cohort, known before any model call."""
@@ -114,6 +117,11 @@ def registered() -> list[Audit]:
         importlib.import_module(f"{__package__}.{module}")
     _load_installed()
     return [_REGISTRY[name]() for name in sorted(_REGISTRY)]
+
+
+def versions() -> dict[str, str]:
+    """Each registered test's version, by name."""
+    return {audit.name: audit.version for audit in registered()}
 
 
 def method_texts() -> dict[str, str]:

@@ -348,6 +348,7 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
 @register
 class MembershipAudit(Audit):
     name, title, method = NAME, TITLE, METHOD
+    version = "2"  # 2: every record scored, the repeated-record arm and low-FPR operating points decide too
     needs = frozenset({SCORE})
 
     def coverage(self, ctx: AuditContext) -> Coverage:

@@ -22,13 +22,16 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import jsonschema
 import polars as pl
 
 from ..audits.stats import holm
 from ..cohort.meds_reader import MedsDataset
 from ..errors import UserInputError
 from ..report.privacy import subject_hash
+from ..report.schema import validate_report
 from ..rundir import SALT_FILE, RunDir
+from ..tables import first_line
 from ..version import __version__
 from .measures import difference, measures
 
@@ -53,7 +56,17 @@ def _read_run(path: Path) -> tuple[dict, pl.DataFrame, str]:
             "pass directories written by memaudit audit",
         )
     salt = salt_file.read_text().strip() if salt_file.is_file() else ""
-    return json.loads(report_file.read_text()), pl.read_parquet(subjects_file), salt
+    try:
+        report = json.loads(report_file.read_text())
+        validate_report(report)
+        subjects = pl.read_parquet(subjects_file)
+    except (ValueError, jsonschema.ValidationError, pl.exceptions.PolarsError) as e:
+        raise UserInputError(
+            "an audit run directory whose report.json and subjects.parquet memaudit audit wrote",
+            f"{path}: {(e.message if isinstance(e, jsonschema.ValidationError) else first_line(e))[:200]}",
+            "rerun memaudit audit into that directory",
+        ) from None
+    return report, subjects, salt
 
 
 def _settings(report: dict) -> dict:
@@ -68,6 +81,14 @@ def check_comparable(a: dict, b: dict) -> None:
             "two audits of the same cohort",
             f"data fingerprints {a['inputs']['data']} and {b['inputs']['data']}",
             "audit both models on the same MEDS cohort",
+        )
+    va, vb = ({name: t.get("version", "unversioned") for name, t in r["tests"].items()} for r in (a, b))
+    changed = sorted(n for n in set(va) & set(vb) if va[n] != vb[n])
+    if changed:
+        raise UserInputError(
+            "two audits whose tests decide by the same rules",
+            "different versions of " + ", ".join(f"{n} ({va[n]} and {vb[n]})" for n in changed),
+            "rerun the older audit with this memaudit version",
         )
     sa, sb = _settings(a), _settings(b)
     differing = sorted(k for k in set(sa) | set(sb) if sa.get(k) != sb.get(k))

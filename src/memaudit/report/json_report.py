@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ..audits.registry import versions
 from ..audits.result import FAIL, NOT_TESTED, SKIPPED, WARN
 from ..audits.runner import AuditOutcome
 from ..config import AuditConfig
@@ -17,7 +18,7 @@ from ..config.sections import FAILS_ON_A_P_VALUE, Risk
 from ..version import __version__
 from .privacy import subject_hash
 
-SCHEMA_VERSION = "1.5.0"  # 1.5: risk.gate (the gate's alpha and its split over the tests)
+SCHEMA_VERSION = "1.6.0"  # 1.6: each test's version; T4's population and repeated-record arm
 
 
 def _clean(obj: Any, salt: str) -> Any:
@@ -188,9 +189,11 @@ def build_report(
         for s, why in r.flags.items():
             flagged.setdefault(s, []).extend(why)
     tests = {}
+    version_of = versions()
     for name, r in outcome.results.items():
         tests[name] = {
             "title": r.title,
+            "version": version_of.get(name, "unknown"),
             "status": r.status,
             "summary": r.summary,
             "metrics": _clean(r.metrics, salt),

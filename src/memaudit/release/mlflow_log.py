@@ -1,0 +1,117 @@
+"""`memaudit audit ... --mlflow`: the audit recorded where teams promote models (extra
+`memaudit[mlflow]`: mlflow-skinny with SQLAlchemy and alembic, enough for a SQL-backed tracking
+store and the model registry).
+
+Logged to the active MLflow run, or the run `run_id` names, at MLFLOW_TRACKING_URI:
+- params: the config's hash, the seed, the tiers, memaudit's version;
+- metrics: each test's status as a number (STATUS_VALUE), T4's AUROC and TPR at each FPR, the
+  repeated-record arm's TPR, T2's largest AUROC gap, T5's verdict counts, the risk level;
+- artifacts: report.json and report.html (never the caches or salt.secret);
+- the tag `memaudit.risk` (and `memaudit.complete`), also on a registered model version when one
+  is named, so that a promotion rule can read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserInputError
+from ..tables import first_line
+from .card import LEVEL_VALUE
+
+STATUS_VALUE = {"pass": 0, "warn": 1, "fail": 2, "skipped": -1, "not_tested": -1}
+ARTIFACTS = ("report.json", "report.html")
+
+
+def audit_metrics(report: Mapping[str, Any]) -> dict[str, float]:
+    """The numbers a registry shows beside the model version."""
+    out: dict[str, float] = {"memaudit.risk_level": LEVEL_VALUE[report["risk"]["level"]]}
+    for name, t in report["tests"].items():
+        out[f"memaudit.{name}.status"] = STATUS_VALUE[t["status"]]
+    t4 = report["tests"]["T4"]["metrics"]
+    if t4.get("decision"):
+        out["memaudit.T4.auroc"] = t4["decision"]["auroc"]
+        for point in t4["decision"]["tpr_at_fpr"]:
+            if point["status"] == "ok":
+                out[f"memaudit.T4.tpr_at_fpr_{point['fpr']:g}"] = point["tpr"]
+    arm = t4.get("repeated_records") or {}
+    out["memaudit.T4.repeated_records"] = arm.get("n_records", 0)
+    if arm.get("decision"):
+        point = arm["decision"]["point"]
+        out[f"memaudit.T4.repeated_records_tpr_at_fpr_{point['fpr']:g}"] = point["tpr"]
+    gaps = [
+        entry["auroc_gap"]
+        for group in (report["tests"]["T2"]["metrics"].get("by_group") or {}).values()
+        for entry in (group.get("by_tier") or {}).values()
+        if entry.get("auroc_gap") is not None
+    ]
+    if gaps:
+        out["memaudit.T2.largest_auroc_gap"] = max(gaps)
+    for verdict, n in (report["tests"]["T5"]["metrics"].get("counts") or {}).items():
+        out[f"memaudit.T5.{verdict}"] = n
+    return {k: float(v) for k, v in out.items()}
+
+
+def audit_params(report: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        "memaudit.config_hash": report["inputs"]["config"],
+        "memaudit.seed": str(report["seed"]),
+        "memaudit.tiers": ",".join(report["config"].get("tiers", [])),
+        "memaudit.version": report["memaudit_version"],
+    }
+
+
+def log_audit(
+    run_dir: Path,
+    report: Mapping[str, Any],
+    run_id: str | None = None,
+    model: str | None = None,
+    model_version: str | None = None,
+) -> str:
+    """Log the audit (module docstring); returns the MLflow run id. A tracking store that cannot
+    be reached, or a model version that does not exist, is one UserInputError; the audit's own
+    outputs are written before this is called."""
+    try:
+        import mlflow
+        from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
+    except ImportError:
+        raise UserInputError(
+            "MLflow installed for --mlflow", "no mlflow module", "pip install 'memaudit[mlflow]'"
+        ) from None
+    tags = {"memaudit.risk": report["risk"]["level"], "memaudit.complete": str(report["risk"]["complete"])}
+    try:
+        active = mlflow.active_run()
+        if run_id is None and active is not None:
+            run_id = active.info.run_id
+        with mlflow.start_run(
+            run_id=run_id, nested=active is not None and run_id != active.info.run_id
+        ) as run:
+            mlflow.log_params(audit_params(report))
+            mlflow.log_metrics(audit_metrics(report))
+            mlflow.set_tags(tags)
+            for name in ARTIFACTS:
+                if (Path(run_dir) / name).is_file():
+                    mlflow.log_artifact(str(Path(run_dir) / name), artifact_path="memaudit")
+            logged = run.info.run_id
+        if model is not None:
+            client = MlflowClient()
+            for key, value in tags.items():
+                client.set_model_version_tag(model, model_version, key, value)
+            client.set_model_version_tag(model, model_version, "memaudit.run_id", logged)
+    except MlflowException as e:
+        raise UserInputError(
+            "a reachable MLflow tracking store (MLFLOW_TRACKING_URI) and, with --mlflow-model, an existing "
+            "registered model version",
+            first_line(e)[:200],
+            f"check the tracking URI and the model name and version; the audit's outputs are in {run_dir}",
+        ) from None
+    except OSError as e:
+        raise UserInputError(
+            "a reachable MLflow tracking store (MLFLOW_TRACKING_URI)",
+            first_line(e)[:200],
+            f"check the tracking URI; the audit's outputs are in {run_dir}",
+        ) from None
+    return logged

@@ -4,6 +4,7 @@ each built once per test session. Fixtures that train a model are marked `slow` 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -29,10 +30,15 @@ TINY_AUDIT = {
 }
 
 
-def _memaudit_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    """`python -m memaudit.cli ARGS` in a fresh process, as a user runs it: exit code, stdout, stderr."""
+def _memaudit_cli(*args: str, timeout: int = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`python -m memaudit.cli ARGS` in a fresh process, as a user runs it: exit code, stdout, stderr
+    (`env`: variables set on top of this process's environment)."""
     return subprocess.run(
-        [sys.executable, "-m", "memaudit.cli", *args], capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "memaudit.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -101,6 +107,7 @@ def tiny_outcome(cohort_dir: Path, model_dir: Path, tmp_path_factory: pytest.Tem
 
 SLOW_FIXTURES = {
     "model_dir",
+    "release_run",
     "tiny_outcome",
     "foreign",
     "validation",

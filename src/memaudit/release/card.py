@@ -74,7 +74,6 @@ def eval_results(report: Mapping[str, Any], model_name: str) -> list[EvalResult]
         "dataset_name": f"MEDS cohort {report['inputs']['data'][:12]}",
         "task_type": TASK,
         "task_name": "memaudit",
-        "source_name": "memaudit",
     }
     out = [
         EvalResult(
@@ -221,7 +220,7 @@ def updated_card(existing: str | None, report: Mapping[str, Any], model_name: st
         card = (
             ModelCard(existing)
             if existing is not None
-            else ModelCard(f"---\n---\n\n# {model_name or 'Model'}\n")
+            else ModelCard(f"---\ntags: [memaudit]\n---\n\n# {model_name or 'Model'}\n")
         )
     except ValueError as e:
         raise UserInputError(

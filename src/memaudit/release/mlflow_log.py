@@ -13,6 +13,7 @@ Logged to the active MLflow run, or the run `run_id` names, at MLFLOW_TRACKING_U
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,9 @@ def log_audit(
             "MLflow installed for --mlflow", "no mlflow module", "pip install 'memaudit[mlflow]'"
         ) from None
     tags = {"memaudit.risk": report["risk"]["level"], "memaudit.complete": str(report["risk"]["complete"])}
+    # a tracking server that does not answer is reported at once, not after minutes of retries
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     try:
         active = mlflow.active_run()
         if run_id is None and active is not None:

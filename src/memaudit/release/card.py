@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..atomic import write_text
@@ -222,7 +223,7 @@ def updated_card(existing: str | None, report: Mapping[str, Any], model_name: st
             if existing is not None
             else ModelCard(f"---\ntags: [memaudit]\n---\n\n# {model_name or 'Model'}\n")
         )
-    except ValueError as e:
+    except (ValueError, yaml.YAMLError) as e:
         raise UserInputError(
             "a model card (markdown with YAML front matter between --- lines)",
             first_line(e)[:200],

@@ -317,6 +317,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(format_repeats(result))
         print(f"wrote {out / 'repeats.json'}")
         return EXIT_OK
+    if args.truth_models:
+        from .groundtruth.truth_models import measure
+
+        if not args.data or not args.run:
+            raise UserInputError(
+                "--data and --run with --truth-models",
+                "missing arguments",
+                "pass the synthetic cohort and the finished audit run (with a reference model)",
+            )
+        truth = measure(Path(args.run), Path(args.data), args.truth_models, epochs=args.truth_epochs)
+        precision = truth["t5_precision"]
+        print(
+            f"T5 memorized calls labelled memorized by {args.truth_models} half-models: "
+            f"{precision['k']} of {precision['n']} (labels: {truth['labels_of_memorized_calls']}); "
+            f"wrote {Path(args.run) / 'truth' / 'truth.json'}"
+        )
+        return EXIT_OK
     if args.quick:
         result = quick(
             writable_location(Path(args.out or "validation_run")),
@@ -551,6 +568,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--keep", action="store_true", help="with --repeat: keep each run's cohort, models and caches"
+    )
+    p.add_argument(
+        "--truth-models",
+        type=_positive_int,
+        help="with --data and --run: train K models on complementary halves of the member records and "
+        "label each T5 case memorized or not by what training on the record changed (RUN/truth/truth.json)",
+    )
+    p.add_argument(
+        "--truth-epochs",
+        type=_positive_int,
+        default=12,
+        help="with --truth-models: the audited model's epochs",
     )
     p.add_argument(
         "--no-information",

@@ -44,6 +44,8 @@ class TrainConfig:
     early_stopping_patience: int | None = None  # epochs without tuning-loss improvement; None = off
     architecture: str = "llama"  # llama | gpt2 | mamba | mamba2
     hold_out: float = 0.0  # share of members left out (seeded): a reference model that never saw them
+    hold_out_seed: int | None = None  # the seed of that draw (default: `seed`)
+    hold_out_complement: bool = False  # leave out the records the draw keeps instead (the other half)
     # safeguards (docs/safeguards.md): train on one copy of each repeated record (the scan's groups;
     # the ground truth's repetitions are not added either); codes held by fewer training patients
     # than min_code_subjects become the unknown token
@@ -141,21 +143,24 @@ UNSEEN_FILE = "unseen_members.parquet"  # the members a model trained with --hol
 
 
 def held_out_members(
-    member_ids: np.ndarray, share: float, seed: int, groups: list[list[int]] = ()
+    member_ids: np.ndarray, share: float, seed: int, groups: list[list[int]] = (), complement: bool = False
 ) -> list[int]:
     """A seeded `share` of the members' records, sorted: what a reference model is trained
     without. A repeated record (`groups`: memaudit scan's rule) is one record, its copies held out
-    together, so a held-out record is one the reference never saw under any id."""
+    together, so a held-out record is one the reference never saw under any id. `complement`:
+    the records the same draw keeps instead, so two models of one seed, one each way, split the
+    records between them (the counterfactual-truth half-models)."""
     if share <= 0:
         return []
     rng = np.random.default_rng([seed, 23])
     if not groups:
         size = round(share * member_ids.size)
-        return sorted(int(s) for s in rng.choice(member_ids, size=size, replace=False))
+        chosen = {int(s) for s in rng.choice(member_ids, size=size, replace=False)}
+        return sorted(int(s) for s in member_ids if (int(s) in chosen) != complement)
     in_group = {s for g in groups for s in g}
     records = sorted([list(g) for g in groups] + [[int(s)] for s in member_ids if int(s) not in in_group])
-    chosen = rng.choice(len(records), size=round(share * len(records)), replace=False)
-    return sorted(s for i in chosen for s in records[i])
+    chosen = set(rng.choice(len(records), size=round(share * len(records)), replace=False).tolist())
+    return sorted(s for i, record in enumerate(records) if (i in chosen) != complement for s in record)
 
 
 def _canary_repeats(data_dir: Path) -> dict[int, int]:
@@ -241,7 +246,8 @@ def train_model(data_dir: Path, out_dir: Path, cfg: TrainConfig, progress: bool 
     member_ids = ds.arm_ids(cfg.member_split)
     # memaudit scan's repeated records: held out together, and what --dedup drops
     groups = record_groups(ds.rows(member_ids), meds.birth_code) if cfg.hold_out > 0 or cfg.dedup else []
-    unseen = held_out_members(member_ids, cfg.hold_out, cfg.seed, groups)
+    draw = cfg.seed if cfg.hold_out_seed is None else cfg.hold_out_seed
+    unseen = held_out_members(member_ids, cfg.hold_out, draw, groups, cfg.hold_out_complement)
     trained_ids = sorted(set(member_ids.tolist()) - set(unseen))
     unseen_set = set(unseen)
     trained_groups = [g for g in groups if g[0] not in unseen_set]  # groups are held out whole

@@ -10,9 +10,9 @@ together), so each member record is in exactly K/2 of them.
 Every model is asked, for every case T5 judged, every null case and every ×20+ canary whose random
 plant lies within the generation horizon of a codes:K prompt: the share of `n_samples` samples at
 the case's prompt that contain the removed group, and the teacher-forced log-probability of the
-group's first true code after the prompt. Per case, cf = mean over the models that saw the record − mean over those
-that did not, with its standard error (the two sides' variances, Student t with K − 2 degrees of
-freedom for the 95% interval). Labels, on the share:
+group's first true code after the prompt. Per case, cf = mean over the models that saw the record
+− mean over those that did not, with its standard error (the two sides' variances, Student t with
+K − 2 degrees of freedom for the 95% interval). Labels, on the share:
 
 - memorized: the interval's lower end above 0 and cf ≥ MIN_SHARE (0.2);
 - not memorized: the interval's upper end below MIN_SHARE;

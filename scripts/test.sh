@@ -9,4 +9,4 @@ bash scripts/setup_cehrgpt.sh
 .venv/bin/ruff format --check src tests benchmarks examples
 .venv/bin/ruff check src tests benchmarks examples
 .venv/bin/lint-imports
-exec .venv/bin/python -m pytest -p no:cacheprovider "$@"
+exec .venv/bin/python -m pytest -p no:cacheprovider --durations=15 "$@"

@@ -1,11 +1,13 @@
 """The whole audit as one flow, used by the CLI, the Python API and validation alike:
 
     config = load_config(...)
-    adapter = build_adapter(ModelSource(model=...), config)
+    source = ModelSource(model=...)
+    adapter = build_adapter(source, config)
+    reference = build_reference(source, config)             # None without reference.model
     with RunDir.open(out) as run_dir:
-        ctx = prepare(dataset, config, adapter)
-        outcome = run(ctx, adapter, run_dir)
-        report = write(outcome, dataset, adapter, run_dir)
+        ctx = prepare(dataset, config, adapter, has_reference=reference is not None)
+        outcome = run(ctx, dataset, adapter, run_dir, reference)
+        report = write(outcome, dataset, adapter, run_dir, source)
 
 `audit(...)` does all of it and applies the release gate. The flow lives in `build.py` (adapters,
 context), `coverage.py` (what can be tested), `flow.py` (run, write, gate, audit, re-render),

@@ -11,9 +11,11 @@ REFERENCE_HOLD_OUT = 0.5  # the reference model is trained without half of the m
 
 
 def truth_of_cases(report: dict, ground_truth: pl.DataFrame, salt: str) -> list[str]:
-    """One line per T5 case: its verdict beside what the cohort planted (canary ×r and how the
-    group was planted: at random, which only memorization explains, or by pattern, which any model
-    can infer)."""
+    """One line per T5 case: its verdict and the two models' shares of samples with the group
+    ("reference 0.09, audited 0.80") beside what the cohort planted (canary ×r and how the group
+    was planted: at random, or by pattern). The planting label is how the generator wrote the
+    timeline, not the truth about a training: a pattern plant the audited model regenerates far
+    beyond the reference is memorized too (`memaudit validate --truth-models` measures that)."""
     from ..report.privacy import subject_hash
 
     truth = {}
@@ -25,8 +27,14 @@ def truth_of_cases(report: dict, ground_truth: pl.DataFrame, salt: str) -> list[
         repeats, planted = truth.get(case["subject"], (0, {}))
         kind = planted.get(case["group"], "not planted")
         who = f"canary ×{repeats}" if repeats else "member seen once"
+        shares = (
+            f"reference {case['p_reference']:.2f}, audited {case['p_audited']:.2f}"
+            if case.get("p_reference") is not None
+            else "no reference share"
+        )
         lines.append(
-            f"  {case['subject']} {case['group']}@{case['tier']}: {case['verdict']:<15} truth: {who}, {kind}"
+            f"  {case['subject']} {case['group']}@{case['tier']}: {case['verdict']:<15} {shares:<32} "
+            f"planted: {who}, {kind}"
         )
     return lines
 

@@ -60,8 +60,9 @@ def test_the_budget_goes_first_to_flags_the_prompt_does_not_explain(tiny_outcome
     group = max(ctx.config.sensitive_groups, key=lambda g: sum(ctx.labels(g).values()))
     linked = ctx.linked_codes(group)
     prompts = ctx.prompts["codes:10"]
-    explained = next(s for s in ctx.members if s in prompts and set(prompts[s].codes) & linked)
-    unexplained = next(s for s in ctx.members if s in prompts and not set(prompts[s].codes) & linked)
+    once = [s for s in ctx.members if s in prompts and s not in ctx.cohort.repeated]
+    explained = next(s for s in once if set(prompts[s].codes) & linked)
+    unexplained = next(s for s in once if not set(prompts[s].codes) & linked)
     # the explained flag is the more extreme one, and still comes second
     flagged = [
         FlaggedCase(explained, group, "codes:10", 1.0),
@@ -69,6 +70,12 @@ def test_the_budget_goes_first_to_flags_the_prompt_does_not_explain(tiny_outcome
     ]
     chosen = t5m.cases(ctx, flagged, tiny_outcome.results["T2"].handoff)
     assert [c.subject_id for c in chosen] == [unexplained, explained]
+    # a record the data repeats is judged first, whatever the budget
+    repeated = [s for s in ctx.members if s in prompts and s in ctx.cohort.repeated]
+    assert len(repeated) > ctx.config.t5.max_cases
+    many = [FlaggedCase(s, group, "codes:10", 0.5) for s in repeated] + flagged
+    chosen = t5m.cases(ctx, many, tiny_outcome.results["T2"].handoff)
+    assert sorted(c.subject_id for c in chosen) == sorted(repeated)  # all of them, the budget spent
     # a member at 3 of 8 where non-members sit at 5% is more surprising than one at 8 of 8 where
     # they sit at 90%
     assert t5m.surprise(3 / 8, 0.05, 8) < t5m.surprise(1.0, 0.9, 8)

@@ -11,9 +11,10 @@ threshold again was sampling noise: `not_replicated`). Then:
 - **without one**, the identifier-perturbation profile (audits/t5_perturbation.py), as
   description: a case whose answer drops when identifiers change warns, never fails.
 
-The case budget (`t5.max_cases`) goes to the groups in turn; within a group, flags whose prompt
-carries no code linked to the group (audits/clinical_links.py) come first, then the least
-explained by the non-members whose prompts carry the same evidence.
+Flags of the records the data repeats (T4's repeated-record arm) are judged first, all of them;
+the rest of the case budget (`t5.max_cases`) goes to the groups in turn; within a group, flags
+whose prompt carries no code linked to the group (audits/clinical_links.py) come first, then the
+least explained by the non-members whose prompts carry the same evidence.
 """
 
 from __future__ import annotations
@@ -106,12 +107,17 @@ def cases(ctx: AuditContext, flagged: Sequence[FlaggedCase], flags: SensitiveFla
             c.subject_id,
         ),
     )
+    # the records the data repeats (T4's repeated-record arm) are the likeliest to be memorized:
+    # every flag of theirs is judged, whatever the budget; the budget's rest goes to the others
+    repeated = [c for c in ranked if c.subject_id in ctx.cohort.repeated]
     by_group: dict[str, list[FlaggedCase]] = {}
     for c in ranked:
-        by_group.setdefault(c.group, []).append(c)
+        if c.subject_id not in ctx.cohort.repeated:
+            by_group.setdefault(c.group, []).append(c)
     # groups take turns, so a common condition cannot crowd the rare ones out of the budget
     turns = zip_longest(*(by_group[g] for g in sorted(by_group)))
-    return [c for rnd in turns for c in rnd if c is not None][: ctx.config.t5.max_cases]
+    rest = max(ctx.config.t5.max_cases - len(repeated), 0)
+    return repeated + [c for rnd in turns for c in rnd if c is not None][:rest]
 
 
 def null_cases(
@@ -378,6 +384,7 @@ def contrast_result(
 @register
 class MemorizationAudit(Audit):
     name, title, method = NAME, TITLE, METHOD
+    version = "2"  # 2: the repeated records' flags are judged first, beyond the case budget
     needs = frozenset({GENERATE})
     reads = ("T2",)
     asks_new_prompts = True
@@ -431,7 +438,10 @@ class MemorizationAudit(Audit):
         per_case = cfg.n_samples_original * (2 if ctx.has_reference else 1)
         if not ctx.has_reference:
             per_case += cfg.n_samples * (2 * cfg.age_steps + 2)
-        return (cfg.max_cases + cfg.n_null) * per_case
+        # a repeated record's flags are judged beyond the budget: at most one per group and tier
+        repeated = sum(s in ctx.cohort.repeated for s in ctx.members)
+        beyond = repeated * len(ctx.config.sensitive_groups) * len(ctx.prompts)
+        return (cfg.max_cases + beyond + cfg.n_null) * per_case
 
     def requests(self, ctx: AuditContext, earlier: Earlier) -> list[Request]:
         chosen, nulls, _ = self._selection(ctx, earlier)

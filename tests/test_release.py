@@ -130,7 +130,7 @@ def test_mlflow_logs_to_a_real_store_and_tags_the_registered_version(
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     client.create_registered_model("ehr-fm")
-    version = client.create_model_version("ehr-fm", source=str(model_dir)).version
+    version = str(client.create_model_version("ehr-fm", source=str(model_dir)).version)
     run = tmp_path / "run"
     shutil.copytree(release_run, run)  # the audit resumes from its cache: no new model call
     (tmp_path / "audit.yaml").write_text(json.dumps(OVERRIDES))

@@ -45,7 +45,9 @@ def run(
     context windows."""
     audits = audits if audits is not None else registered()
     covered = coverage(ctx, adapter, audits)
-    audited = [ctx.timelines[s].codes for s in sorted(ctx.members + ctx.non_members)]
+    # every sequence the audit sends whole: the sampled arms' and T4's population
+    everyone = set(ctx.members + ctx.non_members + ctx.scored_members + ctx.scored_non_members)
+    audited = [ctx.codes_of(s) for s in sorted(everyone)]
     optional(adapter, "learn")(sorted({c for codes in audited for c in codes}))
     caches = {AUDITED: CachedAdapter(adapter, run_dir.cache)}
     if reference is not None:

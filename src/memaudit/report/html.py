@@ -142,8 +142,8 @@ def _roc_figure(report: dict) -> dict | None:
     marks = [(o["fpr"], o["tpr"]) for o in decision["tpr_at_fpr"] if o["status"] == "ok"]
     return _figure(
         svg.log_roc(curves, marks, "T4 log-scale ROC"),
-        "Log-scale ROC of each score on every audited subject; circles mark the operating points of the "
-        "score that decides, judged on the subjects it was not chosen on.",
+        "Log-scale ROC of each score on every scored member record and non-member; circles mark the "
+        "operating points of the score that decides.",
     )
 
 

@@ -129,12 +129,14 @@ def test_mlflow_logs_to_a_real_store_and_tags_the_registered_version(
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    # artifacts under tmp_path (a SQLite store's default artifact root is ./mlruns, beside the caller)
+    client.create_experiment("release", artifact_location=(tmp_path / "artifacts").as_uri())
     client.create_registered_model("ehr-fm")
     version = str(client.create_model_version("ehr-fm", source=str(model_dir)).version)
     run = tmp_path / "run"
     shutil.copytree(release_run, run)  # the audit resumes from its cache: no new model call
     (tmp_path / "audit.yaml").write_text(json.dumps(OVERRIDES))
-    env = {"MLFLOW_TRACKING_URI": uri}
+    env = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_EXPERIMENT_NAME": "release"}
     done = memaudit_cli(
         "audit", "--quiet", "--data", str(cohort_dir), "--model", str(model_dir), "--out", str(run),
         "--config", str(tmp_path / "audit.yaml"), "--mlflow", "--mlflow-model", "ehr-fm",

@@ -153,6 +153,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
             "only one of them",
             "name the registered model and its version",
         )
+    if args.mlflow:
+        from .release.mlflow_log import require_mlflow
+
+        require_mlflow()
     report, code = audit(
         Path(args.data),
         _source(args),

@@ -64,6 +64,16 @@ def audit_params(report: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+def require_mlflow() -> None:
+    """Before a long audit: MLflow must be importable for --mlflow (memaudit[mlflow])."""
+    try:
+        import mlflow  # noqa: F401
+    except ImportError:
+        raise UserInputError(
+            "MLflow installed for --mlflow", "no mlflow module", "pip install 'memaudit[mlflow]'"
+        ) from None
+
+
 def log_audit(
     run_dir: Path,
     report: Mapping[str, Any],
@@ -74,14 +84,11 @@ def log_audit(
     """Log the audit (module docstring); returns the MLflow run id. A tracking store that cannot
     be reached, or a model version that does not exist, is one UserInputError; the audit's own
     outputs are written before this is called."""
-    try:
-        import mlflow
-        from mlflow import MlflowClient
-        from mlflow.exceptions import MlflowException
-    except ImportError:
-        raise UserInputError(
-            "MLflow installed for --mlflow", "no mlflow module", "pip install 'memaudit[mlflow]'"
-        ) from None
+    require_mlflow()
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
     tags = {"memaudit.risk": report["risk"]["level"], "memaudit.complete": str(report["risk"]["complete"])}
     # a tracking server that does not answer is reported at once, not after minutes of retries
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")

@@ -60,3 +60,22 @@ def test_holm_pays_for_judging_several_scores() -> None:
 
 def test_bands() -> None:
     assert [band_of(t) for t in (2, 4, 5, 19, 20, 50)] == ["2-4x", "2-4x", "5-19x", "5-19x", "20x+", "20x+"]
+
+
+def test_repeated_records_the_audit_could_not_judge_make_it_incomplete_not_low() -> None:
+    """Fewer non-members than any operating point needs: T4 passes on its AUROC, but the records
+    most at risk were not judged, so the level is incomplete and the report says why."""
+    from memaudit.audits.result import PASS, TestResult
+    from memaudit.audits.runner import AuditOutcome
+    from memaudit.report.json_report import level_of, not_tested
+
+    arm = repeated_arm({"loss": {0: 0.1, 1: 0.2, 2: 5.0}}, {2: 20}, {}, [0, 1], [0.1], 0.95, 0.01)
+    untested = [f"T4 repeated-record arm not tested: 1 records, {arm['reason']}"]
+    t4 = TestResult(
+        "T4", "Membership inference", PASS, "passes.", {"repeated_records": arm, "untested": untested}
+    )
+    outcome = AuditOutcome(context=None, results={"T4": t4})
+    assert level_of(outcome) == ("incomplete", False)
+    assert not_tested(outcome) == untested
+    judged = TestResult("T4", "Membership inference", PASS, "passes.", {"repeated_records": arm})
+    assert level_of(AuditOutcome(context=None, results={"T4": judged})) == ("low", True)

@@ -341,6 +341,10 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
         "every non-member at each operating point (exact hypergeometric p-value, Holm across the scores "
         "and points judged), failing at T4's share of the gate's alpha",
     }
+    if arm["status"] == "insufficient":  # the most exposed records, not judged: the audit is incomplete
+        metrics["untested"] = [
+            f"T4 repeated-record arm not tested: {arm['n_records']} records, {arm['reason']}"
+        ]
     handoff = OperatingPoint(primary, per_subject[f"t4_{primary}"], threshold)
     return TestResult(NAME, TITLE, status, summary, metrics, per_subject, handoff=handoff)
 

@@ -54,6 +54,8 @@ def not_tested(outcome: AuditOutcome) -> list[str]:
     out += [
         f"group {g['label']} not tested: {g['reason']}" for g in groups.values() if g["status"] != "tested"
     ]
+    # a part of a test that ran but could not judge what it was meant to (metrics["untested"])
+    out += [line for r in outcome.results.values() for line in r.metrics.get("untested", [])]
     return out
 
 
@@ -67,8 +69,10 @@ def level_of(outcome: AuditOutcome) -> tuple[str, bool]:
         statuses.add(FAIL)
     level = "high" if FAIL in statuses else "medium" if WARN in statuses else "low"
     groups = outcome.coverage.get("groups", {})
-    complete = not any(r.status in (SKIPPED, NOT_TESTED) for r in outcome.results.values()) and (
-        not groups or any(g["status"] == "tested" for g in groups.values())
+    complete = (
+        not any(r.status in (SKIPPED, NOT_TESTED) for r in outcome.results.values())
+        and not any(r.metrics.get("untested") for r in outcome.results.values())
+        and (not groups or any(g["status"] == "tested" for g in groups.values()))
     )
     return ("incomplete" if level == "low" and not complete else level), complete
 

@@ -157,28 +157,9 @@ def prepare(
             f"{overlap.size} subjects in both",
             "fix subject_splits.parquet: a subject in both arms invalidates the audit",
         )
-    repeated_note: dict = {"rule": config.splits.repeated_records}
-    record_copies: dict[int, tuple[int, ...]] = {}
-    repeated: dict[int, RepeatedRecord] = {}
-    if config.splits.repeated_records == "count_once":
-        birth = recipe.age.birth_code if recipe.age is not None else meds.birth_code
-        groups = record_groups(dataset.rows(np.concatenate([member_ids, non_member_ids])), birth)
-        kept_members, kept_non_members, record_copies, counts = collapse_copies(
-            member_ids.tolist(), non_member_ids.tolist(), groups
-        )
-        repeated = {s: RepeatedRecord(1 + len(c)) for s, c in record_copies.items()}
-        if config.splits.near_copy_similarity is not None:
-            kept_non_members, repeated, near = with_near_copies(
-                dataset.rows(np.asarray(kept_members + kept_non_members)),
-                birth,
-                config.splits.near_copy_similarity,
-                kept_members,
-                kept_non_members,
-                repeated,
-            )
-            counts.update(near)
-        member_ids, non_member_ids = np.asarray(kept_members), np.asarray(kept_non_members)
-        repeated_note.update(counts)
+    member_ids, non_member_ids, record_copies, repeated, repeated_note = count_records_once(
+        dataset, config, recipe, member_ids, non_member_ids
+    )
     rng = np.random.default_rng([config.seed, ARM_SAMPLING_STREAM])
     members = sample_arm(member_ids, config.subjects_per_arm, rng)
     non_members = sample_arm(non_member_ids, config.subjects_per_arm, rng)
@@ -308,6 +289,39 @@ def prepare(
         scored_codes,
         {s: repeated[s] for s in scored_members if s in repeated},
     )
+
+
+def count_records_once(
+    dataset: MedsDataset,
+    config: AuditConfig,
+    recipe: StreamRecipe,
+    member_ids: np.ndarray,
+    non_member_ids: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, dict[int, tuple[int, ...]], dict[int, RepeatedRecord], dict]:
+    """`splits.repeated_records: count_once`: each record the data holds under several subject ids
+    is one patient (`collapse_copies`), near copies linked (`with_near_copies`); returns the arms'
+    ids, each kept member's other ids holding its record, the members whose record is repeated and
+    what was found, by count. `keep`: the arms as they are."""
+    note: dict = {"rule": config.splits.repeated_records}
+    if config.splits.repeated_records != "count_once":
+        return member_ids, non_member_ids, {}, {}, note
+    birth = recipe.age.birth_code if recipe.age is not None else meds.birth_code
+    groups = record_groups(dataset.rows(np.concatenate([member_ids, non_member_ids])), birth)
+    members, non_members, record_copies, counts = collapse_copies(
+        member_ids.tolist(), non_member_ids.tolist(), groups
+    )
+    repeated = {s: RepeatedRecord(1 + len(c)) for s, c in record_copies.items()}
+    if config.splits.near_copy_similarity is not None:
+        non_members, repeated, near = with_near_copies(
+            dataset.rows(np.asarray(members + non_members)),
+            birth,
+            config.splits.near_copy_similarity,
+            members,
+            non_members,
+            repeated,
+        )
+        counts.update(near)
+    return np.asarray(members), np.asarray(non_members), record_copies, repeated, {**note, **counts}
 
 
 def with_near_copies(

@@ -14,7 +14,7 @@ from ..atomic import write_text
 from ..audits.registry import method_texts
 from ..templating import template_environment
 from . import svg
-from .json_report import gate_sentence
+from .json_report import gate_sentence, scored_sentence
 
 VERDICT_CLASS = {"memorized": "fail", "likely_memorized": "warn"}
 # the page's sections in order; a test's fragment is `tests/<name>.html.j2`
@@ -201,6 +201,7 @@ def render_html(report: dict) -> str:
         roc_figure=_roc_figure(report),
         profile_figures=_profile_figures(report),
         disparity_figure=_disparity_figure(report),
+        scored_sentence=scored_sentence(report),
     )
 
 

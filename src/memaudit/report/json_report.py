@@ -260,10 +260,26 @@ def subject_table(outcome: AuditOutcome, salt: str) -> pl.DataFrame:
     return pl.DataFrame(columns)
 
 
+def scored_sentence(report: dict) -> str:
+    """ ", T4 on every record: 1225 members and 587 non-members" where T4 scored more subjects than
+    the generation tests sampled; empty otherwise."""
+    population = (report["tests"].get("T4", {}).get("metrics") or {}).get("population") or {}
+    cohort = report["cohort"]
+    if (
+        population.get("members", 0) <= cohort["members"]
+        and population.get("non_members", 0) <= cohort["non_members"]
+    ):
+        return ""
+    return (
+        f"; T4 on every record: {population['members']} members and {population['non_members']} non-members"
+    )
+
+
 def markdown_summary(report: dict) -> str:
     lines = [
         f"## memaudit: risk {report['risk']['level'].upper()}",
-        f"{report['cohort']['members']} members vs {report['cohort']['non_members']} non-members",
+        f"{report['cohort']['members']} members vs {report['cohort']['non_members']} non-members"
+        + scored_sentence(report),
         "",
         "| test | status | summary |",
         "|---|---|---|",

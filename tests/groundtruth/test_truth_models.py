@@ -29,7 +29,7 @@ def test_each_record_is_in_exactly_half_of_the_models() -> None:
 
 def test_the_label_follows_the_interval() -> None:
     seen = np.array([True, False] * 8)
-    memorized = np.where(seen, 0.8, 0.1) + np.tile([0.02, -0.02], 8)
+    memorized = np.where(seen, 0.8, 0.1) + np.tile([0.02, -0.02, -0.02, 0.02], 4)  # spread on each side
     cf, se, low, high = counterfactual(memorized, seen)
     assert 0 < se < 0.05
     assert cf == pytest.approx(0.7, abs=0.05) and low > 0

@@ -188,7 +188,7 @@ def test_bad_input_is_one_line(cehrgpt: dict[str, Path], tmp_path: Path) -> None
         (own_dir, "import-cehrgpt"),
         (no_package, "cehrgpt package importable"),
         (other_stack, "model_type 'gpt2'"),
-        (wrong_cohort, "none of 8 sampled subjects"),
+        (wrong_cohort, "sampled subjects in it"),  # one code repeated: near copies, counted as such
     ):
         lines = done.stderr.strip().splitlines()
         assert done.returncode == 2 and len(lines) == 1 and says in lines[0], done.stderr[-2000:]

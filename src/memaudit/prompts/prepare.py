@@ -336,7 +336,9 @@ def with_near_copies(
     once: members linked by near copies are one record repeated, on their lowest id, `times` the sum
     of their copies; a non-member linked to a member record leaves its arm, as an exact copy does.
     Returns the non-members kept, the repeated member records and what was found, by count."""
-    pairs = near_copy_pairs(rows, birth_code, threshold)
+    # exact copies were counted once already: no two of these records share a code sequence, so
+    # the search need not hash the sequences again to leave identical ones out
+    pairs = near_copy_pairs(rows, birth_code, threshold, exclude_identical=False)
     linked = clusters(pairs)
     member_set = set(members)
     lowest: dict[int, float] = {}  # member -> the lowest similarity of a member pair it is in

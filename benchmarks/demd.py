@@ -22,7 +22,7 @@ import numpy as np
 import ot
 from scipy.optimize import linear_sum_assignment
 
-from memaudit.audits.demd import cost_matrix, elapsed_days, emd_uniform, horizon_demd_many
+from memaudit.audits.t1.demd import cost_matrix, elapsed_days, emd_uniform, horizon_demd_many
 
 GAP = "TIME//1-4w"
 

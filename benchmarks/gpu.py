@@ -29,7 +29,7 @@ import torch
 
 from memaudit import pipeline
 from memaudit.adapters.hf import HFAdapter
-from memaudit.audits.t2_sensitive import requests as t2_requests
+from memaudit.audits.t2.sensitive import requests as t2_requests
 from memaudit.cohort.meds_reader import MedsDataset
 from memaudit.config import load_config
 from memaudit.rundir import RunDir

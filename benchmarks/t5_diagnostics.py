@@ -29,9 +29,11 @@ from memaudit import pipeline
 from memaudit.adapters.cache import CachedAdapter
 from memaudit.adapters.dispatch import fulfil
 from memaudit.adapters.hf import HFAdapter
-from memaudit.audits import t1_trajectory, t2_sensitive, t5_memorization
-from memaudit.audits import t5_perturbation as t5
 from memaudit.audits.handoffs import FlaggedCase
+from memaudit.audits.t1 import trajectory as t1_trajectory
+from memaudit.audits.t2 import sensitive as t2_sensitive
+from memaudit.audits.t5 import cases as t5_cases
+from memaudit.audits.t5 import perturbation as t5
 from memaudit.cohort.meds_reader import MedsDataset
 from memaudit.config import load_config
 from memaudit.groundtruth.validate import QUICK_AUDIT
@@ -103,8 +105,8 @@ def main() -> None:
         responses.update(fulfil(more, cached, 2048, True))
     flags = t2_sensitive.run(ctx, responses).handoff
     t5.perturbations = with_exploratory
-    chosen = t5_memorization.cases(ctx, flags.flagged, flags)
-    nulls = t5_memorization.null_cases(ctx, flags.p_hat)
+    chosen = t5_cases.cases(ctx, flags.flagged, flags)
+    nulls = t5_cases.null_cases(ctx, flags.p_hat)
     candidates = t5.swap_candidates(ctx)
     wanted = []
     for c in chosen + nulls:

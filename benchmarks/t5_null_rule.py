@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from memaudit.audits.t5_contrast import verdicts
+from memaudit.audits.t5.decision import verdicts
 
 
 def rejudge(report: dict, *, min_fitted_null: int) -> dict | None:

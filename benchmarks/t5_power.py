@@ -29,8 +29,8 @@ import polars as pl
 
 from memaudit import pipeline
 from memaudit.adapters.hf import HFAdapter
-from memaudit.audits.t5_contrast import fit_null, logit_contrast
-from memaudit.audits.t5_perturbation import sample_request
+from memaudit.audits.t5.null import fit_null, logit_contrast
+from memaudit.audits.t5.perturbation import sample_request
 from memaudit.cohort.meds_reader import MedsDataset
 from memaudit.config import load_config
 from memaudit.groundtruth.score import ground_truth_by_hash

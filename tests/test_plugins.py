@@ -17,6 +17,7 @@ CONFIG = (
     "generation: {n_samples: 4, max_new_codes: 32}\n"
     "statistics: {n_bootstrap: 100, stability_resamples: 0}\n"
     "t5: {max_cases: 4, n_null: 19, n_samples: 4, n_samples_original: 8}\n"
+    "t7: {false_discovery_rate: 0.2}\n"
 )
 
 
@@ -73,6 +74,32 @@ def test_an_installed_audit_runs_with_the_built_in_ones(
     assert "<h2>Verbatim continuation (T7)</h2>" in html and "<h3>T7 Verbatim continuation</h3>" in html
     # answered from the cache T1 filled: the plug-in's greedy requests are T1's
     assert report["tests"]["T7"]["metrics"]["k"] == report["config"]["t1"]["extraction_k"]
+    # its own settings, under its own key, as the user wrote them
+    assert report["config"]["t7"] == {"false_discovery_rate": 0.2, "min_excess": 0.0}
+    assert t7["metrics"]["false_discovery_rate"] == 0.2
+
+
+def test_an_installed_audit_owns_its_config_section(cohort_dir: Path, tmp_path: Path) -> None:
+    """`t7:` is the plug-in's section: listed by `memaudit config`, checked like a built-in one, and
+    an unknown key without the plug-in installed."""
+    env = _install(tmp_path)
+    listed = _memaudit(env, "config")
+    assert listed.returncode == 0 and "t7:  # T7 verbatim continuation" in listed.stdout
+    assert "  false_discovery_rate: 0.05  # Benjamini-Hochberg" in listed.stdout
+    bad = tmp_path / "bad.yaml"
+    for text, needle in [
+        ("t7: {false_discovery_rate: 2}\n", "'t7.false_discovery_rate'"),
+        ("t7: {fdr: 0.1}\n", "'t7.fdr'"),
+    ]:
+        bad.write_text(text)
+        done = _memaudit(env, "check", "--data", str(cohort_dir), "--model", "m", "--config", str(bad))
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert needle in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    bad.write_text("t7: {false_discovery_rate: 0.1}\n")
+    plain = _memaudit(
+        dict(os.environ), "check", "--data", str(cohort_dir), "--model", "m", "--config", str(bad)
+    )
+    assert plain.returncode == 2 and "unknown key 't7'" in plain.stderr, plain.stderr
 
 
 def test_a_broken_entry_point_is_one_clear_line(tmp_path: Path) -> None:

@@ -156,6 +156,28 @@ def test_mlflow_logs_to_a_real_store_and_tags_the_registered_version(
     assert artifacts == {"memaudit/report.json", "memaudit/report.html"}  # never the caches or the salt
 
 
+def test_from_python_inside_an_active_run_the_audit_logs_there_and_leaves_it_open(
+    release_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_experiment(experiment_name="python", artifact_location=(tmp_path / "artifacts").as_uri())
+    report = json.loads((release_run / "report.json").read_text())
+    with mlflow.start_run() as outer:
+        assert log_audit(release_run, report) == outer.info.run_id
+        assert mlflow.active_run().info.run_id == outer.info.run_id  # still the caller's to end
+        other = mlflow.MlflowClient().create_run(outer.info.experiment_id).info.run_id
+        assert log_audit(release_run, report, run_id=other) == other  # a named run: resumed and ended
+        assert mlflow.active_run().info.run_id == outer.info.run_id
+        mlflow.log_param("after", "yes")
+    assert mlflow.get_run(other).data.tags["memaudit.risk"] == report["risk"]["level"]
+    logged = mlflow.get_run(outer.info.run_id)
+    assert (
+        logged.data.tags["memaudit.risk"] == report["risk"]["level"] and logged.data.params["after"] == "yes"
+    )
+
+
 def test_an_unreachable_tracking_store_is_one_line_and_the_audit_stays(release_run: Path) -> None:
     report = json.loads((release_run / "report.json").read_text())
     os.environ["MLFLOW_TRACKING_URI"] = "http://127.0.0.1:9"

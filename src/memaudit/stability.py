@@ -16,7 +16,7 @@ differs) is counted as not recomputed, never guessed.
 T5 is re-judged from its own table instead: its budget of cases and its seeded draw of null
 cases would pick prompts the audit never sampled, so the replicate keeps the audit's judged cases
 and null cases, each as many times as its subject was drawn, and reruns the contrast test and
-the verdicts (audits/t5_contrast.py) on them.
+the verdicts (audits/t5/null.py, audits/t5/decision.py) on them.
 
 The share of replicates at each level says how much the verdict rests on which patients happened
 to be audited (within a replicate, the tests' own bootstraps and permutations use at most
@@ -39,8 +39,8 @@ from .audits.context import AuditContext
 from .audits.registry import Audit
 from .audits.result import FAIL, NOT_TESTED, PASS, WARN, TestResult
 from .audits.runner import AuditOutcome, run_audits
-from .audits.t5_contrast import contrast_test, logit_contrast, verdicts
-from .audits.t5_memorization import MIN_NULL_CASES, NULL_QUANTILE
+from .audits.t5.decision import MIN_NULL_CASES, NULL_QUANTILE, verdicts
+from .audits.t5.null import contrast_test, logit_contrast
 from .prompts.requests import AUDITED, REFERENCE
 from .report.json_report import level_of
 from .rundir import RunDir

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import meds
 
-from memaudit.audits.t5_perturbation import available_families, why_families_cannot_run
-from memaudit.audits.t6_subgroups import subgroups
+from memaudit.audits.t5.perturbation import available_families, why_families_cannot_run
+from memaudit.audits.t6.subgroups import subgroups
 from memaudit.testing import make_context
 
 CODES = ["ICD10CM//I10", "ICD10CM//E119", "ICD10CM//J45", "ICD10CM//K219"]

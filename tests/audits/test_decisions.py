@@ -114,7 +114,7 @@ def test_t1_fails_when_members_samples_reproduce_their_own_next_codes(ctx) -> No
 def test_t1_judge_fails_only_on_family_wise_evidence() -> None:
     """The judgement alone, on measured numbers: a fail-sized residual risk whose Holm p misses
     T1's share of the gate warns; the same with a smaller p fails."""
-    from memaudit.audits.t1_trajectory import judge
+    from memaudit.audits.t1.trajectory import judge
     from memaudit.config import load_config
 
     risk = load_config().risk
@@ -129,7 +129,7 @@ def test_t1_judge_fails_only_on_family_wise_evidence() -> None:
 
 
 def test_t4_judge_needs_the_interval_above_one_half() -> None:
-    from memaudit.audits.t4_membership import judge
+    from memaudit.audits.t4.membership import judge
     from memaudit.config import load_config
 
     risk = load_config().risk  # warn at 0.6, fail at 0.75
@@ -170,7 +170,7 @@ def test_t3_folds_keep_copies_of_one_record_together() -> None:
     """Labels unrelated to the embeddings, each record copied 5 times: folds that split the copies
     let the probe score prompts it was trained on (AUROC far above 0.5); grouped folds do not."""
     from memaudit.audits.stats import auroc
-    from memaudit.audits.t3_probe import cross_fitted_scores
+    from memaudit.audits.t3.probe import cross_fitted_scores
 
     rng = np.random.default_rng(0)
     records, copies = 60, 5

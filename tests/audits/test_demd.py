@@ -4,7 +4,7 @@ import numpy as np
 import ot
 import pytest
 
-from memaudit.audits.demd import cost_matrix, demd, emd_uniform, horizon_demd, horizon_demd_many
+from memaudit.audits.t1.demd import cost_matrix, demd, emd_uniform, horizon_demd, horizon_demd_many
 from memaudit.cohort.conventions import infer_conventions
 from memaudit.config.sections import Conventions
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from memaudit.audits.repeated_arm import band_of, exceedance_p, judge_arm, operating_points, repeated_arm
+from memaudit.audits.t4.repeated_arm import band_of, exceedance_p, judge_arm, operating_points, repeated_arm
 
 
 def test_the_exceedance_p_value_is_exact_under_exchangeable_scores() -> None:

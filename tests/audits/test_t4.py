@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 
 from memaudit.adapters.base import ScoreResult
-from memaudit.audits import t4_membership
 from memaudit.audits.stats import auroc
+from memaudit.audits.t4 import membership as t4_membership
 
 
 def test_min_k_matches_a_direct_computation() -> None:
@@ -39,7 +39,7 @@ def test_choosing_the_best_attack_is_paid_for_by_simultaneous_intervals() -> Non
     """Six attacks with no membership signal: the largest AUROC's own interval would exclude 0.5
     in about a quarter of audits; the simultaneous interval does in about 5%. With one real
     signal, the chosen attack's simultaneous bound still clears 0.5."""
-    from memaudit.audits.t4_membership import simultaneous_auroc_intervals
+    from memaudit.audits.t4.membership import simultaneous_auroc_intervals
 
     rng = np.random.default_rng(1)
     false_claims = 0

@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 
 from memaudit.adapters.hf import HFAdapter
-from memaudit.audits import t5_memorization as t5m
-from memaudit.audits import t5_perturbation as t5p
 from memaudit.audits.handoffs import FlaggedCase
+from memaudit.audits.t5 import cases as t5m
+from memaudit.audits.t5 import perturbation as t5p
 from memaudit.config import load_config
 from memaudit.config.sections import ALL_UNSEEN
 from memaudit.groundtruth.placebo import POSING_MEMBERS, TRUE_NON_MEMBERS, PlaceboDataset

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import binom, norm
 
-from memaudit.audits.t5_contrast import (
+from memaudit.audits.t5.decision import verdicts
+from memaudit.audits.t5.null import (
     contrast_test,
     empirical_p,
     fit_null,
@@ -13,7 +14,6 @@ from memaudit.audits.t5_contrast import (
     logit_contrast,
     standardise,
     tail_check,
-    verdicts,
 )
 
 N = 100  # fresh samples per prompt and model
@@ -196,3 +196,14 @@ def test_memorized_is_judged_at_t5s_share_of_the_gate() -> None:
         np.full(10, 0.9), np.full(10, 0.1), p, np.full(10, 5.0), np.zeros(100), 0.3, 0.05, 0.2
     )
     assert labels[0] == "memorized"
+
+
+def test_a_memorized_call_on_a_tail_fitted_to_a_thin_null_says_so() -> None:
+    from memaudit.audits.t5.contrast import summarise_contrast
+    from memaudit.audits.t5.decision import THIN_NULL, VERDICTS
+
+    counted = dict.fromkeys(VERDICTS, 0) | {"memorized": 1}
+    thin = summarise_contrast(counted, 5, THIN_NULL - 1, "student_t")
+    assert f"fitted to {THIN_NULL - 1} null cases" in thin and "p_value_empirical" in thin
+    assert "null cases:" not in summarise_contrast(counted, 5, THIN_NULL, "student_t")
+    assert "fitted to" not in summarise_contrast(counted | {"memorized": 0}, 5, 20, "student_t")

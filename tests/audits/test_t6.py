@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import binom
 
-from memaudit.audits.t6_subgroups import _identified, did, did_p
+from memaudit.audits.t6.subgroups import _identified, did, did_p
 
 
 def _cells(rng: np.random.Generator, base_in: float, base_out: float, extra_members_in: float) -> dict:

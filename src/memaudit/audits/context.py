@@ -94,6 +94,10 @@ class AuditContext:
     def matcher(self) -> GroupMatcher:
         return self.cohort.matcher
 
+    def group_share(self, samples: list[list[str]], group: str) -> float:
+        """Share of samples that contain a code of the group (0 with no sample)."""
+        return float(np.mean([self.matcher.has_group(s, group) for s in samples])) if samples else 0.0
+
     @property
     def members(self) -> list[int]:
         return self.cohort.members

@@ -52,6 +52,10 @@ class Audit:
     # the version of the test's decision rule, in report.json: bumped whenever the rule changes, so
     # two reports are comparable test by test or known not to be (`memaudit compare` refuses them)
     version: ClassVar[str] = "1"
+    # the test's own settings: a frozen dataclass of `memaudit.config.params.param` fields, read and
+    # written under `config_key` (default: the name in lower case, `t7:`) and read as `ctx.config.t7`
+    config_section: ClassVar[type | None] = None
+    config_key: ClassVar[str | None] = None
 
     def coverage(self, ctx: AuditContext) -> Coverage:
         """What the test has to work on in this cohort, known before any model call."""
@@ -76,7 +80,7 @@ class Audit:
 
 
 _REGISTRY: dict[str, type[Audit]] = {}
-BUILT_IN = ("t1_trajectory", "t2_sensitive", "t3_probe", "t4_membership", "t5_memorization", "t6_subgroups")
+BUILT_IN = ("t1", "t2", "t3", "t4", "t5", "t6")  # packages of audits/, one per built-in test
 
 
 def register(cls: type[Audit]) -> type[Audit]:

@@ -23,9 +23,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..prompts.requests import Generate, Responses
 from .stats import clopper_pearson
+
+if TYPE_CHECKING:
+    from .context import AuditContext
 
 
 def schedule(first: int, cap: int) -> list[int]:
@@ -106,3 +110,16 @@ class Spent:
             "stopped_early": sum(d < self.cap for d in self.drawn.values()),
             "prompts_by_samples": {str(k): v for k, v in sorted(by_size.items())},
         }
+
+
+def sample_request(ctx: AuditContext, prompt: tuple[str, ...]) -> Generate:
+    """Every sample the audit may draw of a prompt (`generation.n_samples`, the cap); T2 draws
+    them in rounds (audits/sampling.py)."""
+    g = ctx.config.generation
+    return Generate(prompt, g.n_samples, g.max_new_codes, g.temperature, g.top_p, ctx.config.seed)
+
+
+def first_round_request(ctx: AuditContext, prompt: tuple[str, ...]) -> Generate:
+    """The prompt's first round of samples: what T1 reads, and where T2 starts."""
+    full = sample_request(ctx, prompt)
+    return rounds(full, ctx.first_round(full.n_samples))[0]

@@ -49,8 +49,9 @@ _ConfigLoader.add_implicit_resolver(
 
 
 def default_mapping() -> dict[str, Any]:
-    """The defaults as a plain mapping (what `memaudit config` prints)."""
-    return AuditConfig().to_dict()
+    """The defaults as a plain mapping (what `memaudit config` prints), installed tests' sections
+    included."""
+    return AuditConfig.parse({}, "").to_dict()
 
 
 PRESETS = ("meds_eic_ar", "cehrgpt")

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from .installed import installed_test_sections
 from .params import Section
 from .sections import AuditConfig
 
@@ -19,6 +20,8 @@ def _fields(section: type[Section], where: str = "") -> Iterator[tuple[str, Any,
     """(dotted key, type, field, default) of every leaf, depth first; sections expand in place."""
     hints = typing.get_type_hints(section)
     for f in dataclasses.fields(section):  # type: ignore[arg-type]
+        if section is AuditConfig and f.name == "installed_sections":
+            continue  # written under each test's own key: `installed` below
         key = f"{where}{f.name}"
         hint = hints[f.name]
         default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
@@ -83,9 +86,13 @@ def _plain(value: Any) -> Any:
 
 
 def default_yaml() -> str:
-    """The defaults as YAML, each key followed by its documentation as a comment."""
+    """The defaults as YAML, each key followed by its documentation as a comment; installed tests'
+    sections follow the built-in ones under their own keys."""
     docs = {key: f.metadata.get("doc", "") for key, _, f, _ in _fields(AuditConfig)}
-    text = yaml.safe_dump(AuditConfig().to_dict(), sort_keys=False, width=120)
+    for key, section in installed_test_sections().items():
+        docs[key] = section.docs or f"settings of the installed test {key}"
+        docs |= {k: f.metadata.get("doc", "") for k, _, f, _ in _fields(section, key + ".")}
+    text = yaml.safe_dump(AuditConfig.parse({}, "").to_dict(), sort_keys=False, width=120)
     out, stack = ["# memaudit audit configuration: the defaults. Copy what you change into audit.yaml."], []
     for line in text.splitlines():
         indent = (len(line) - len(line.lstrip())) // 2

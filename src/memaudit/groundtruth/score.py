@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 
 from ..audits.stats import clopper_pearson
-from ..audits.t5_contrast import VERDICTS
+from ..audits.t5.decision import VERDICTS
 from ..report.privacy import subject_hash
 
 

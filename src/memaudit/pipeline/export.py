@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..audits.context import AuditContext
-from ..audits.t1_trajectory import greedy_request, sample_request
+from ..audits.sampling import sample_request
+from ..audits.t1.trajectory import greedy_request
 from ..cohort.meds_reader import MedsDataset
 from ..cohort.stream import StreamRecipe
 from ..config import AuditConfig

@@ -13,6 +13,7 @@ Logged to the active MLflow run, or the run `run_id` names, at MLFLOW_TRACKING_U
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -95,11 +96,12 @@ def log_audit(
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     try:
         active = mlflow.active_run()
-        if run_id is None and active is not None:
-            run_id = active.info.run_id
-        with mlflow.start_run(
-            run_id=run_id, nested=active is not None and run_id != active.info.run_id
-        ) as run:
+        if active is not None and run_id in (None, active.info.run_id):
+            # the caller's run (Python inside `mlflow.start_run()`): logged into and left open
+            context = contextlib.nullcontext(active)
+        else:
+            context = mlflow.start_run(run_id=run_id, nested=active is not None)
+        with context as run:
             mlflow.log_params(audit_params(report))
             mlflow.log_metrics(audit_metrics(report))
             mlflow.set_tags(tags)

@@ -4,6 +4,8 @@ in order, members against non-members. A test another package adds to memaudit t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.stats import mannwhitneyu
 
@@ -11,6 +13,7 @@ from memaudit.audits.context import AuditContext
 from memaudit.audits.registry import Audit, Earlier
 from memaudit.audits.result import PASS, WARN, TestResult
 from memaudit.audits.stats import benjamini_hochberg
+from memaudit.config.params import Interval, Section, param
 from memaudit.prompts.requests import Generate, Request, Responses
 
 NAME, TITLE = "T7", "Verbatim continuation"
@@ -38,9 +41,25 @@ def verbatim_prefix(sample: list[str], truth: tuple[str, ...]) -> int:
     return n
 
 
+@dataclass(frozen=True)
+class VerbatimSettings(Section):
+    """T7's own settings, written under `t7:` in the audit's YAML and read as `ctx.config.t7`."""
+
+    docs = "T7 verbatim continuation (memaudit-verbatim)"
+    false_discovery_rate: float = param(
+        0.05, "Benjamini-Hochberg rate across tiers for a significant excess", Interval(0, 1, True, True)
+    )
+    min_excess: float = param(
+        0.0,
+        "members' mean verbatim prefix over non-members' (codes) that a significant tier must pass to warn",
+        Interval(0, None),
+    )
+
+
 class VerbatimAudit(Audit):
     name, title, method = NAME, TITLE, METHOD
     needs = frozenset({GENERATE})
+    config_section = VerbatimSettings
 
     def requests(self, ctx: AuditContext, earlier: Earlier) -> list[Request]:
         return [greedy(ctx, p.codes) for prompts in ctx.prompts.values() for p in prompts.values()]
@@ -69,10 +88,14 @@ class VerbatimAudit(Audit):
         if not by_tier:
             return TestResult.not_tested(NAME, TITLE, "no tier had prompts in both arms")
         tiers = list(by_tier)
-        rejected, q = benjamini_hochberg([by_tier[t]["p_value"] for t in tiers], 1 - ctx.confidence)
+        settings = ctx.config.t7
+        rejected, q = benjamini_hochberg(
+            [by_tier[t]["p_value"] for t in tiers], settings.false_discovery_rate
+        )
         excess = {t: by_tier[t]["member_mean"] - by_tier[t]["non_member_mean"] for t in tiers}
         for t, r, q_value in zip(tiers, rejected, q):
-            by_tier[t].update(q_value=float(q_value), significant=bool(r) and excess[t] > 0)
+            significant = bool(r) and excess[t] > settings.min_excess
+            by_tier[t].update(q_value=float(q_value), significant=significant)
         worst = max(tiers, key=excess.get)
         significant = [t for t in tiers if by_tier[t]["significant"]]
         status = WARN if significant else PASS
@@ -87,6 +110,7 @@ class VerbatimAudit(Audit):
         )
         metrics = {
             "k": ctx.config.t1.extraction_k,
+            "false_discovery_rate": settings.false_discovery_rate,
             "largest_member_excess": excess[worst],
             "tier_of_largest_excess": worst,
             "significant_tiers": len(significant),
@@ -95,4 +119,4 @@ class VerbatimAudit(Audit):
         return TestResult(NAME, TITLE, status, summary, metrics, per_subject)
 
 
-__all__ = ["VerbatimAudit", "verbatim_prefix"]
+__all__ = ["VerbatimAudit", "VerbatimSettings", "verbatim_prefix"]

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment, linprog
 
-from .code_embeddings import normalised_matrix
+from ..code_embeddings import normalised_matrix
 
 GapDays = Callable[[str], "float | None"]
 

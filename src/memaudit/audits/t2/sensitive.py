@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..adapters.base import GENERATE
-from ..prompts.requests import Request, Responses
-from .arm_gaps import GapQuestion, judge_gaps
-from .context import AuditContext
-from .coverage import MIN_POSITIVES_PER_ARM, Coverage, group_coverage
-from .handoffs import FlaggedCase, SensitiveFlags
-from .registry import Audit, Earlier, register
-from .result import NOT_TESTED, TestResult
-from .sampling import Spent, draws, is_open, next_round, schedule
-from .stats import auroc, auroc_gap, average_precision, bootstrap_ci, residual_risk
-from .t1_trajectory import first_round_request, sample_request
+from ...adapters.base import GENERATE
+from ...prompts.requests import Request, Responses
+from ..arm_gaps import GapQuestion, judge_gaps
+from ..context import AuditContext
+from ..coverage import MIN_POSITIVES_PER_ARM, Coverage, group_coverage
+from ..handoffs import FlaggedCase, SensitiveFlags
+from ..registry import Audit, Earlier, register
+from ..result import NOT_TESTED, TestResult
+from ..sampling import Spent, draws, first_round_request, is_open, next_round, sample_request, schedule
+from ..stats import auroc, auroc_gap, average_precision, bootstrap_ci, residual_risk
 
 NAME, TITLE = "T2", "Sensitive attribute leakage"
 # what the test measures and how it judges: the report's Methods section
@@ -75,11 +74,6 @@ def follow_up(ctx: AuditContext, responses: Responses) -> list[Request]:
         if len(drawn) < full.n_samples and is_open(counts, len(drawn), thr, g.stop_error, looks):
             out.append(next_round(len(drawn), full, first))
     return out
-
-
-def p_hat(ctx: AuditContext, samples: list[list[str]], group: str) -> float:
-    """Share of samples that contain a code of the group."""
-    return float(np.mean([ctx.matcher.has_group(s, group) for s in samples])) if samples else 0.0
 
 
 def _arm_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict:
@@ -174,7 +168,7 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
         by_tier = {}
         for tier, prompts in ctx.prompts.items():
             labels = ctx.horizon_labels(g.name, tier)
-            scores = {s: p_hat(ctx, drawn[p.codes], g.name) for s, p in prompts.items()}
+            scores = {s: ctx.group_share(drawn[p.codes], g.name) for s, p in prompts.items()}
             per_subject[f"t2_p_hat__{g.name}__{tier}"] = p_hats[(g.name, tier)] = scores
             enough = tier in coverage[g.name]["tiers_tested"]
             entry, member, non_member = tier_entry(ctx, scores, labels, ctx.labels(g.name), enough, rng)

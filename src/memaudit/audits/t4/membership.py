@@ -8,16 +8,16 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..adapters.base import EMBED, SCORE, ScoreResult
-from ..config.sections import Risk
-from ..prompts.requests import REFERENCE, Embed, Request, Responses, Score
-from .context import AuditContext
-from .coverage import Coverage
-from .handoffs import OperatingPoint
-from .registry import Audit, Earlier, register
+from ...adapters.base import EMBED, SCORE, ScoreResult
+from ...config.sections import Risk
+from ...prompts.requests import REFERENCE, Embed, Request, Responses, Score
+from ..context import AuditContext
+from ..coverage import Coverage
+from ..handoffs import OperatingPoint
+from ..registry import Audit, Earlier, register
+from ..result import FAIL, PASS, WARN, Status, TestResult
+from ..stats import MIN_NEGATIVES_PER_FPR, auroc, bootstrap_ci, epsilon_lower_bound, roc_curve, tpr_at_fpr
 from .repeated_arm import repeated_arm
-from .result import FAIL, PASS, WARN, Status, TestResult
-from .stats import MIN_NEGATIVES_PER_FPR, auroc, bootstrap_ci, epsilon_lower_bound, roc_curve, tpr_at_fpr
 
 NAME, TITLE = "T4", "Membership inference"
 # what the test measures and how it judges: the report's Methods section

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..adapters.base import GENERATE
-from ..config.sections import Risk
-from ..prompts.requests import Generate, Request, Responses
-from .context import AuditContext
-from .coverage import Coverage
+from ...adapters.base import GENERATE
+from ...config.sections import Risk
+from ...prompts.requests import Generate, Request, Responses
+from ..context import AuditContext
+from ..coverage import Coverage
+from ..handoffs import TrajectoryRecovery
+from ..registry import Audit, Earlier, register
+from ..result import FAIL, PASS, WARN, Status, TestResult
+from ..sampling import Spent, first_round_request
+from ..stats import benjamini_hochberg, compare_arms, holm, mann_whitney_p, residual_risk
 from .demd import horizon_demd_many
-from .handoffs import TrajectoryRecovery
-from .registry import Audit, Earlier, register
-from .result import FAIL, PASS, WARN, Status, TestResult
-from .sampling import Spent, rounds
-from .stats import benjamini_hochberg, compare_arms, holm, mann_whitney_p, residual_risk
 
 NAME, TITLE = "T1", "Trajectory memorization"
 # what the test measures and how it judges: the report's Methods section
@@ -29,19 +29,6 @@ METHOD = (
     "model would say about anyone. A gap warns when significant at the false discovery rate and fails "
     "only when it is significant family-wise at this test's share of the gate's error rate."
 )
-
-
-def sample_request(ctx: AuditContext, prompt: tuple[str, ...]) -> Generate:
-    """Every sample the audit may draw of a prompt (`generation.n_samples`, the cap); T2 draws
-    them in rounds (audits/sampling.py)."""
-    g = ctx.config.generation
-    return Generate(prompt, g.n_samples, g.max_new_codes, g.temperature, g.top_p, ctx.config.seed)
-
-
-def first_round_request(ctx: AuditContext, prompt: tuple[str, ...]) -> Generate:
-    """The prompt's first round of samples: what T1 reads, and where T2 starts."""
-    full = sample_request(ctx, prompt)
-    return rounds(full, ctx.first_round(full.n_samples))[0]
 
 
 def greedy_request(ctx: AuditContext, prompt: tuple[str, ...]) -> Generate:

@@ -8,7 +8,7 @@ What it can show: whether the answer is tied to the identifiers in the prompt. W
 an age- or sex-dependent clinical pattern drops under identifier changes for any patient (a
 pattern-planted case looks "sensitive"), and memory keyed on rare codes survives them (a
 memorized case looks "stable"). So the profile may warn, never fail: memorization needs the
-reference model's contrast (audits/t5_contrast.py).
+reference model's contrast (audits/t5/contrast.py).
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from scipy.stats import norm
 
-from ..cohort.conventions import sex_pair
-from ..prompts.requests import Generate, Request
-from .context import AuditContext
-from .handoffs import FlaggedCase
-from .t2_sensitive import p_hat
+from ...cohort.conventions import sex_pair
+from ...prompts.requests import Generate, Request
+from ..context import AuditContext
+from ..handoffs import FlaggedCase
 
 FAMILIES = ("age", "sex", "code_swap")
 
@@ -163,9 +162,9 @@ def profile(
     sampled (a flag that did not replicate is not perturbed), and the sharpness: p̂(original)
     minus the mean perturbed p̂."""
     prompt = ctx.prompts[case.tier][case.subject_id].codes
-    original = p_hat(ctx, original_samples, case.group)
+    original = ctx.group_share(original_samples, case.group)
     requests = {name: sample_request(ctx, p) for name, p in perturbations(ctx, prompt, candidates).items()}
-    prof = {name: p_hat(ctx, responses[r], case.group) for name, r in requests.items() if r in responses}
+    prof = {name: ctx.group_share(responses[r], case.group) for name, r in requests.items() if r in responses}
     sharpness = original - float(np.mean(list(prof.values()))) if prof else 0.0
     return {"original": original, **prof}, sharpness
 

@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from scipy import stats as sps
 
-from .result import FAIL, PASS, WARN, Status
-from .stats import holm, tpr_at_fpr
+from ..result import FAIL, PASS, WARN, Status
+from ..stats import holm, tpr_at_fpr
 
 # repetition bands: how many times the training data holds the record (the dose a privacy officer reads)
 BANDS = (("2-4x", 2, 4), ("5-19x", 5, 19), ("20x+", 20, None))

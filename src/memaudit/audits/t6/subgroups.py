@@ -22,14 +22,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import norm
 
-from ..prompts.requests import Responses
-from ..prompts.tiers import k_anonymity_counts
-from .context import AuditContext
-from .coverage import Coverage
-from .handoffs import OperatingPoint, SensitiveFlags, TrajectoryRecovery
-from .registry import Audit, Earlier, register
-from .result import NOT_TESTED, PASS, WARN, TestResult
-from .stats import benjamini_hochberg, bootstrap_ci
+from ...prompts.requests import Responses
+from ...prompts.tiers import k_anonymity_counts
+from ..context import AuditContext
+from ..coverage import Coverage
+from ..handoffs import OperatingPoint, SensitiveFlags, TrajectoryRecovery
+from ..registry import Audit, Earlier, register
+from ..result import NOT_TESTED, PASS, WARN, TestResult
+from ..stats import benjamini_hochberg, bootstrap_ci
 
 NAME, TITLE = "T6", "Subgroups"
 # what the test measures and how it judges: the report's Methods section

@@ -8,14 +8,14 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..adapters.base import EMBED
-from ..prompts.requests import Embed, Request, Responses
-from .arm_gaps import GapQuestion, judge_gaps
-from .context import AuditContext
-from .coverage import Coverage
-from .registry import Audit, Earlier, register
-from .result import TestResult
-from .stats import auroc, auroc_gap, bootstrap_ci
+from ...adapters.base import EMBED
+from ...prompts.requests import Embed, Request, Responses
+from ..arm_gaps import GapQuestion, judge_gaps
+from ..context import AuditContext
+from ..coverage import Coverage
+from ..registry import Audit, Earlier, register
+from ..result import TestResult
+from ..stats import auroc, auroc_gap, bootstrap_ci
 
 NAME, TITLE = "T3", "Embedding probe"
 # what the test measures and how it judges: the report's Methods section

@@ -1,0 +1,6 @@
+"""T4, membership inference from one forward pass per record (membership.py), with the arm of
+the records the data repeats judged at low false-positive rates (repeated_arm.py)."""
+
+from .membership import MembershipAudit
+
+__all__ = ["MembershipAudit"]

@@ -162,7 +162,8 @@ def test_from_python_inside_an_active_run_the_audit_logs_there_and_leaves_it_ope
     import mlflow
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    mlflow.set_experiment(experiment_name="python", artifact_location=(tmp_path / "artifacts").as_uri())
+    experiment = mlflow.create_experiment("python", artifact_location=(tmp_path / "artifacts").as_uri())
+    mlflow.set_experiment(experiment_id=experiment)
     report = json.loads((release_run / "report.json").read_text())
     with mlflow.start_run() as outer:
         assert log_audit(release_run, report) == outer.info.run_id

@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import ClassVar
 
+from ..config.installed import ENTRY_POINT_GROUP  # one group for the audits and their config sections
 from ..errors import UserInputError
 from ..prompts.requests import Request, Responses
 from .context import AuditContext
@@ -89,9 +90,6 @@ def register(cls: type[Audit]) -> type[Audit]:
         raise ValueError(f"two audits named {cls.name}")
     _REGISTRY[cls.name] = cls
     return cls
-
-
-ENTRY_POINT_GROUP = "memaudit.audits"
 
 
 def _load_installed() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from . import default_mapping
 from .installed import installed_test_sections
 from .params import Section
 from .sections import AuditConfig
@@ -92,7 +93,7 @@ def default_yaml() -> str:
     for key, section in installed_test_sections().items():
         docs[key] = section.docs or f"settings of the installed test {key}"
         docs |= {k: f.metadata.get("doc", "") for k, _, f, _ in _fields(section, key + ".")}
-    text = yaml.safe_dump(AuditConfig.parse({}, "").to_dict(), sort_keys=False, width=120)
+    text = yaml.safe_dump(default_mapping(), sort_keys=False, width=120)
     out, stack = ["# memaudit audit configuration: the defaults. Copy what you change into audit.yaml."], []
     for line in text.splitlines():
         indent = (len(line) - len(line.lstrip())) // 2

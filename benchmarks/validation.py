@@ -13,10 +13,10 @@ import csv
 import json
 from pathlib import Path
 
+from memaudit import svg
 from memaudit.config import load_config
 from memaudit.groundtruth.validate import QUICK_AUDIT, validate
 from memaudit.pipeline import ModelSource, audit
-from memaudit.report import svg
 from memaudit.synthetic.cohort import SynthConfig, write_cohort
 from memaudit.synthetic.trainer import TrainConfig, train_model
 

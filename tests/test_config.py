@@ -133,12 +133,14 @@ def test_numbers_in_exponent_form_read_as_numbers_and_codes_stay_strings(tmp_pat
 
 @pytest.mark.parametrize("share", [0.5, 0.8, 0.95])
 def test_the_gates_alpha_is_spent_exactly_over_the_tests_that_fail_on_a_p_value(share: float) -> None:
-    """Weighted Bonferroni: the five tests' family-wise levels sum to risk.gate_alpha, T5 takes its
-    share, and a test that does not fail on a p-value has no level to spend."""
-    from memaudit.config.sections import FAILS_ON_A_P_VALUE
+    """Weighted Bonferroni: the family-wise levels of the tests that declare they fail on a p-value
+    sum to risk.gate_alpha, the confirmatory one (T5) takes its share, and a test that does not
+    fail on a p-value has no level to spend."""
+    from memaudit.config.installed import gate_roles
 
+    assert gate_roles() == {"T1": False, "T2": False, "T3": False, "T4": False, "T5": True}
     risk = load_config(overrides={"risk": {"gate_alpha": 0.1, "gate_t5_share": share}}).risk
-    levels = {t: risk.fail_alpha(t) for t in FAILS_ON_A_P_VALUE}
+    levels = {t: risk.fail_alpha(t) for t in gate_roles()}
     assert sum(levels.values()) == pytest.approx(0.1)
     assert levels["T5"] == pytest.approx(0.1 * share)
     assert (

@@ -12,7 +12,8 @@ import pytest
 from memaudit.adapters.cache import CachedAdapter
 from memaudit.adapters.hf import HFAdapter
 from memaudit.audits.result import FAIL, PASS, WARN
-from memaudit.stability import LEVELS, NotRecorded, RecordedOnly, rejudge_t5, resampled_context
+from memaudit.audits.t5.rejudge import rejudge as rejudge_t5
+from memaudit.stability import LEVELS, NotRecorded, RecordedOnly, resampled_context
 
 
 def test_a_replicate_is_half_of_each_arm_without_repeats(tiny_outcome) -> None:

@@ -13,10 +13,9 @@ room to spare; one that does not rests on few patients. No model is called; a re
 would need a new call (sequential sampling can stop a prompt at another round when the evidence
 differs) is counted as not recomputed, never guessed.
 
-T5 is re-judged from its own table instead: its budget of cases and its seeded draw of null
-cases would pick prompts the audit never sampled, so the replicate keeps the audit's judged cases
-and null cases, each as many times as its subject was drawn, and reruns the contrast test and
-the verdicts (audits/t5/null.py, audits/t5/decision.py) on them.
+A test whose requests a half-sample would change (T5: its budget of cases and its seeded draw of
+null cases would pick prompts the audit never sampled) re-judges itself from its own recorded
+table instead (`Audit.rejudge`).
 
 The share of replicates at each level says how much the verdict rests on which patients happened
 to be audited (within a replicate, the tests' own bootstraps and permutations use at most
@@ -28,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -37,10 +36,7 @@ from .adapters.base import ModelAdapter, optional
 from .adapters.cache import CachedAdapter
 from .audits.context import AuditContext
 from .audits.registry import Audit
-from .audits.result import FAIL, NOT_TESTED, PASS, WARN, TestResult
 from .audits.runner import AuditOutcome, run_audits
-from .audits.t5.decision import MIN_NULL_CASES, NULL_QUANTILE, verdicts
-from .audits.t5.null import contrast_test, logit_contrast
 from .prompts.requests import AUDITED, REFERENCE
 from .report.json_report import level_of
 from .rundir import RunDir
@@ -182,46 +178,6 @@ def resampled_context(ctx: AuditContext, rng: np.random.Generator) -> tuple[Audi
     return dataclasses.replace(ctx, config=config, cohort=resampled, reference_unseen=unseen), copies
 
 
-def rejudge_t5(result: TestResult, ctx: AuditContext, drawn: Counter) -> str:
-    """T5's status on the audit's judged cases and null cases, each kept as often as its subject
-    was drawn (`drawn`: original subject id → times drawn, 0 or 1 in a half-sample). A T5 that did
-    not judge a contrast (no reference model, nothing flagged, not tested) keeps its status."""
-    metrics = result.metrics
-    if metrics.get("mode") != "counterfactual" or "null_cases" not in metrics:
-        return result.status
-    n = ctx.config.t5.n_samples_original
-    judged = [
-        c for c in metrics["cases"] if c["p_reference"] is not None for _ in range(drawn[c["subject_id"]])
-    ]
-    nulls = [c for c in metrics["null_cases"] for _ in range(drawn[c["subject_id"]])]
-    if len(nulls) < MIN_NULL_CASES:
-        return result.status if not judged else NOT_TESTED
-    if not judged:
-        return PASS
-
-    def counts(rows: Sequence[Mapping], key: str) -> np.ndarray:
-        return np.round(np.array([r[key] for r in rows], float) * n)
-
-    contrast, se = logit_contrast(counts(judged, "p_audited"), counts(judged, "p_reference"), n)
-    null_contrast, null_se = logit_contrast(counts(nulls, "p_audited"), counts(nulls, "p_reference"), n)
-    test = contrast_test(
-        contrast, se, null_contrast, null_se, [c["group"] for c in judged], [c["group"] for c in nulls]
-    )
-    labels, _, _ = verdicts(
-        np.array([c["p_audited"] for c in judged]),
-        np.array([c["p_reference"] for c in judged]),
-        test.p,
-        test.z,
-        test.null_z,
-        ctx.config.t2.threshold,
-        ctx.config.t5.alpha,
-        ctx.config.t5.min_effect,
-        NULL_QUANTILE,
-        ctx.config.risk.fail_alpha("T5"),
-    )
-    return FAIL if "memorized" in labels else WARN if "likely_memorized" in labels else PASS
-
-
 def verdict_stability(
     outcome: AuditOutcome,
     adapter: ModelAdapter,
@@ -239,7 +195,9 @@ def verdict_stability(
     models = {AUDITED: Remembered(CachedAdapter(RecordedOnly(adapter), run_dir.cache))}
     if reference is not None:
         models[REFERENCE] = Remembered(CachedAdapter(RecordedOnly(reference), run_dir.reference_cache))
-    rerun = [a for a in audits if a.name != "T5"]
+    # a test that judges a half-sample from its own recorded table (`Audit.rejudge`) is not rerun
+    own_table = [a for a in audits if type(a).rejudge is not Audit.rejudge]
+    rerun = [a for a in audits if a not in own_table]
     levels: Counter = Counter()
     statuses: dict[str, Counter] = defaultdict(Counter)
     not_recomputed = 0
@@ -251,13 +209,14 @@ def verdict_stability(
             except NotRecorded:
                 not_recomputed += 1
                 continue
-            if "T5" in outcome.results:
-                t5 = outcome.results["T5"]
-                status = rejudge_t5(t5, ctx, Counter(copies.values()))
-                results["T5"] = dataclasses.replace(t5, status=status)
+            drawn = Counter(copies.values())
+            for audit in (a for a in own_table if a.name in outcome.results):
+                recorded = outcome.results[audit.name]
+                status = audit.rejudge(recorded, ctx, drawn)
+                results[audit.name] = dataclasses.replace(recorded, status=status)
             for name, r in results.items():
                 statuses[name][r.status] += 1
-            # the level from the statuses alone: a re-judged T5 keeps the audit's case table, whose
+            # the level from the statuses alone: a re-judged test keeps the audit's table, whose
             # verdicts need not match its new status
             levels[
                 level_of(
@@ -275,6 +234,7 @@ def verdict_stability(
         "levels": share(levels),
         "tests": {name: share(counter) for name, counter in statuses.items()},
         "method": "half of the members and half of the non-members drawn without replacement, every test "
-        "rerun on the audit's own model responses (T5 re-judged on its judged and null cases as drawn); "
-        "no new model call",
+        "rerun on the audit's own model responses"
+        + "".join(f" ({a.name} re-judged on its judged and null cases as drawn)" for a in own_table)
+        + "; no new model call",
     }

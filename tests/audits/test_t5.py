@@ -14,10 +14,10 @@ from memaudit.adapters.hf import HFAdapter
 from memaudit.audits.handoffs import FlaggedCase
 from memaudit.audits.t5 import cases as t5m
 from memaudit.audits.t5 import perturbation as t5p
+from memaudit.audits.t5.rejudge import rejudge as rejudge_t5
 from memaudit.config import load_config
 from memaudit.config.sections import ALL_UNSEEN
 from memaudit.groundtruth.placebo import POSING_MEMBERS, TRUE_NON_MEMBERS, PlaceboDataset
-from memaudit.stability import rejudge_t5
 from memaudit.synthetic.trainer import TrainConfig, train_model
 
 

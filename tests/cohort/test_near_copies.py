@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from memaudit.cohort.near_copies import clusters, near_copy_pairs
-from memaudit.cohort.repeated_records import record_groups
+from memaudit.cohort.repeated_records import record_groups, timeline_signatures
 
 COMMON = [f"LAB//{i}" for i in range(12)]  # codes every patient has
 
@@ -55,6 +55,6 @@ def test_exact_groups_are_unchanged_and_a_near_copy_links_to_one_of_them() -> No
     timelines[600] = timelines[7] + ["PROCEDURE//extra"]  # and a near copy of it
     rows = _rows(timelines, shift={501: 90})
     assert record_groups(rows, meds.birth_code) == [[7, 500, 501, 502]]
-    pairs = near_copy_pairs(rows, meds.birth_code, 0.9)
+    pairs = near_copy_pairs(rows, meds.birth_code, 0.9, sequences=timeline_signatures(rows, meds.birth_code))
     assert pairs.select("a", "b").rows() == [(7, 600)]  # exact copies are not near copies
     assert clusters(pairs) == [[7, 600]]

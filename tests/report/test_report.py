@@ -111,7 +111,9 @@ def test_report_opens_in_a_headless_browser_with_every_figure(run_dir: Path) -> 
     assert all(w > 0 and h > 0 for _, w, h in labels)
     for h in (
         "Executive summary",
-        "Leakage vs attacker knowledge",
+        "Trajectory memorization (T1)",
+        "Sensitive attribute leakage (T2)",
+        "Embedding probe (T3)",
         "Membership inference (T4)",
         "Methods",
         "Flagged cases",

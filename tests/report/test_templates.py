@@ -26,7 +26,7 @@ def _comparison(run_a: str, run_b: str) -> dict:
         "run_a": run_a,
         "run_b": run_b,
         "risk": {"a": "low", "b": "medium"},
-        "t5_memorized": {"a": 0, "b": 1},
+        "counts": {"T5 memorized cases": {"a": 0, "b": 1}},
         "design": "paired",
         "confidence": 0.95,
         "margin": 0.02,

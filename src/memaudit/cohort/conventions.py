@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from ..config.sections import Conventions, TimeGapRecipe
@@ -157,6 +158,11 @@ class CodeConventions:
             or self.age_band(code) is not None
             or code == self.birth_code
         )
+
+    def demographic_rule(self, prefixes: tuple[str, ...]) -> Callable[[str], bool]:
+        """Whether a code is a demographic (one of `prefixes`, or a sex, age band or birth code of
+        these conventions), remembered per code: prompts ask it of every code of every timeline."""
+        return cache(lambda code: code.startswith(prefixes) or self.is_demographic(code))
 
     def days_of_gap(self, code: str) -> float | None:
         """The days a time-gap code stands for, or None for other codes."""

@@ -46,60 +46,86 @@ def code_multisets(rows: pl.LazyFrame, birth_code: str) -> pl.LazyFrame:
     )
 
 
+_MIX_1, _MIX_2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a bijection of uint64 whose every output bit depends on every input
+    bit, so `_mix(x ^ seed)` for different seeds act as independent hash functions."""
+    x = (x ^ (x >> np.uint64(30))) * _MIX_1
+    x = (x ^ (x >> np.uint64(27))) * _MIX_2
+    return x ^ (x >> np.uint64(31))
+
+
 def _signatures(elements: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, list[pl.DataFrame]]:
-    """MinHash signatures: (subject ids (n,), minima (n, BANDS * ROWS), each band's buckets of at
-    least two subjects). The minima are computed ROWS at a time, so memory holds one band's hashes
-    of the elements, not all of them."""
-    ids, columns, buckets = None, [], []
-    for band in range(BANDS):
-        seeds = range(_MINHASH_SEED + 1 + band * ROWS, _MINHASH_SEED + 1 + (band + 1) * ROWS)
-        minima = (
-            elements.group_by("subject_id")
-            .agg([pl.col("element").hash(seed=s).min().alias(f"m{s}") for s in seeds])
-            .sort("subject_id")
-        )
-        if ids is None:
-            ids = minima["subject_id"].to_numpy()
-        block = minima.drop("subject_id").to_numpy()
-        columns.append(block)
-        keyed = minima.select("subject_id", pl.concat_list(pl.exclude("subject_id")).hash().alias("key"))
-        buckets.append(
-            keyed.group_by("key").agg(pl.col("subject_id").sort()).filter(pl.col("subject_id").list.len() > 1)
-        )
-    return ids, np.hstack(columns), buckets
+    """MinHash signatures: (subject ids (n,), minima (n, BANDS * ROWS) uint32, each band's buckets
+    of at least two subjects). Each element is hashed once (polars); the BANDS * ROWS hash
+    functions are that hash mixed with a seed of each, minimised per subject by numpy's `reduceat`
+    over the subject-sorted elements: one vectorised pass per function, no loop over subjects."""
+    ordered = elements.sort("subject_id")
+    subjects = ordered["subject_id"].to_numpy()
+    hashed = ordered["element"].to_numpy().astype(np.uint64, copy=False)
+    starts = np.flatnonzero(np.r_[True, subjects[1:] != subjects[:-1]])
+    seeds = _mix(np.arange(1, BANDS * ROWS + 1, dtype=np.uint64) + np.uint64(_MINHASH_SEED))
+    # the low 32 bits of each minimum: equal minima stay equal, unequal ones collide once in 4e9
+    minima = np.empty((starts.size, BANDS * ROWS), dtype=np.uint32)
+    with np.errstate(over="ignore"):  # uint64 products wrap by design
+        for j, seed in enumerate(seeds):
+            minima[:, j] = np.minimum.reduceat(_mix(hashed ^ seed), starts) & np.uint64(0xFFFFFFFF)
+        ids, buckets = subjects[starts], []
+        for band in range(BANDS):
+            key = np.zeros(starts.size, dtype=np.uint64)
+            for column in minima[:, band * ROWS : (band + 1) * ROWS].T:
+                key = _mix(key ^ column.astype(np.uint64))
+            keyed = pl.DataFrame({"subject_id": ids, "key": key})
+            buckets.append(
+                keyed.group_by("key")
+                .agg(pl.col("subject_id").sort())
+                .filter(pl.col("subject_id").list.len() > 1)
+            )
+    return ids, minima, buckets
 
 
 def _candidates(
-    ids: np.ndarray, signatures: np.ndarray, buckets: list[pl.DataFrame], floor: float
+    ids: np.ndarray,
+    signatures: np.ndarray,
+    buckets: list[pl.DataFrame],
+    sizes: np.ndarray,
+    threshold: float,
 ) -> pl.DataFrame:
-    """(a, b) subject pairs, a < b, that share all ROWS minima of at least one band and whose
-    MinHash estimate of the similarity (the share of equal minima over every band) reaches
-    `floor`: buckets of records made mostly of common codes hold many pairs that are not near
-    copies, and this drops them before any exact comparison."""
-    pairs = (
-        pl.concat(
-            [
-                b.select(pl.col("subject_id").alias("a"), pl.col("subject_id").alias("b"))
-                .explode("a")
-                .explode("b")
-                .filter(pl.col("a") < pl.col("b"))
-                for b in buckets
-            ]
-        ).unique()
-        if buckets
-        else pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64})
-    )
-    if pairs.is_empty():
-        return pairs
+    """(a, b) subject pairs, a < b, that share all ROWS minima of at least one band, whose sizes
+    allow a Jaccard of `threshold` (the smaller multiset holds at least that share of the larger),
+    and whose MinHash estimate of the similarity (the share of equal minima over every band)
+    reaches `threshold − ESTIMATE_MARGIN`: buckets of records made mostly of common codes hold
+    many pairs that are not near copies, and this drops them before any exact comparison. The
+    estimate is counted band by band, and a pair leaves as soon as its mismatches already put it
+    below the floor. ids (n,), signatures (n, BANDS * ROWS), sizes (n,): aligned by subject."""
+    empty = pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64})
+    if not buckets:
+        return empty
+    pairs = pl.concat(
+        [
+            b.select(pl.col("subject_id").alias("a"), pl.col("subject_id").alias("b"))
+            .explode("a")
+            .explode("b")
+            .filter(pl.col("a") < pl.col("b"))
+            for b in buckets
+        ]
+    ).unique()
     a = np.searchsorted(ids, pairs["a"].to_numpy())
     b = np.searchsorted(ids, pairs["b"].to_numpy())
-    equal = np.zeros(a.size)
-    for start in range(0, a.size, CHUNK):  # bounded memory: CHUNK pairs × one band at a time
-        stop = min(start + CHUNK, a.size)
-        for band in range(BANDS):
-            cols = slice(band * ROWS, (band + 1) * ROWS)
-            equal[start:stop] += (signatures[a[start:stop], cols] == signatures[b[start:stop], cols]).sum(1)
-    return pairs.filter(pl.Series(equal / signatures.shape[1] >= floor))
+    fits = np.minimum(sizes[a], sizes[b]) >= threshold * np.maximum(sizes[a], sizes[b])
+    a, b = a[fits], b[fits]
+    allowed = int((1 - (threshold - ESTIMATE_MARGIN)) * signatures.shape[1])  # mismatches a pair may have
+    alive = np.arange(a.size)
+    mismatches = np.zeros(a.size, dtype=np.int32)
+    for band in range(BANDS):
+        cols = slice(band * ROWS, (band + 1) * ROWS)
+        for start in range(0, alive.size, CHUNK):  # bounded memory: CHUNK pairs × one band
+            rows = alive[start : start + CHUNK]
+            mismatches[rows] += (signatures[a[rows], cols] != signatures[b[rows], cols]).sum(1)
+        alive = alive[mismatches[alive] <= allowed]
+    return pl.DataFrame({"a": ids[a[alive]], "b": ids[b[alive]]}, schema={"a": pl.Int64, "b": pl.Int64})
 
 
 def _exact_similarity(elements: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
@@ -124,44 +150,30 @@ def _exact_similarity(elements: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFra
 
 
 def near_copy_pairs(
-    rows: pl.LazyFrame, birth_code: str, threshold: float, exclude_identical: bool = True
+    rows: pl.LazyFrame, birth_code: str, threshold: float, sequences: pl.DataFrame | None = None
 ) -> pl.DataFrame:
     """Pairs of subjects (a < b) whose code multisets are at least `threshold` Jaccard-similar,
-    with their similarity, most similar first. `exclude_identical` leaves out pairs whose code
-    sequences are the same (exact copies, found by `repeated_records`): only one subject of each
+    with their similarity, most similar first. Given the subjects' `sequences` (the
+    `timeline_signatures` of repeated_records.py: subject_id, codes_hash), pairs whose code
+    sequences are the same (exact copies, found there) are left out: only one subject of each
     exact group is compared, so a near copy of an exactly repeated record pairs with that one.
 
     rows: MEDS rows (subject_id, time, code). Records of fewer than MIN_NEAR_COPY_EVENTS timed
     events are not compared."""
     elements = code_multisets(rows, birth_code).collect()
     sizes = elements.group_by("subject_id").len("n").filter(pl.col("n") >= MIN_NEAR_COPY_EVENTS)
-    if exclude_identical:
-        sequences = (
-            rows.filter(pl.col("time").is_not_null() & (pl.col("code") != birth_code))
-            .sort("subject_id", "time", "code")
-            .group_by("subject_id")
-            .agg(pl.col("code").str.join("\x1f").hash().alias("sequence"))
-            .collect()
-        )
-        first_of_each = sequences.group_by("sequence").agg(pl.col("subject_id").min())
+    if sequences is not None:
+        first_of_each = sequences.group_by("codes_hash").agg(pl.col("subject_id").min())
         sizes = sizes.join(first_of_each.select("subject_id"), on="subject_id")
     elements = elements.join(sizes.select("subject_id"), on="subject_id")
     if elements.is_empty():
         return pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64, "similarity": pl.Float64})
     ids, signatures, buckets = _signatures(elements)
-    pairs = _candidates(ids, signatures, buckets, threshold - ESTIMATE_MARGIN)
-    n = dict(zip(sizes["subject_id"].to_list(), sizes["n"].to_list()))
-    # a Jaccard of at least t needs the smaller multiset to hold at least t of the larger one
-    keep = [
-        (a, b)
-        for a, b in zip(pairs["a"].to_list(), pairs["b"].to_list())
-        if min(n[a], n[b]) >= threshold * max(n[a], n[b])
-    ]
-    if not keep:
+    n = sizes.sort("subject_id")["n"].to_numpy()  # aligned with ids: both sorted by subject
+    pairs = _candidates(ids, signatures, buckets, n, threshold)
+    if pairs.is_empty():
         return pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64, "similarity": pl.Float64})
-    checked = _exact_similarity(
-        elements, pl.DataFrame(keep, schema={"a": pl.Int64, "b": pl.Int64}, orient="row")
-    )
+    checked = _exact_similarity(elements, pairs)
     return checked.filter(pl.col("similarity") >= threshold).sort(
         "similarity", "a", "b", descending=[True, False, False]
     )

@@ -82,7 +82,9 @@ def repeated_visits(rows: pl.LazyFrame, birth_code: str) -> dict[int, int]:
         rows.filter(pl.col("time").is_not_null() & (pl.col("code") != birth_code))
         .group_by("subject_id", "time")
         .agg(
-            pl.col("code").unique().sort().str.join("\x1f").alias("visit"),
+            # the visit's code set as the wrapping sum of its distinct codes' hashes: the same set
+            # in any order gives the same key, without building a string per visit
+            pl.col("code").hash().unique().sum().alias("visit"),
             pl.col("code").n_unique().alias("n"),
         )
         .filter(pl.col("n") >= MIN_VISIT_CODES)

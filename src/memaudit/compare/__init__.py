@@ -11,7 +11,8 @@ The gate: B is **worse** on a measure when B − A exceeds a pre-registered `mar
 AUROC and gap scales: a difference a privacy officer would act on, not sampling noise) and the
 one-sided p-value of exceeding it, Holm-adjusted across all the measures compared, is below
 `alpha` (family-wise: two audits of one model fail it at most `alpha` of the time, whatever the
-number of measures). Risk levels and T5's memorized counts are shown beside, not gated on (a level
+number of measures). Risk levels and the counts the tests publish (T5's memorized cases …) are
+shown beside, not gated on (a level
 can move by chance).
 """
 
@@ -25,6 +26,7 @@ from pathlib import Path
 import jsonschema
 import polars as pl
 
+from ..audits.registry import registered
 from ..audits.stats import holm
 from ..cohort.meds_reader import MedsDataset
 from ..errors import UserInputError
@@ -145,7 +147,7 @@ def run_compare(run_a: Path, run_b: Path, out: Path, data: Path | None, options:
         "bootstrap_resamples": n_boot,
         "confidence": options.confidence,
         "risk": {"a": ra["risk"]["level"], "b": rb["risk"]["level"]},
-        "t5_memorized": {"a": _memorized(ra), "b": _memorized(rb)},
+        "counts": _counts(ra, rb),
         "measures": rows,
         "regression": any(r["worse"] for r in rows.values()),
     }
@@ -156,6 +158,15 @@ def run_compare(run_a: Path, run_b: Path, out: Path, data: Path | None, options:
     return comparison
 
 
-def _memorized(report: dict) -> int | None:
-    counts = report["tests"].get("T5", {}).get("metrics", {}).get("counts")
-    return int(counts.get("memorized", 0)) if isinstance(counts, dict) else None
+def _counts(a: dict, b: dict) -> dict[str, dict[str, float | None]]:
+    """The counts the tests publish (`Audit.headline`, not rates: T5's cases at each verdict, the
+    repeated records …), A beside B, by label; a count one report lacks is null there."""
+    by_label: dict[str, dict[str, float | None]] = {}
+    for audit in registered():
+        for side, report in (("a", a), ("b", b)):
+            if audit.name not in report["tests"]:
+                continue
+            for h in audit.headline(report):
+                if not h.rate:
+                    by_label.setdefault(h.label, {"a": None, "b": None})[side] = h.value
+    return by_label

@@ -48,7 +48,8 @@ def markdown() -> str:
     lines = [
         "# Configuration reference",
         "",
-        "Generated from `src/memaudit/config/sections.py` by `python -m memaudit.config.reference`;",
+        "Generated from `src/memaudit/config/sections.py` and each test's `settings.py` by",
+        "`python -m memaudit.config.reference`;",
         "a test checks that this page matches the code. `memaudit audit --config audit.yaml` merges the",
         "file over these defaults (mappings key by key; `sensitive_groups` is replaced whole). Unknown keys,",
         "wrong types and values outside the constraints are refused with exit code 2. Numbers read as",
@@ -58,7 +59,16 @@ def markdown() -> str:
         "| key | default | constraint | meaning |",
         "|---|---|---|---|",
     ]
-    for key, hint, f, default in _fields(AuditConfig):
+    built_in_tests = {  # another package's test documents its own keys
+        key: section
+        for key, section in installed_test_sections().items()
+        if section.__module__.startswith("memaudit.")
+    }
+    leaves = [
+        *_fields(AuditConfig),
+        *(field for key, section in built_in_tests.items() for field in _fields(section, key + ".")),
+    ]
+    for key, hint, f, default in leaves:
         if default is None and isinstance(hint, type) and issubclass(hint, Section):
             continue
         shown = "" if key == "sensitive_groups" else f"`{_plain(default)}`"

@@ -14,16 +14,12 @@ import meds
 
 from ..errors import UserInputError
 from .cohort_codes import DEFAULT_GROUPS, Conventions, SensitiveGroup
-from .installed import installed_test_sections
+from .installed import gate_roles, installed_test_sections
 from .params import Distinct, Interval, Matches, NonEmpty, OneOf, Section, param
 
 TIER_PATTERN = r"none|static|codes:[1-9][0-9]*"
 PROBABILITY = Interval(0, 1, open_low=True)
 POSITIVE = Interval(1, None)
-# the tests whose FAIL rests on a p-value and so spends a share of `risk.gate_alpha`: T4 through its
-# repeated-record arm (its AUROC fails only at `risk.t4_auroc_fail`, far beyond what a model without
-# membership signal reaches); T6 only warns
-FAILS_ON_A_P_VALUE = ("T1", "T2", "T3", "T4", "T5")
 
 
 @dataclass(frozen=True)
@@ -175,114 +171,6 @@ class Generation(Section):
 
 
 @dataclass(frozen=True)
-class T1(Section):
-    continuation_codes: int = param(32, "true continuation length compared with each sample", POSITIVE)
-    extraction_k: int = param(
-        10, "greedy k-extractability: the first k generated codes equal the truth", POSITIVE
-    )
-    time_scale_days: float = param(
-        90.0, "dEMD time-aware cost: exp(-|dt| / scale)", Interval(0, None, open_low=True)
-    )
-    embedding: str = param(
-        "ppmi",
-        "code embedding of dEMD: ppmi (co-occurrence in non-members), model (input embeddings), icd "
-        "(ontology)",
-        OneOf(("ppmi", "model", "icd")),
-    )
-    embedding_dim: int = param(32, "dimensions of the PPMI-SVD embedding", POSITIVE)
-
-
-@dataclass(frozen=True)
-class T2(Section):
-    threshold: float = param(0.3, "p-hat at or above this flags a subject", PROBABILITY)
-
-
-@dataclass(frozen=True)
-class T3(Section):
-    folds: int = param(5, "cross-fitting folds of the probe", Interval(2, None))
-    min_positives: int = param(8, "subjects with the group needed to train a probe", POSITIVE)
-
-
-T4_SCORES = (
-    "loss",
-    "min_k",
-    "min_k_plus_plus",
-    "zlib_analogue",
-    "reference_calibrated",
-    "masked_embedding_variance",
-)
-
-
-@dataclass(frozen=True)
-class T4(Section):
-    primary: str = param(
-        "auto",
-        "the attack that decides T4. auto: the one with the largest AUROC, its interval simultaneous over "
-        "every attack (max-type bootstrap), the choice paid for; a score name: that attack with its own "
-        "interval (the others are exploratory)",
-        OneOf(("auto", *T4_SCORES)),
-    )
-    min_k_fraction: float = param(0.2, "share of least likely codes in Min-K% and Min-K%++", PROBABILITY)
-    fprs: tuple[float, ...] = param(
-        [0.1, 0.01, 0.001],
-        "false-positive rates of the operating points (each needs at least 10/FPR non-members)",
-        Interval(0, 1, True, True),
-    )
-    population: str = param(
-        "all",
-        "all: every member record (each repeated record once) and every non-member is scored, one forward "
-        "pass each, so that low false-positive rates can be estimated, whatever `subjects_per_arm` samples "
-        "for the generation tests; sampled: the sampled arms only",
-        OneOf(("all", "sampled")),
-    )
-    mask_views: int = param(
-        8,
-        "masked copies of a timeline for the masked-embedding variance (scored on the sampled arms: "
-        "it costs this many passes a subject)",
-        POSITIVE,
-    )
-    mask_fraction: float = param(0.15, "share of codes masked in each copy", Interval(0, 1, True, True))
-    delta: float = param(
-        0.00001, "delta of the empirical (epsilon, delta) lower bound", Interval(0, 1, True, True)
-    )
-
-
-@dataclass(frozen=True)
-class T5(Section):
-    docs = "T5: the reference model's contrast, or without one the identifier-perturbation profile."
-    n_samples_original: int = param(
-        100, "fresh samples of a flagged prompt under each model: replication and the statistic", POSITIVE
-    )
-    n_null: int = param(
-        100, "non-members flagged by the same T2 rule that form the null (a seeded draw)", POSITIVE
-    )
-    max_cases: int = param(50, "flagged member cases judged at most", POSITIVE)
-    alpha: float = param(
-        0.05,
-        "false discovery rate of likely memorized (Benjamini-Hochberg across an audit's cases); memorized "
-        "is family-wise (Holm) at T5's share of `risk.gate_alpha`",
-        Interval(0, 1, True, True),
-    )
-    min_effect: float = param(
-        0.2,
-        "with a reference model: smallest difference of the two models' shares that counts as memorized",
-        Interval(0, 1),
-    )
-    n_samples: int = param(20, "without a reference model: fresh samples per perturbed prompt", POSITIVE)
-    age_steps: int = param(3, "without a reference model: age bands shifted up and down", POSITIVE)
-    min_drop: float = param(
-        0.2, "without a reference model: smallest drop of p-hat that counts as sharp", Interval(0, 1)
-    )
-
-
-@dataclass(frozen=True)
-class T6(Section):
-    rare_prevalence: float = param(0.005, "a diagnosis below this prevalence is rare", Interval(0, 1))
-    elderly_min_age: int = param(85, "lowest age of the elderly subgroup", Interval(0, None))
-    k_anonymity: int = param(5, "a prompt shared by fewer subjects is k-anonymous", POSITIVE)
-
-
-@dataclass(frozen=True)
 class VocabularyCheck(Section):
     min_subjects: int = param(5, "value-carrying tokens seen in fewer member subjects are reported", POSITIVE)
 
@@ -331,12 +219,14 @@ class Risk(Section):
 
     def fail_alpha(self, test: str) -> float:
         """The family-wise level at which `test` may fail (weighted Bonferroni over the tests that
-        fail on a p-value: their levels sum to `gate_alpha`)."""
-        if test == "T5":
+        fail on a p-value, each declaring its role: their levels sum to `gate_alpha`)."""
+        roles = gate_roles()
+        if test not in roles:
+            raise ValueError(f"{test} does not fail on a p-value")
+        if roles[test]:
             return self.gate_alpha * self.gate_t5_share
-        if test in FAILS_ON_A_P_VALUE:
-            return self.gate_alpha * (1 - self.gate_t5_share) / (len(FAILS_ON_A_P_VALUE) - 1)
-        raise ValueError(f"{test} does not fail on a p-value")
+        others = sum(not confirmatory for confirmatory in roles.values())
+        return self.gate_alpha * (1 - self.gate_t5_share) / others
 
 
 ALL_UNSEEN = "all"  # reference.unseen_members: the reference saw none of the audited subjects
@@ -380,12 +270,6 @@ class AuditConfig(Section):
     model_input: ModelInput = param(ModelInput(), ModelInput.docs)
     hardware: Hardware = param(Hardware(), Hardware.docs)
     generation: Generation = param(Generation(), "sampling of continuations")
-    t1: T1 = param(T1(), "T1 trajectory memorization")
-    t2: T2 = param(T2(), "T2 sensitive attribute leakage")
-    t3: T3 = param(T3(), "T3 embedding probe")
-    t4: T4 = param(T4(), "T4 membership inference")
-    t5: T5 = param(T5(), T5.docs)
-    t6: T6 = param(T6(), "T6 subgroups")
     reference: Reference = param(Reference(), Reference.docs)
     vocabulary_check: VocabularyCheck = param(VocabularyCheck(), "scan of the vocabulary for value tokens")
     statistics: Statistics = param(Statistics(), "intervals and tests")
@@ -400,14 +284,22 @@ class AuditConfig(Section):
     )
 
     installed_sections: dict[str, Any] = param(
-        {}, "the sections of installed tests that declare one, each read and written under its own key"
+        {},
+        "each test's own section (t1 … t6, and those of installed tests), read and written under its key",
     )
+
+    def __post_init__(self) -> None:
+        """Every test's section present: its defaults where none was given."""
+        sections = dict(self.installed_sections)
+        for key, section in installed_test_sections().items():
+            sections.setdefault(key, section())
+        object.__setattr__(self, "installed_sections", sections)
 
     @classmethod
     def parse(cls, raw: Any, where: str) -> AuditConfig:
-        """The built-in sections as every section parses; then each installed test's own section
-        (`Audit.config_section`, found through the `memaudit.audits` entry points) under its key,
-        its defaults where the mapping has none. A key no section claims is refused."""
+        """The audit's own sections as every section parses; then each test's section
+        (`Audit.config_section`, config/installed.py) under its key, its defaults where the
+        mapping has none. A key no section claims is refused."""
         if isinstance(raw, cls) or not isinstance(raw, Mapping):
             return super().parse(raw, where)
         raw = dict(raw)
@@ -431,7 +323,7 @@ class AuditConfig(Section):
         return out | {key: section.to_dict() for key, section in self.installed_sections.items()}
 
     def __getattr__(self, name: str) -> Any:
-        """An installed test's section as an attribute (`config.t7`), as the built-in ones are."""
+        """A test's section as an attribute (`config.t5`, `config.t7`)."""
         installed = self.__dict__.get("installed_sections") or {}
         if name in installed:
             return installed[name]

@@ -6,6 +6,7 @@ conventions, and build every subject's prompt per tier."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -147,7 +148,52 @@ def prepare(
 ) -> PreparedCohort:
     """Everything the audits read about the cohort. `knows(code)`: whether the model's vocabulary
     has the code (None: the model exposes no vocabulary); `structure`: the stream's structure
-    tokens, as the stack's adapter declares them (None: every token counts as a code)."""
+    tokens, as the stack's adapter declares them (None: every token counts as a code).
+
+    The steps: the arms, each repeated record counted once; the sampled and the scored subjects;
+    their timelines as the model's stream holds them; the coding conventions and the sensitive
+    groups' matcher; the prompts of each tier; the codes' prevalence."""
+    member_ids, non_member_ids = disjoint_arms(dataset, config)
+    member_ids, non_member_ids, record_copies, repeated, repeated_note = count_records_once(
+        dataset, config, recipe, member_ids, non_member_ids
+    )
+    arms = sampled_arms(config, member_ids, non_member_ids)
+    timelines, stream_note = stream_timelines(dataset, config, recipe, arms, knows)
+    stream_note["repeated_records"] = repeated_note
+    arms, scored_codes = with_events(arms, timelines)
+    conventions, matcher = conventions_and_matcher(dataset, config, recipe, timelines, structure)
+    if structure is not None:
+        stream_note["structure_tokens"] = {
+            "markers": len(structure.markers),
+            "time_gaps": len(structure.gap_days),
+            "counted_in_codes_k": False,
+        }
+    prompts, excluded, skipped = tier_prompts(
+        config, timelines, arms, conventions, matcher, structure, stream_note["static_rows_found"]
+    )
+    member_counts, prevalence = code_prevalence(dataset, recipe, member_ids)
+    members, non_members = arms.members, arms.non_members
+    return PreparedCohort(
+        matcher,
+        members,
+        non_members,
+        timelines,
+        prompts,
+        excluded,
+        prevalence,
+        skipped,
+        stream_note,
+        member_counts,
+        {s: record_copies[s] for s in members if s in record_copies},
+        arms.scored_members,
+        arms.scored_non_members,
+        scored_codes,
+        {s: repeated[s] for s in arms.scored_members if s in repeated},
+    )
+
+
+def disjoint_arms(dataset: MedsDataset, config: AuditConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The member and non-member subject ids; a subject in both is refused."""
     member_ids = dataset.arm_ids(config.splits.members)
     non_member_ids = dataset.arm_ids(config.splits.non_members)
     overlap = np.intersect1d(member_ids, non_member_ids)
@@ -157,83 +203,138 @@ def prepare(
             f"{overlap.size} subjects in both",
             "fix subject_splits.parquet: a subject in both arms invalidates the audit",
         )
-    member_ids, non_member_ids, record_copies, repeated, repeated_note = count_records_once(
-        dataset, config, recipe, member_ids, non_member_ids
-    )
+    return member_ids, non_member_ids
+
+
+@dataclass(frozen=True)
+class Arms:
+    """The subjects the generation tests sample (seeded) and those T4's population scores."""
+
+    members: list[int]
+    non_members: list[int]
+    scored_members: list[int]
+    scored_non_members: list[int]
+
+    @property
+    def sampled(self) -> list[int]:
+        return self.members + self.non_members
+
+    @property
+    def scored_only(self) -> list[int]:
+        """Scored subjects outside the sample: only their codes are kept."""
+        sampled = set(self.sampled)
+        return [s for s in self.scored_members + self.scored_non_members if s not in sampled]
+
+
+def sampled_arms(config: AuditConfig, member_ids: np.ndarray, non_member_ids: np.ndarray) -> Arms:
     rng = np.random.default_rng([config.seed, ARM_SAMPLING_STREAM])
     members = sample_arm(member_ids, config.subjects_per_arm, rng)
     non_members = sample_arm(non_member_ids, config.subjects_per_arm, rng)
     everyone = config.t4.population == "all"
-    scored_members = sorted(int(s) for s in member_ids) if everyone else members
-    scored_non_members = sorted(int(s) for s in non_member_ids) if everyone else non_members
-    sampled = set(members + non_members)
-    outside = [s for s in scored_members + scored_non_members if s not in sampled]
+    return Arms(
+        members,
+        non_members,
+        sorted(int(s) for s in member_ids) if everyone else members,
+        sorted(int(s) for s in non_member_ids) if everyone else non_members,
+    )
+
+
+def stream_timelines(
+    dataset: MedsDataset,
+    config: AuditConfig,
+    recipe: StreamRecipe,
+    arms: Arms,
+    knows: Callable[[str], bool] | None,
+) -> tuple[dict[int, Timeline], dict]:
+    """The timelines of every sampled and scored subject as the model's stream holds them (static
+    rows kept or dropped, unknown codes dropped where configured), and what was done to them."""
+    sampled = arms.sampled
     timelines, static_note = apply_static_rows(
-        dataset.timelines(members + non_members + outside, recipe), recipe.static_rows, knows
+        dataset.timelines(sampled + arms.scored_only, recipe), recipe.static_rows, knows
     )
     if recipe.table is not None:
         static_note["reason"] = (
             "the stream is the stack's own (cohort.stream_table): its header holds demographics"
         )
-        if not any(s in timelines for s in members + non_members):
+        if not any(s in timelines for s in sampled):
             raise UserInputError(
                 f"the cohort whose streams {recipe.table} holds",
-                f"none of {len(members + non_members)} sampled subjects in it",
+                f"none of {len(sampled)} sampled subjects in it",
                 "pass the MEDS cohort the model's pipeline converted (the same subject ids)",
             )
     stream_note: dict = {
         **recipe.describe(),
         "static_rows_found": static_note,
         "splits_from_folders": dataset.splits_from_folders,
-        "repeated_records": repeated_note,
     }
     if config.model_input.unknown_codes == "drop" and knows is not None:
         timelines, stream_note["unknown_codes_dropped"] = drop_unknown(timelines, knows)
     if recipe.table is not None:
-        stream_note["sampled_subjects_not_in_stream_table"] = sum(
-            s not in timelines for s in members + non_members
-        )
+        stream_note["sampled_subjects_not_in_stream_table"] = sum(s not in timelines for s in sampled)
+    return timelines, stream_note
+
+
+def with_events(arms: Arms, timelines: dict[int, Timeline]) -> tuple[Arms, dict[int, tuple[str, ...]]]:
+    """The arms without subjects whose stream is empty, and the codes of the scored-only subjects
+    (taken out of `timelines`: nothing but T4 reads them)."""
     has_events = lambda s: len(timelines.get(s, ())) > 0
-    members, non_members = [s for s in members if has_events(s)], [s for s in non_members if has_events(s)]
-    scored_members = [s for s in scored_members if has_events(s)]
-    scored_non_members = [s for s in scored_non_members if has_events(s)]
-    scored_codes = {s: timelines.pop(s).codes for s in outside if s in timelines}
-    if len(members) < 2 or len(non_members) < 2:
+    kept = Arms(*([s for s in arm if has_events(s)] for arm in dataclasses.astuple(arms)))
+    scored_codes = {s: timelines.pop(s).codes for s in arms.scored_only if s in timelines}
+    if len(kept.members) < 2 or len(kept.non_members) < 2:
         raise UserInputError(
             "at least 2 subjects with events in each arm",
-            f"{len(members)} members and {len(non_members)} non-members",
+            f"{len(kept.members)} members and {len(kept.non_members)} non-members",
             "check the split names and that data/ holds those subjects' events",
         )
+    return kept, scored_codes
+
+
+def conventions_and_matcher(
+    dataset: MedsDataset,
+    config: AuditConfig,
+    recipe: StreamRecipe,
+    timelines: dict[int, Timeline],
+    structure: StreamStructure | None,
+) -> tuple[CodeConventions, GroupMatcher]:
+    """The coding conventions inferred from the stream's codes, and the sensitive groups' matcher
+    under them."""
     table = dataset.code_table()
-    stream_codes = {c for t in timelines.values() for c in t.codes}
     conventions = infer_conventions(
         config.conventions,
-        stream_codes,
+        {c for t in timelines.values() for c in t.codes},
         icd_versions(table, config.conventions.version_column),
         recipe.age,
         recipe.time_gaps,
         markers=[t for t in (config.model_input.start_token, config.model_input.end_token) if t],
         structure=structure,
     )
-    if structure is not None:
-        stream_note["structure_tokens"] = {
-            "markers": len(structure.markers),
-            "time_gaps": len(structure.gap_days),
-            "counted_in_codes_k": False,
-        }
     matcher = GroupMatcher(build_groups(config.sensitive_groups, code_descriptions(table)), conventions)
-    prefixes = config.demographic_prefixes
-    is_demographic = lambda c: c.startswith(prefixes) or conventions.is_demographic(c)
+    return conventions, matcher
+
+
+def tier_prompts(
+    config: AuditConfig,
+    timelines: dict[int, Timeline],
+    arms: Arms,
+    conventions: CodeConventions,
+    matcher: GroupMatcher,
+    structure: StreamStructure | None,
+    static_note: dict,
+) -> tuple[dict, dict, dict]:
+    """Each tier's prompts of the sampled subjects ({tier: {subject: Prompt}}), how many timelines
+    were too short for it, and the tiers skipped with the reason (`static` when no audited
+    timeline holds an informative demographic code)."""
+    is_demographic = conventions.demographic_rule(config.demographic_prefixes)
     continuation = max(config.t1.continuation_codes, config.generation.max_new_codes)
-    prompts, excluded, skipped = {}, {}, {}
-    member_set, non_member_set = set(members), set(non_members)
+    sampled = arms.sampled
+    member_set, non_member_set = set(arms.members), set(arms.non_members)
     informative = lambda c: (
         is_demographic(c) and c != conventions.birth_code
     )  # a birth row alone tells nothing
+    prompts, excluded, skipped = {}, {}, {}
     for tier in config.tiers:
         if tier == "static" and not any(
-            any(informative(c) for c in split_demographics(timelines[s], is_demographic)[0])
-            for s in members + non_members
+            any(informative(c) for c in split_demographics(timelines[s], is_demographic)[0]) for s in sampled
         ):
             skipped[tier] = (
                 "no audited timeline holds a demographic code the model's stream contains (static "
@@ -252,7 +353,7 @@ def prepare(
                 config.t1.extraction_k,
                 structure,
             )
-            for s in members + non_members
+            for s in sampled
         }
         prompts[tier] = {s: p for s, p in built.items() if p is not None}
         excluded[tier] = sum(p is None for p in built.values())
@@ -264,6 +365,13 @@ def prepare(
                 f"{excluded[tier]} of {len(built)} subjects too short",
                 f"drop tier {tier} from the config's tiers",
             )
+    return prompts, excluded, skipped
+
+
+def code_prevalence(
+    dataset: MedsDataset, recipe: StreamRecipe, member_ids: np.ndarray
+) -> tuple[dict[str, int], dict[str, float]]:
+    """How many members hold each stream code, and each code's share among all subjects."""
     member_counts = dataset.stream_code_subjects(member_ids, recipe)
     others = np.setdiff1d(dataset.subject_splits()["subject_id"].to_numpy(), member_ids)
     other_counts = dataset.stream_code_subjects(others, recipe)
@@ -272,23 +380,7 @@ def prepare(
         c: (member_counts.get(c, 0) + other_counts.get(c, 0)) / n_all
         for c in set(member_counts) | set(other_counts)
     }
-    return PreparedCohort(
-        matcher,
-        members,
-        non_members,
-        timelines,
-        prompts,
-        excluded,
-        prevalence,
-        skipped,
-        stream_note,
-        member_counts,
-        {s: record_copies[s] for s in members if s in record_copies},
-        scored_members,
-        scored_non_members,
-        scored_codes,
-        {s: repeated[s] for s in scored_members if s in repeated},
-    )
+    return member_counts, prevalence
 
 
 def count_records_once(
@@ -338,7 +430,7 @@ def with_near_copies(
     Returns the non-members kept, the repeated member records and what was found, by count."""
     # exact copies were counted once already: no two of these records share a code sequence, so
     # the search need not hash the sequences again to leave identical ones out
-    pairs = near_copy_pairs(rows, birth_code, threshold, exclude_identical=False)
+    pairs = near_copy_pairs(rows, birth_code, threshold)
     linked = clusters(pairs)
     member_set = set(members)
     lowest: dict[int, float] = {}  # member -> the lowest similarity of a member pair it is in

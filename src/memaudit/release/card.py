@@ -1,8 +1,9 @@
 """`memaudit card`: the audit's verdict in the model's Hugging Face model card.
 
 The card is written with `huggingface_hub`'s `ModelCard` and `ModelCardData` (no hand-written
-YAML): the front matter gains `tags: [memaudit]` and `model-index` results (the risk level, T4's
-AUROC, its TPR at each estimable false-positive rate and the repeated-record arm's TPR), the body
+YAML): the front matter gains `tags: [memaudit]` and `model-index` results (the risk level and each
+test's headline rates, `Audit.headline`: the membership AUROC, its TPR at each estimable
+false-positive rate, the repeated-record arm's TPR …), the body
 one section, "Privacy: patient-level memorization audit", between two markers. A rerun replaces
 that section and those results only: the rest of the body is kept byte for byte, and running it
 twice gives the same file.
@@ -24,12 +25,12 @@ import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..atomic import write_text
+from ..audits.registry import registered
 from ..errors import UserInputError
 from ..report.schema import validate_report
 from ..tables import first_line
 
 START, END = "<!-- memaudit:start -->", "<!-- memaudit:end -->"
-SMALL_CELL = 11  # counts of 1 to 10 patients are not printed
 LEVEL_VALUE = {"incomplete": -1, "low": 0, "medium": 1, "high": 2}
 TASK = "patient-level-memorization-audit"
 NOT_COVERED = (
@@ -58,16 +59,6 @@ def read_report(run_dir: Path) -> dict:
     return report
 
 
-def count(n: int) -> str:
-    """A count of patients as the card may print it."""
-    return f"fewer than {SMALL_CELL}" if 0 < n < SMALL_CELL else str(n)
-
-
-def _interval(point: Mapping[str, Any]) -> str:
-    lo, hi = point["tpr_ci95"]
-    return f"{point['tpr']:.0%} [{lo:.0%}, {hi:.0%}]"
-
-
 def eval_results(report: Mapping[str, Any], model_name: str) -> list[EvalResult]:
     """The audit's figures as model-index results, on the audited cohort's fingerprint."""
     dataset = {
@@ -84,38 +75,13 @@ def eval_results(report: Mapping[str, Any], model_name: str) -> list[EvalResult]
             **dataset,
         )
     ]
-    t4 = report["tests"]["T4"]
-    decision = t4["metrics"].get("decision")
-    if t4["status"] in ("pass", "warn", "fail") and decision:
-        out.append(
-            EvalResult(
-                metric_type="auroc",
-                metric_name=f"T4 membership AUROC ({t4['metrics']['primary_score']})",
-                metric_value=round(decision["auroc"], 4),
-                **dataset,
-            )
-        )
-        for point in decision["tpr_at_fpr"]:
-            if point["status"] == "ok":
-                out.append(
-                    EvalResult(
-                        metric_type=f"tpr_at_fpr_{point['fpr']:g}",
-                        metric_name=f"T4 TPR at {point['fpr']:g} FPR",
-                        metric_value=round(point["tpr"], 4),
-                        **dataset,
-                    )
-                )
-        arm = t4["metrics"].get("repeated_records") or {}
-        if arm.get("decision"):
-            point = arm["decision"]["point"]
-            out.append(
-                EvalResult(
-                    metric_type=f"repeated_records_tpr_at_fpr_{point['fpr']:g}",
-                    metric_name=f"T4 repeated records identified at {point['fpr']:g} FPR",
-                    metric_value=round(point["tpr"], 4),
-                    **dataset,
-                )
-            )
+    for audit in registered():
+        if audit.name in report["tests"]:
+            out += [
+                EvalResult(metric_type=h.key, metric_name=h.label, metric_value=round(h.value, 4), **dataset)
+                for h in audit.headline(report)
+                if h.rate
+            ]
     return out
 
 
@@ -150,7 +116,10 @@ def section(report: Mapping[str, Any]) -> str:
         "",
         "**Sensitive groups.** " + groups(report),
     ]
-    lines += ["", "**Repeated records.** " + repeated(report), "", f"**Not covered.** {NOT_COVERED}", END]
+    for audit in registered():
+        if audit.name in report["tests"]:
+            lines += ["", *(f"**{head}.** {text}" for head, text in audit.card_paragraphs(report))]
+    lines += ["", f"**Not covered.** {NOT_COVERED}", END]
     return "\n".join(lines) + "\n"
 
 
@@ -159,23 +128,11 @@ def rests(report: Mapping[str, Any]) -> str:
     deciding = {"high": "fail", "medium": "warn"}.get(report["risk"]["level"])
     if deciding is None:
         return "no test found a significant member-minus-non-member difference."
+    audits = {audit.name: audit for audit in registered()}
     parts = []
     for name, t in report["tests"].items():
-        if t["status"] != deciding:
-            continue
-        m = t["metrics"]
-        arm = m.get("repeated_records") or {}
-        if name == "T4" and arm.get("outcome") == deciding:
-            point = arm["decision"]["point"]
-            parts.append(
-                f"T4 {deciding}: the repeated records are identified at {point['fpr']:g} FPR at a rate of "
-                f"{_interval(point)}"
-            )
-        elif name == "T4":
-            lo, hi = m["decision"]["auroc_ci95"]
-            parts.append(f"T4 {deciding}: membership AUROC {m['decision']['auroc']:.2f} [{lo:.2f}, {hi:.2f}]")
-        else:
-            parts.append(f"{name} ({t['title']}) {deciding}")
+        if t["status"] == deciding:
+            parts += audits[name].card_lines(report, deciding) if name in audits else [f"{name} {deciding}"]
     return "; ".join(parts) + "."
 
 
@@ -198,21 +155,6 @@ def groups(report: Mapping[str, Any]) -> str:
     if untested:
         text += "; not tested: " + "; ".join(untested)
     return text + "."
-
-
-def repeated(report: Mapping[str, Any]) -> str:
-    note = (report["cohort"].get("stream") or {}).get("repeated_records") or {}
-    arm = report["tests"]["T4"]["metrics"].get("repeated_records") or {}
-    if note.get("rule") == "keep":
-        return "not looked for (`splits.repeated_records: keep`)."
-    records = arm.get("n_records", 0)
-    if not records:
-        return "none found in the training data."
-    text = f"{count(records)} member records are repeated in the training data"
-    if arm.get("bands"):
-        bands = [b["band"] for b in arm["bands"] if b["n"]]
-        text += f" (repetition bands {', '.join(bands)})"
-    return text + "; they are judged as an arm of their own."
 
 
 def updated_card(existing: str | None, report: Mapping[str, Any], model_name: str | None) -> str:

@@ -4,8 +4,9 @@ store and the model registry).
 
 Logged to the active MLflow run, or the run `run_id` names, at MLFLOW_TRACKING_URI:
 - params: the config's hash, the seed, the tiers, memaudit's version;
-- metrics: each test's status as a number (STATUS_VALUE), T4's AUROC and TPR at each FPR, the
-  repeated-record arm's TPR, T2's largest AUROC gap, T5's verdict counts, the risk level;
+- metrics: the risk level, each test's status as a number (STATUS_VALUE) and each test's headline
+  figures (`Audit.headline`: membership AUROC and TPR at each FPR, the repeated-record arm's TPR,
+  the largest AUROC gap of sensitive groups, the verdict counts of T5's cases);
 - artifacts: report.json and report.html (never the caches or salt.secret);
 - the tag `memaudit.risk` (and `memaudit.complete`), also on a registered model version when one
   is named, so that a promotion rule can read them.
@@ -19,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..audits.registry import registered
 from ..errors import UserInputError
 from ..tables import first_line
 from .card import LEVEL_VALUE
@@ -28,31 +30,14 @@ ARTIFACTS = ("report.json", "report.html")
 
 
 def audit_metrics(report: Mapping[str, Any]) -> dict[str, float]:
-    """The numbers a registry shows beside the model version."""
+    """The numbers a registry shows beside the model version: the risk level, each test's status,
+    and each test's headline figures (`Audit.headline`)."""
     out: dict[str, float] = {"memaudit.risk_level": LEVEL_VALUE[report["risk"]["level"]]}
     for name, t in report["tests"].items():
         out[f"memaudit.{name}.status"] = STATUS_VALUE[t["status"]]
-    t4 = report["tests"]["T4"]["metrics"]
-    if t4.get("decision"):
-        out["memaudit.T4.auroc"] = t4["decision"]["auroc"]
-        for point in t4["decision"]["tpr_at_fpr"]:
-            if point["status"] == "ok":
-                out[f"memaudit.T4.tpr_at_fpr_{point['fpr']:g}"] = point["tpr"]
-    arm = t4.get("repeated_records") or {}
-    out["memaudit.T4.repeated_records"] = arm.get("n_records", 0)
-    if arm.get("decision"):
-        point = arm["decision"]["point"]
-        out[f"memaudit.T4.repeated_records_tpr_at_fpr_{point['fpr']:g}"] = point["tpr"]
-    gaps = [
-        entry["auroc_gap"]
-        for group in (report["tests"]["T2"]["metrics"].get("by_group") or {}).values()
-        for entry in (group.get("by_tier") or {}).values()
-        if entry.get("auroc_gap") is not None
-    ]
-    if gaps:
-        out["memaudit.T2.largest_auroc_gap"] = max(gaps)
-    for verdict, n in (report["tests"]["T5"]["metrics"].get("counts") or {}).items():
-        out[f"memaudit.T5.{verdict}"] = n
+    for audit in registered():
+        if audit.name in report["tests"]:
+            out |= {f"memaudit.{audit.name}.{h.key}": h.value for h in audit.headline(report)}
     return {k: float(v) for k, v in out.items()}
 
 

@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ..audits.registry import versions
+from ..audits.registry import Audit, registered, versions
 from ..audits.result import FAIL, NOT_TESTED, SKIPPED, WARN
 from ..audits.runner import AuditOutcome
 from ..config import AuditConfig
-from ..config.sections import FAILS_ON_A_P_VALUE, Risk
+from ..config.installed import gate_roles
+from ..config.sections import Risk
 from ..version import __version__
 from .privacy import subject_hash
 
@@ -119,7 +120,7 @@ def gate_levels(risk: Risk, results: Mapping[str, Any]) -> dict:
     membership signal fail, spent as `by_test` (the tests that ran and fail on a p-value)."""
     return {
         "alpha": risk.gate_alpha,
-        "by_test": {t: risk.fail_alpha(t) for t in FAILS_ON_A_P_VALUE if t in results},
+        "by_test": {t: risk.fail_alpha(t) for t in gate_roles() if t in results},
     }
 
 
@@ -129,53 +130,13 @@ def rests_on(outcome: AuditOutcome, level: str) -> list[str]:
     deciding = {"high": FAIL, "medium": WARN}.get(level)
     if deciding is None:
         return []
+    by_name = {audit.name: audit for audit in registered()}
     out = []
     for name, r in outcome.results.items():
-        if r.status != deciding:
-            continue
-        m = r.metrics
-        if name == "T5" and m.get("mode") == "counterfactual":
-            verdict = "memorized" if deciding == FAIL else "likely_memorized"
-            key = "holm_p" if deciding == FAIL else "q_value"
-            cases = [c for c in m["cases"] if c["verdict"] == verdict]
-            smallest = min(c[key] for c in cases)
-            label = "Holm-adjusted p" if deciding == FAIL else "q"
-            level = m.get("fail_alpha", m["alpha"]) if deciding == FAIL else m["alpha"]
-            out.append(
-                f"T5 {deciding}: {len(cases)} case(s) {verdict.replace('_', ' ')}, smallest {label} "
-                f"{smallest:.3g} (below {level:g})"
-            )
-        elif name == "T4" and "decision" in m:
-            out += t4_rests_on(m, deciding)
-        else:
-            out.append(f"{name} {deciding}: {r.summary.split('. ')[0].rstrip('.')}.")
+        if r.status == deciding:
+            out += by_name.get(name, Audit()).rests_on(r, deciding)
     if outcome.vocabulary and outcome.vocabulary.get("status") == FAIL and level == "high":
         out.append(f"vocabulary fail: {outcome.vocabulary['summary']}")
-    return out
-
-
-def t4_rests_on(m: Mapping[str, Any], deciding: str) -> list[str]:
-    """T4's lines: the repeated-record arm when it sets the status, the deciding attack's AUROC (and
-    a low-FPR operating point whose interval lies above its rate) when that does."""
-    out = []
-    arm = m.get("repeated_records") or {}
-    if arm.get("outcome") == deciding:
-        out.append(arm["line"].replace("T4 repeated records:", f"T4 {deciding}: repeated records"))
-    d = m["decision"]
-    if d.get("outcome", deciding) == deciding:
-        lo, hi = d["auroc_ci95"]
-        line = f"T4 {deciding}: {m['primary_score']} AUROC {d['auroc']:.2f} [{lo:.2f}, {hi:.2f}]"
-        low = [
-            o
-            for o in d["tpr_at_fpr"]
-            if o["status"] == "ok" and o["fpr"] <= 0.01 and o["tpr_ci95"][0] > o["fpr"]
-        ]
-        if low:
-            o = low[-1]
-            line += (
-                f"; TPR {o['tpr']:.1%} [{o['tpr_ci95'][0]:.1%}, {o['tpr_ci95'][1]:.1%}] at {o['fpr']:g} FPR"
-            )
-        out.append(line)
     return out
 
 
@@ -261,18 +222,21 @@ def subject_table(outcome: AuditOutcome, salt: str) -> pl.DataFrame:
 
 
 def scored_sentence(report: dict) -> str:
-    """ ", T4 on every record: 1225 members and 587 non-members" where T4 scored more subjects than
-    the generation tests sampled; empty otherwise."""
-    population = (report["tests"].get("T4", {}).get("metrics") or {}).get("population") or {}
+    """ ", T4 on every record: 1225 members and 587 non-members" for each test that scored more
+    subjects than the generation tests sampled (its `metrics.population`); empty otherwise."""
     cohort = report["cohort"]
-    if (
-        population.get("members", 0) <= cohort["members"]
-        and population.get("non_members", 0) <= cohort["non_members"]
-    ):
-        return ""
-    return (
-        f"; T4 on every record: {population['members']} members and {population['non_members']} non-members"
-    )
+    out = ""
+    for name, test in report["tests"].items():
+        population = (test.get("metrics") or {}).get("population") or {}
+        if (
+            population.get("members", 0) > cohort["members"]
+            or population.get("non_members", 0) > cohort["non_members"]
+        ):
+            out += (
+                f"; {name} on every record: {population['members']} members and "
+                f"{population['non_members']} non-members"
+            )
+    return out
 
 
 def markdown_summary(report: dict) -> str:

@@ -1,5 +1,5 @@
 """The versioned JSON Schema of report.json, shipped with the package; its `tests` entry names
-every registered test (the built-in six and those other installed packages add)."""
+every registered test (the built-in ones, required, and those other installed packages add)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ import json
 from functools import lru_cache
 from importlib import resources
 
-from ..audits.registry import registered
-
-BUILT_IN_PATTERN = "^T[1-6]$"
+from ..audits.registry import is_built_in, registered
 
 
 @lru_cache(maxsize=1)
@@ -20,13 +18,12 @@ def _shipped() -> dict:
 
 def report_schema() -> dict:
     """The shipped schema with one `tests` property per registered test: a report may hold any of
-    them and nothing else, and must hold the built-in six."""
+    them and nothing else, and must hold the built-in ones."""
     schema = copy.deepcopy(_shipped())
     tests = schema["properties"]["tests"]
-    entry = tests["patternProperties"].pop(BUILT_IN_PATTERN)
-    tests["properties"] = {audit.name: entry for audit in registered()}
-    if not tests["patternProperties"]:
-        del tests["patternProperties"]
+    audits = registered()
+    tests["properties"] = {audit.name: {"$ref": "#/$defs/test"} for audit in audits}
+    tests["required"] = [audit.name for audit in audits if is_built_in(audit)]
     return schema
 
 

@@ -64,13 +64,15 @@ def run_scan(data: Path, out: Path, config: AuditConfig, options: ScanOptions = 
     ids = [int(s) for s in dataset.arm_ids(split)]
     recipe = StreamRecipe.from_config(config.cohort)
     birth = recipe.age.birth_code if recipe.age is not None else meds.birth_code
-    groups = repeated_groups(timeline_signatures(dataset.rows(ids), birth), options.min_events)
+    rows = dataset.rows(ids).collect().lazy()  # read once for the three searches below
+    signatures = timeline_signatures(rows, birth)
+    groups = repeated_groups(signatures, options.min_events)
     near = (
-        near_copy_pairs(dataset.rows(ids), birth, options.near_copy_similarity)
+        near_copy_pairs(rows, birth, options.near_copy_similarity, sequences=signatures)
         if options.near_copy_similarity is not None
         else None
     )
-    visits = repeated_visits(dataset.rows(ids), birth)
+    visits = repeated_visits(rows, birth)
     timelines = dataset.timelines(ids, recipe)
     matcher, is_demographic = matcher_and_demographics(dataset, config, timelines)
     unique = uniqueness(timelines, config, matcher, is_demographic, options.k)

@@ -33,8 +33,7 @@ def matcher_and_demographics(dataset: MedsDataset, config: AuditConfig, timeline
         config.conventions, codes, icd_versions(table, config.conventions.version_column)
     )
     matcher = GroupMatcher(build_groups(config.sensitive_groups, code_descriptions(table)), conventions)
-    prefixes = config.demographic_prefixes
-    return matcher, lambda c: c.startswith(prefixes) or conventions.is_demographic(c)
+    return matcher, conventions.demographic_rule(config.demographic_prefixes)
 
 
 def uniqueness(

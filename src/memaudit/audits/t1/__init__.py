@@ -3,4 +3,6 @@
 
 from .trajectory import TrajectoryAudit
 
-__all__ = ["TrajectoryAudit"]
+AUDIT = TrajectoryAudit  # the test this package is (config/installed.py finds it)
+
+__all__ = ["AUDIT", "TrajectoryAudit"]

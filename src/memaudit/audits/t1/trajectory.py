@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from ...adapters.base import GENERATE
@@ -10,11 +13,13 @@ from ...prompts.requests import Generate, Request, Responses
 from ..context import AuditContext
 from ..coverage import Coverage
 from ..handoffs import TrajectoryRecovery
-from ..registry import Audit, Earlier, register
+from ..registry import Audit, Earlier
 from ..result import FAIL, PASS, WARN, Status, TestResult
 from ..sampling import Spent, first_round_request
 from ..stats import benjamini_hochberg, compare_arms, holm, mann_whitney_p, residual_risk
+from . import report as report_fragment
 from .demd import horizon_demd_many
+from .settings import T1
 
 NAME, TITLE = "T1", "Trajectory memorization"
 # what the test measures and how it judges: the report's Methods section
@@ -188,9 +193,10 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
     )
 
 
-@register
 class TrajectoryAudit(Audit):
     name, title, method = NAME, TITLE, METHOD
+    config_section = T1
+    fails_on_a_p_value = True
     needs = frozenset({GENERATE})
 
     def coverage(self, ctx: AuditContext) -> Coverage:
@@ -203,3 +209,6 @@ class TrajectoryAudit(Audit):
 
     def run(self, ctx: AuditContext, responses: Responses, earlier: Earlier) -> TestResult:
         return run(ctx, responses)
+
+    def report_figures(self, report: Mapping[str, Any]) -> dict[str, Any]:
+        return report_fragment.figures(report, NAME)

@@ -2,4 +2,6 @@
 
 from .sensitive import SensitiveLeakageAudit
 
-__all__ = ["SensitiveLeakageAudit"]
+AUDIT = SensitiveLeakageAudit  # the test this package is (config/installed.py finds it)
+
+__all__ = ["AUDIT", "SensitiveLeakageAudit"]

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from ...adapters.base import GENERATE
 from ...prompts.requests import Request, Responses
+from ...published import Headline
 from ..arm_gaps import GapQuestion, judge_gaps
 from ..context import AuditContext
 from ..coverage import MIN_POSITIVES_PER_ARM, Coverage, group_coverage
 from ..handoffs import FlaggedCase, SensitiveFlags
-from ..registry import Audit, Earlier, register
+from ..registry import Audit, Earlier
 from ..result import NOT_TESTED, TestResult
 from ..sampling import Spent, draws, first_round_request, is_open, next_round, sample_request, schedule
 from ..stats import auroc, auroc_gap, average_precision, bootstrap_ci, residual_risk
+from . import report as report_fragment
+from .settings import T2
 
 NAME, TITLE = "T2", "Sensitive attribute leakage"
 # what the test measures and how it judges: the report's Methods section
@@ -216,9 +222,10 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
     return TestResult(NAME, TITLE, status, summary, metrics, per_subject, flags, handoff)
 
 
-@register
 class SensitiveLeakageAudit(Audit):
     name, title, method = NAME, TITLE, METHOD
+    config_section = T2
+    fails_on_a_p_value = True
     needs = frozenset({GENERATE})
 
     def coverage(self, ctx: AuditContext) -> Coverage:
@@ -235,3 +242,9 @@ class SensitiveLeakageAudit(Audit):
 
     def run(self, ctx: AuditContext, responses: Responses, earlier: Earlier) -> TestResult:
         return run(ctx, responses)
+
+    def report_figures(self, report: Mapping[str, Any]) -> dict[str, Any]:
+        return report_fragment.figures(report, NAME)
+
+    def headline(self, report: Mapping[str, Any]) -> list[Headline]:
+        return report_fragment.headline(report, NAME)

@@ -3,4 +3,6 @@ embedding?"""
 
 from .probe import EmbeddingProbeAudit
 
-__all__ = ["EmbeddingProbeAudit"]
+AUDIT = EmbeddingProbeAudit  # the test this package is (config/installed.py finds it)
+
+__all__ = ["AUDIT", "EmbeddingProbeAudit"]

@@ -13,9 +13,10 @@ from ...prompts.requests import Embed, Request, Responses
 from ..arm_gaps import GapQuestion, judge_gaps
 from ..context import AuditContext
 from ..coverage import Coverage
-from ..registry import Audit, Earlier, register
+from ..registry import Audit, Earlier
 from ..result import TestResult
 from ..stats import auroc, auroc_gap, bootstrap_ci
+from .settings import T3
 
 NAME, TITLE = "T3", "Embedding probe"
 # what the test measures and how it judges: the report's Methods section
@@ -162,9 +163,10 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
     return TestResult(NAME, TITLE, status, summarise(probed, worst_gap, worst), metrics)
 
 
-@register
 class EmbeddingProbeAudit(Audit):
     name, title, method = NAME, TITLE, METHOD
+    config_section = T3
+    fails_on_a_p_value = True
     needs = frozenset({EMBED})
 
     def coverage(self, ctx: AuditContext) -> Coverage:

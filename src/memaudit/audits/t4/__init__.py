@@ -3,4 +3,6 @@ the records the data repeats judged at low false-positive rates (repeated_arm.py
 
 from .membership import MembershipAudit
 
-__all__ = ["MembershipAudit"]
+AUDIT = MembershipAudit  # the test this package is (config/installed.py finds it)
+
+__all__ = ["AUDIT", "MembershipAudit"]

@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from ...adapters.base import EMBED, SCORE, ScoreResult
 from ...config.sections import Risk
 from ...prompts.requests import REFERENCE, Embed, Request, Responses, Score
+from ...published import Headline
 from ..context import AuditContext
 from ..coverage import Coverage
 from ..handoffs import OperatingPoint
-from ..registry import Audit, Earlier, register
+from ..registry import Audit, Earlier
 from ..result import FAIL, PASS, WARN, Status, TestResult
 from ..stats import MIN_NEGATIVES_PER_FPR, auroc, bootstrap_ci, epsilon_lower_bound, roc_curve, tpr_at_fpr
+from . import report as report_fragment
 from .repeated_arm import repeated_arm
+from .settings import T4
 
 NAME, TITLE = "T4", "Membership inference"
 # what the test measures and how it judges: the report's Methods section
@@ -349,9 +353,10 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
     return TestResult(NAME, TITLE, status, summary, metrics, per_subject, handoff=handoff)
 
 
-@register
 class MembershipAudit(Audit):
     name, title, method = NAME, TITLE, METHOD
+    config_section = T4
+    fails_on_a_p_value = True
     version = "2"  # 2: every record scored, the repeated-record arm and low-FPR operating points decide too
     needs = frozenset({SCORE})
 
@@ -374,3 +379,22 @@ class MembershipAudit(Audit):
 
     def run(self, ctx: AuditContext, responses: Responses, earlier: Earlier) -> TestResult:
         return run(ctx, responses)
+
+    def rests_on(self, result: TestResult, status: str) -> list[str]:
+        if "decision" not in result.metrics:
+            return super().rests_on(result, status)
+        return report_fragment.rests_on(NAME, result.metrics, status)
+
+    def report_figures(self, report: Mapping[str, Any]) -> dict[str, Any]:
+        return report_fragment.figures(report, NAME)
+
+    def headline(self, report: Mapping[str, Any]) -> list[Headline]:
+        return report_fragment.headline(report, NAME)
+
+    def card_lines(self, report: Mapping[str, Any], status: str) -> list[str]:
+        if "decision" not in report["tests"][NAME]["metrics"]:
+            return super().card_lines(report, status)
+        return report_fragment.card_lines(report, NAME, status)
+
+    def card_paragraphs(self, report: Mapping[str, Any]) -> list[tuple[str, str]]:
+        return report_fragment.card_paragraphs(report, NAME)

@@ -19,14 +19,20 @@ least explained by the non-members whose prompts carry the same evidence.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from ...adapters.base import GENERATE
 from ...prompts.requests import REFERENCE, Request, Responses
+from ...published import Headline
 from ..context import AuditContext
 from ..coverage import Coverage
 from ..handoffs import FlaggedCase, SensitiveFlags
-from ..registry import Audit, Earlier, register
+from ..registry import Audit, Earlier
 from ..result import PASS, TestResult
 from ..sampling import draws, next_round, schedule
+from . import rejudge as half_sample
+from . import report as report_fragment
 from .cases import cases, count, first_round, null_cases, original_request, settled_below
 from .contrast import contrast_result
 from .decision import NAME, TITLE, VERDICTS
@@ -38,6 +44,7 @@ from .perturbation import (
     why_families_cannot_run,
 )
 from .profile import profile_result
+from .settings import T5
 
 # what the test measures and how it judges: the report's Methods section
 METHOD = (
@@ -53,9 +60,11 @@ METHOD = (
 )
 
 
-@register
 class MemorizationAudit(Audit):
     name, title, method = NAME, TITLE, METHOD
+    config_section = T5
+    fails_on_a_p_value = True
+    confirmatory = True
     version = "2"  # 2: the repeated records' flags are judged first, beyond the case budget
     needs = frozenset({GENERATE})
     reads = ("T2",)
@@ -166,3 +175,15 @@ class MemorizationAudit(Audit):
         if ctx.has_reference:
             return contrast_result(ctx, chosen, nulls, seen, responses)
         return profile_result(ctx, chosen, nulls, responses)
+
+    def rests_on(self, result: TestResult, status: str) -> list[str]:
+        return half_sample.rests_on(result, status)
+
+    def rejudge(self, result: TestResult, ctx: AuditContext, drawn: Mapping[Any, int]) -> str:
+        return half_sample.rejudge(result, ctx, drawn)
+
+    def report_figures(self, report: Mapping[str, Any]) -> dict[str, Any]:
+        return report_fragment.figures(report, NAME)
+
+    def headline(self, report: Mapping[str, Any]) -> list[Headline]:
+        return report_fragment.headline(report, NAME)

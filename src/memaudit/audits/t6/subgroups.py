@@ -19,6 +19,9 @@ metrics. An empty or too small subgroup is "not tested", never a pass.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 from scipy.stats import norm
 
@@ -27,9 +30,11 @@ from ...prompts.tiers import k_anonymity_counts
 from ..context import AuditContext
 from ..coverage import Coverage
 from ..handoffs import OperatingPoint, SensitiveFlags, TrajectoryRecovery
-from ..registry import Audit, Earlier, register
+from ..registry import Audit, Earlier
 from ..result import NOT_TESTED, PASS, WARN, TestResult
 from ..stats import benjamini_hochberg, bootstrap_ci
+from . import report as report_fragment
+from .settings import T6
 
 NAME, TITLE = "T6", "Subgroups"
 # what the test measures and how it judges: the report's Methods section
@@ -257,9 +262,9 @@ def run(
     return TestResult(NAME, TITLE, WARN if notes else PASS, summarise(notes, by_subgroup), metrics_out)
 
 
-@register
 class SubgroupAudit(Audit):
     name, title, method = NAME, TITLE, METHOD
+    config_section = T6
     reads = ("T1", "T2", "T4")
 
     def coverage(self, ctx: AuditContext) -> Coverage:
@@ -288,3 +293,6 @@ class SubgroupAudit(Audit):
             return earlier[name].handoff if name in earlier else None
 
         return run(ctx, handoff("T1"), handoff("T2"), handoff("T4"))
+
+    def report_figures(self, report: Mapping[str, Any]) -> dict[str, Any]:
+        return report_fragment.figures(report, NAME)

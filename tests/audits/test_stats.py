@@ -22,6 +22,18 @@ def test_auroc_matches_sklearn_and_is_one_when_perfectly_separated(rng: np.rando
     assert stats.auroc(np.array([1.0, 2.0]), np.array([3.0, 4.0])) == 0.0
 
 
+def test_auroc_counts_ties_as_half_on_heavily_tied_scores_and_is_nan_on_a_missing_score(
+    rng: np.random.Generator,
+) -> None:
+    """Scores with few distinct values (counts of generated codes) tie constantly."""
+    for _ in range(50):
+        pos, neg = rng.integers(0, 4, rng.integers(1, 40)), rng.integers(0, 4, rng.integers(1, 40))
+        y = np.r_[np.ones(pos.size), np.zeros(neg.size)]
+        assert stats.auroc(pos, neg) == pytest.approx(roc_auc_score(y, np.r_[pos, neg]), abs=1e-12)
+    assert np.isnan(stats.auroc(np.array([1.0, np.nan]), np.array([0.0])))
+    assert np.isnan(stats.auroc(np.array([]), np.array([0.0])))
+
+
 def test_average_precision_matches_sklearn(rng: np.random.Generator) -> None:
     y = rng.random(300) < 0.2
     s = rng.random(300) + y * 0.3

@@ -95,9 +95,10 @@ class Audit:
         return [f"{result.name} {status}: {result.summary.split('. ')[0].rstrip('.')}."]
 
     def rejudge(self, result: TestResult, ctx: AuditContext, drawn: Mapping[Any, int]) -> str | None:
-        """The status on a half-sample of the audited subjects (`drawn`: subject id → times drawn)
-        when the test judges it from its own recorded table rather than by running again on the
-        half-sample's responses (stability.py); None: run it again."""
+        """The status on a half-sample of the audited subjects (`drawn`: subject id → times drawn),
+        judged from the test's own recorded table. stability.py calls it only for a test that
+        overrides it (T5) and runs every other test again on the half-sample's responses; this
+        default is never called."""
         return None
 
     def headline(self, report: Mapping[str, Any]) -> list[Headline]:

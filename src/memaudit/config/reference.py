@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from . import default_mapping
-from .installed import installed_test_sections
+from .installed import BUILT_IN_PACKAGE, installed_test_sections
 from .params import Section
 from .sections import AuditConfig
 
@@ -62,7 +62,7 @@ def markdown() -> str:
     built_in_tests = {  # another package's test documents its own keys
         key: section
         for key, section in installed_test_sections().items()
-        if section.__module__.startswith("memaudit.")
+        if section.__module__.startswith(BUILT_IN_PACKAGE + ".")
     }
     leaves = [
         *_fields(AuditConfig),

@@ -9,4 +9,7 @@ bash scripts/setup_cehrgpt.sh
 .venv/bin/ruff format --check src tests benchmarks examples
 .venv/bin/ruff check src tests benchmarks examples
 .venv/bin/lint-imports
-exec .venv/bin/python -m pytest -p no:cacheprovider --durations=15 "$@"
+# two workers, one thread each (two torch processes sharing threads slow each other many times over);
+# a file's tests stay on one worker, so its module fixtures are built once
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+exec .venv/bin/python -m pytest -p no:cacheprovider --durations=15 -n "${MEMAUDIT_TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 import yaml
 
-from memaudit.adapters.cehrgpt import CehrGptAdapter
+from memaudit.adapters.stacks.cehrgpt import CehrGptAdapter
 from memaudit.synthetic.cohort import SynthConfig, write_cohort
 from memaudit.testing import write_meds
 

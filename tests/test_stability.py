@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -81,3 +82,31 @@ def test_a_replicates_level_comes_from_its_statuses_alone() -> None:
     t5 = TestResult("T5", "Memorized or generalized", WARN, "Of 1 flagged case(s), 0 memorized.",
                     {"mode": "counterfactual", "cases": cases, "alpha": 0.05})  # fmt: skip
     assert level_of(AuditOutcome(context=None, results={"T5": t5})) == ("medium", True)
+
+
+def test_half_samples_sharing_their_per_prompt_measurements_judge_as_if_each_measured_its_own(
+    tmp_path: Path,
+) -> None:
+    """T1's distances and T2's shares read from the memo shared by the half-samples: the same
+    results as the half-sample measuring them itself, and each prompt measured once."""
+    from memaudit.testing import ScriptedAdapter, make_context, run_scripted
+
+    rng = np.random.default_rng(0)
+    labs = [f"LAB//{n}//{lv}" for n in ("NA", "K", "GLU") for lv in ("LOW", "HIGH")]
+    timelines = {s: ["SEX//F", "AGE//50-54", *map(str, rng.choice(labs, 30))] for s in range(1, 81)}
+    for s in range(2, 81, 2):
+        timelines[s][16] = "DIAGNOSIS//ICD10CM//B20"
+    overrides = {"tiers": ["codes:10"], "statistics": {"n_bootstrap": 50, "stability_resamples": 0}}
+    ctx = make_context(tmp_path, timelines, list(range(1, 41)), overrides)
+    leaks = {s: {"DIAGNOSIS//ICD10CM//B20": 0.8 if s <= 40 else 0.2} for s in timelines}
+    adapter = ScriptedAdapter(ctx, leaks=leaks)
+    measured: dict = {}
+    for seed in range(3):
+        alone, _ = resampled_context(ctx, np.random.default_rng(seed))
+        shared, _ = resampled_context(ctx, np.random.default_rng(seed), measured)
+        want = run_scripted(alone, adapter, ["T1", "T2"])
+        got = run_scripted(shared, adapter, ["T1", "T2"])
+        for name in ("T1", "T2"):  # as JSON: NaN (an untested group's AUROC) equals itself there
+            assert got[name].status == want[name].status
+            assert json.dumps(got[name].metrics, default=str) == json.dumps(want[name].metrics, default=str)
+    assert measured and len(measured) <= len(ctx.prompts["codes:10"]) * (1 + len(ctx.matcher.groups))

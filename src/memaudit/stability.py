@@ -126,9 +126,12 @@ class Remembered:
         self._cache.close()
 
 
-def resampled_context(ctx: AuditContext, rng: np.random.Generator) -> tuple[AuditContext, dict[int, int]]:
+def resampled_context(
+    ctx: AuditContext, rng: np.random.Generator, measured: dict | None = None
+) -> tuple[AuditContext, dict[int, int]]:
     """A context whose arms are a random half of `ctx`'s (without replacement), and the map new id
-    → the subject it stands for (fresh integer ids: no test can rely on the audit's own)."""
+    → the subject it stands for (fresh integer ids: no test can rely on the audit's own).
+    `measured`: the per-prompt measurements the half-samples of one audit share."""
     copies: dict[int, int] = {}
     arms: list[list[int]] = []
     scored: list[list[int]] = []
@@ -175,7 +178,10 @@ def resampled_context(ctx: AuditContext, rng: np.random.Generator) -> tuple[Audi
         n_permutations=min(ctx.config.statistics.n_permutations, REPLICATE_RESAMPLES),
     )
     config = dataclasses.replace(ctx.config, statistics=statistics)
-    return dataclasses.replace(ctx, config=config, cohort=resampled, reference_unseen=unseen), copies
+    replicate = dataclasses.replace(
+        ctx, config=config, cohort=resampled, reference_unseen=unseen, measured=measured
+    )
+    return replicate, copies
 
 
 def verdict_stability(
@@ -201,9 +207,10 @@ def verdict_stability(
     levels: Counter = Counter()
     statuses: dict[str, Counter] = defaultdict(Counter)
     not_recomputed = 0
+    measured: dict = {}  # every half-sample reads the same recorded responses
     try:
         for _ in range(n):
-            replicate, copies = resampled_context(ctx, rng)
+            replicate, copies = resampled_context(ctx, rng, measured)
             try:
                 results = run_audits(replicate, rerun, models, adaptive=optional(adapter, "adaptive"))
             except NotRecorded:

@@ -237,3 +237,54 @@ def test_holm_matches_its_step_down_definition() -> None:
             expected[i] = running
         assert np.allclose(holm(p), expected)
     assert holm([]).size == 0
+
+
+def _bootstrap_one_by_one(statistic, samples, rng, n_boot, confidence=0.95):
+    """The percentile interval drawn resample by resample, as its definition reads."""
+    values = np.array(
+        [statistic(*(s[rng.integers(0, len(s), len(s))] for s in samples)) for _ in range(n_boot)]
+    )
+    a = (1 - confidence) / 2
+    return (float(np.quantile(values, a)), float(np.quantile(values, 1 - a)))
+
+
+def test_bootstrap_of_means_over_blocks_of_resamples_is_the_one_by_one_interval_to_the_bit() -> None:
+    gen = np.random.default_rng(1)
+    for i in range(60):
+        a = gen.random(int(gen.integers(1, 400))) if i % 2 else gen.integers(0, 2, 97).astype(float)
+        b = gen.normal(size=int(gen.integers(1, 400)))
+        n_boot = int(gen.choice([37, 200, 1000]))
+        one = lambda x: float(np.mean(x))
+        diff = lambda x, y: float(np.mean(x) - np.mean(y))
+        assert stats.bootstrap_ci(stats.MEAN, [a], np.random.default_rng(i), n_boot) == (
+            _bootstrap_one_by_one(one, [a], np.random.default_rng(i), n_boot)
+        )
+        assert stats.bootstrap_ci(stats.MEAN_DIFFERENCE, [a, b], np.random.default_rng(i), n_boot) == (
+            _bootstrap_one_by_one(diff, [a, b], np.random.default_rng(i), n_boot)
+        )
+
+
+def test_epsilon_lower_bound_chooses_and_certifies_as_the_threshold_by_threshold_search() -> None:
+    """All thresholds' Clopper-Pearson ends at once give the bound a loop over thresholds gives."""
+
+    def by_loop(pos, neg, rng, delta=1e-5, confidence=0.95):
+        p_perm, n_perm = rng.permutation(pos.size), rng.permutation(neg.size)
+        p_sel, p_cert = pos[p_perm[: pos.size // 2]], pos[p_perm[pos.size // 2 :]]
+        n_sel, n_cert = neg[n_perm[: neg.size // 2]], neg[n_perm[neg.size // 2 :]]
+        best_t, best = None, -1.0
+        for t in np.unique(np.r_[p_sel, n_sel]):
+            e = stats._epsilon_at(
+                int(np.sum(p_sel >= t)), p_sel.size, int(np.sum(n_sel >= t)), n_sel.size, delta, confidence
+            )
+            if e > best:
+                best_t, best = float(t), e
+        kp, kn = int(np.sum(p_cert >= best_t)), int(np.sum(n_cert >= best_t))
+        return stats._epsilon_at(kp, p_cert.size, kn, n_cert.size, delta, confidence), best_t, best
+
+    gen = np.random.default_rng(2)
+    for i in range(80):
+        pos = np.round(gen.normal(gen.uniform(0, 2), 1, int(gen.integers(4, 200))), i % 3)
+        neg = np.round(gen.normal(0, 1, int(gen.integers(4, 200))), i % 3)
+        got = stats.epsilon_lower_bound(pos, neg, np.random.default_rng(i))
+        want = by_loop(pos, neg, np.random.default_rng(i))
+        assert (got["epsilon"], got["threshold"], got["selection_half_epsilon"]) == want

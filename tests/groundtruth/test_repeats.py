@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from memaudit.groundtruth.repeats import Scenario, repeat, summarise
+from memaudit.groundtruth.repeats import Scenario, repeat
+from memaudit.groundtruth.repeats_summary import summarise
 
 TINY_AUDIT = {
     "subjects_per_arm": None,
@@ -112,9 +113,12 @@ def test_repeats_train_independent_models_resume_and_write_repeats_json(tmp_path
     assert first["scenarios"]["tiny"]["n_runs"] == 1
     assert not (tmp_path / "tiny" / "run_0" / "model").exists()  # heavy files go once scored
 
-    second = repeat(tmp_path, 2, ["tiny"], catalogue=TINY)
+    second = repeat(tmp_path, 2, ["tiny"], catalogue=TINY, placebo_draws=2)
     assert run0.stat().st_mtime_ns == written  # the finished run was reused, not redone
     s = second["scenarios"]["tiny"]
+    # run 1 has two placebo audits of its model; run 0's model is gone, so it keeps its one
+    assert (s["placebo"]["audits"], s["placebo"]["trainings"]) == (3, 2)
+    assert (tmp_path / "tiny" / "run_1" / "audit" / "placebo_1" / "report.json").exists()
     assert s["n_runs"] == 2 and s["seeds"] == [0, 1]
     assert sum(s["risk_levels"].values()) == 2
     assert 0 <= s["t5_fail_share_ci95"][0] <= s["t5_fail_share_ci95"][1] <= 1
@@ -134,3 +138,40 @@ def test_an_unknown_scenario_is_refused_in_one_line(tmp_path: Path) -> None:
 
     with pytest.raises(UserInputError, match="seen_once"):
         repeat(tmp_path, 1, ["nothing"])
+
+
+def test_each_placebo_draw_cuts_the_unseen_subjects_in_halves_another_way(small_cohort: Path) -> None:
+    import meds
+    import polars as pl
+
+    from memaudit.cohort.meds_reader import MedsDataset
+    from memaudit.groundtruth.placebo import POSING_MEMBERS, PlaceboDataset
+
+    unseen = MedsDataset(small_cohort).subject_splits().filter(pl.col("split") == meds.held_out_split)
+    posing = []
+    for draw in (0, 1, 2):
+        splits = PlaceboDataset(small_cohort, meds.held_out_split, seed=0, draw=draw).subject_splits()
+        assert sorted(splits["subject_id"]) == sorted(unseen["subject_id"])
+        posing.append(set(splits.filter(pl.col("split") == POSING_MEMBERS)["subject_id"]))
+        assert len(posing[-1]) == unseen.height // 2
+    assert posing[0] != posing[1] and posing[1] != posing[2] and posing[0] != posing[2]
+
+
+def test_placebo_false_fails_are_counted_per_audit_and_per_training() -> None:
+    def placebo(level: str, judged: int) -> dict:
+        return {
+            "risk_level": level,
+            "t5_cases_judged": judged,
+            "t5_counts": {"memorized": int(level == "high")},
+        }
+
+    runs = [_run(i, "pass", "low", []) for i in range(3)]
+    runs[0]["placebo_draws"] = [placebo("low", 30), placebo("high", 40), placebo("high", 25)]
+    runs[1]["placebo_draws"] = [placebo("medium", 0), placebo("low", 0)]
+    # runs[2] was scored before draws were recorded: its one placebo audit counts
+    p = summarise(runs)["placebo"]
+    assert p["audits"] == 6 and p["trainings"] == 3
+    assert p["false_fail"]["k"] == 2 and p["false_fails_per_training"] == [2, 0, 0]
+    assert p["trainings_with_a_false_fail"]["k"] == 1
+    assert p["false_fail_where_t5_judged_cases"]["n"] == 3  # the third run's placebo has no count
+    assert p["t5_memorized_calls_per_audit"] == [0, 1, 1, 0, 0, 0]

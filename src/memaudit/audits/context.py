@@ -4,7 +4,7 @@ the model."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,9 @@ class AuditContext:
     # sample in rounds and stop settled prompts (audits/sampling.py); off when the adapter answers
     # only exported prompts, each with every sample
     sequential: bool = False
+    # per-prompt measurements (`per_prompt`) shared by contexts that read one model's responses
+    # (the verdict's half-samples); None: each is measured where it is asked
+    measured: dict | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -88,6 +91,19 @@ class AuditContext:
         if key not in self._once:
             self._once[key] = make()
         return self._once[key]
+
+    def per_prompt(self, key: Hashable, make: Callable[..., Any], *args: Any) -> Any:
+        """`make(*args)`, once per `key` across the contexts that share `measured` (the verdict's
+        half-samples, which stability.py runs on the audit's recorded responses): a measurement
+        that depends on one prompt, the model's answers to it and the test's settings alone, never
+        on which other subjects are audited (T1's distances of a subject's samples, T2's share of a
+        prompt's samples holding a group). The key names everything the value depends on but the
+        model, the number of answers included; contexts that share `measured` share the model."""
+        if self.measured is None:
+            return make(*args)
+        if key not in self.measured:
+            self.measured[key] = make(*args)
+        return self.measured[key]
 
     # --- the prepared cohort -----------------------------------------------------------------
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as sps
@@ -49,6 +50,26 @@ def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
+@dataclass(frozen=True)
+class RowwiseStatistic:
+    """A bootstrap statistic with its form over many resamples at once: `one(*samples)` on 1-D
+    arrays gives a float, `rows(*samples)` on (n_resamples, n) arrays gives (n_resamples,), row by
+    row the same floats (a mean over a contiguous row sums as a mean over the row alone does)."""
+
+    one: Callable[..., float]
+    rows: Callable[..., np.ndarray]
+
+    def __call__(self, *samples: np.ndarray) -> float:
+        return self.one(*samples)
+
+
+MEAN = RowwiseStatistic(lambda x: float(np.mean(x)), lambda x: np.mean(x, axis=1))
+MEAN_DIFFERENCE = RowwiseStatistic(
+    lambda a, b: float(np.mean(a) - np.mean(b)), lambda a, b: np.mean(a, axis=1) - np.mean(b, axis=1)
+)
+_ROWWISE_CELLS = 1 << 21  # index cells drawn per block of resamples of a RowwiseStatistic
+
+
 def bootstrap_ci(
     statistic: Callable[..., float],
     samples: Sequence[np.ndarray],
@@ -56,13 +77,28 @@ def bootstrap_ci(
     n_boot: int = 1000,
     confidence: float = 0.95,
 ) -> tuple[float, float]:
-    """Percentile CI resampling each sample (each arm's subjects) independently with replacement."""
+    """Percentile CI resampling each sample (each arm's subjects) independently with replacement.
+    A `RowwiseStatistic` is evaluated over blocks of resamples at once, with the same draws in the
+    same order, so the interval is the one the one-by-one loop gives."""
     samples = [np.asarray(s) for s in samples]
     if any(len(s) == 0 for s in samples):
         return (float("nan"), float("nan"))
     values = np.empty(n_boot)
-    for b in range(n_boot):
-        values[b] = statistic(*(s[rng.integers(0, len(s), len(s))] for s in samples))
+    if isinstance(statistic, RowwiseStatistic):
+        block = max(1, _ROWWISE_CELLS // sum(len(s) for s in samples))
+        for start in range(0, n_boot, block):
+            rows = range(start, min(start + block, n_boot))
+            if len(samples) == 1:  # one draw of many rows consumes the stream as row-by-row draws do
+                drawn = [rng.integers(0, len(samples[0]), (len(rows), len(samples[0])))]
+            else:
+                drawn = [np.empty((len(rows), len(s)), dtype=np.int64) for s in samples]
+                for r in range(len(rows)):
+                    for i, s in enumerate(samples):
+                        drawn[i][r] = rng.integers(0, len(s), len(s))
+            values[rows.start : rows.stop] = statistic.rows(*(s[d] for s, d in zip(samples, drawn)))
+    else:
+        for b in range(n_boot):
+            values[b] = statistic(*(s[rng.integers(0, len(s), len(s))] for s in samples))
     values = values[np.isfinite(values)]
     if values.size == 0:
         return (float("nan"), float("nan"))
@@ -248,17 +284,40 @@ def roc_curve(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return np.r_[0.0, fp / max(len(neg), 1)], np.r_[0.0, tp / max(len(pos), 1)]
 
 
-def _epsilon_at(kp: int, n_pos: int, kn: int, n_neg: int, delta: float, confidence: float) -> float:
-    """The ε that (ε, δ)-DP must exceed for an attack with these counts above one threshold, with
-    the pessimistic Clopper-Pearson ends (TPR_lo, FPR_hi): max over the two DP inequalities
-    TPR ≤ e^ε FPR + δ and 1 − FPR ≤ e^ε (1 − TPR) + δ; 0 when neither certifies anything."""
-    tpr_lo = clopper_pearson(kp, n_pos, confidence)[0]
-    fpr_hi = clopper_pearson(kn, n_neg, confidence)[1]
+def _epsilon_of(tpr_lo: float, fpr_hi: float, delta: float) -> float:
+    """The ε that (ε, δ)-DP must exceed for an attack whose pessimistic Clopper-Pearson ends are
+    (TPR_lo, FPR_hi) at one threshold: max over the two DP inequalities TPR ≤ e^ε FPR + δ and
+    1 − FPR ≤ e^ε (1 − TPR) + δ; 0 when neither certifies anything."""
     best = 0.0
     for num, den in ((tpr_lo - delta, fpr_hi), (1 - fpr_hi - delta, 1 - tpr_lo)):
         if num > 0 and den > 0:
             best = max(best, math.log(num / den))
     return best
+
+
+def _epsilon_at(kp: int, n_pos: int, kn: int, n_neg: int, delta: float, confidence: float) -> float:
+    """`_epsilon_of` for an attack with these counts above one threshold."""
+    tpr_lo = clopper_pearson(kp, n_pos, confidence)[0]
+    fpr_hi = clopper_pearson(kn, n_neg, confidence)[1]
+    return _epsilon_of(tpr_lo, fpr_hi, delta)
+
+
+def _counts_at_or_above(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """How many of `scores` are ≥ each threshold. scores: (n,), thresholds: (t,) → (t,)."""
+    return scores.size - np.searchsorted(np.sort(scores), thresholds, side="left")
+
+
+def _clopper_pearson_ends(k: np.ndarray, n: int, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """`clopper_pearson(k, n)`'s lower and upper ends for every count in `k` at once (the same
+    values: one vectorised call of the same beta quantile)."""
+    a = 1 - confidence
+    k = np.asarray(k, float)
+    lo, hi = np.zeros(k.size), np.ones(k.size)
+    inner = k > 0
+    lo[inner] = sps.beta.ppf(a / 2, k[inner], n - k[inner] + 1)
+    inner = k < n
+    hi[inner] = sps.beta.ppf(1 - a / 2, k[inner] + 1, n - k[inner])
+    return lo, hi
 
 
 def epsilon_lower_bound(
@@ -278,13 +337,14 @@ def epsilon_lower_bound(
     p_perm, n_perm = rng.permutation(pos.size), rng.permutation(neg.size)
     p_sel, p_cert = pos[p_perm[: pos.size // 2]], pos[p_perm[pos.size // 2 :]]
     n_sel, n_cert = neg[n_perm[: neg.size // 2]], neg[n_perm[neg.size // 2 :]]
+    thresholds = np.unique(np.r_[p_sel, n_sel])
+    tpr_lo = _clopper_pearson_ends(_counts_at_or_above(p_sel, thresholds), p_sel.size, confidence)[0]
+    fpr_hi = _clopper_pearson_ends(_counts_at_or_above(n_sel, thresholds), n_sel.size, confidence)[1]
     best_t, best = None, -1.0
-    for t in np.unique(np.r_[p_sel, n_sel]):
-        e = _epsilon_at(
-            int(np.sum(p_sel >= t)), p_sel.size, int(np.sum(n_sel >= t)), n_sel.size, delta, confidence
-        )
+    for t, lo, hi in zip(thresholds.tolist(), tpr_lo.tolist(), fpr_hi.tolist()):
+        e = _epsilon_of(lo, hi, delta)
         if e > best:
-            best_t, best = float(t), e
+            best_t, best = t, e
     certified = _epsilon_at(
         int(np.sum(p_cert >= best_t)),
         p_cert.size,
@@ -304,15 +364,11 @@ def compare_arms(
     mean = lambda x: float(np.mean(x)) if len(x) else float("nan")
     return {
         "member": mean(member),
-        "member_ci95": list(bootstrap_ci(mean, [member], rng, n_boot, confidence)),
+        "member_ci95": list(bootstrap_ci(MEAN, [member], rng, n_boot, confidence)),
         "non_member": mean(non_member),
-        "non_member_ci95": list(bootstrap_ci(mean, [non_member], rng, n_boot, confidence)),
+        "non_member_ci95": list(bootstrap_ci(MEAN, [non_member], rng, n_boot, confidence)),
         "difference": mean(member) - mean(non_member),
-        "difference_ci95": list(
-            bootstrap_ci(
-                lambda a, b: float(np.mean(a) - np.mean(b)), [member, non_member], rng, n_boot, confidence
-            )
-        ),
+        "difference_ci95": list(bootstrap_ci(MEAN_DIFFERENCE, [member, non_member], rng, n_boot, confidence)),
         "p_value": mann_whitney_p(member, non_member),
         "n_member": int(member.size),
         "n_non_member": int(non_member.size),

@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..adapters.cehrgpt_import import import_cehrgpt
+    from ..adapters.stacks.cehrgpt_import import import_cehrgpt
 
     out, n = import_cehrgpt(Path(args.runner_config), writable_location(Path(args.out)), args.python)
     print(

@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..adapters.eic_ar import import_eic_ar
+    from ..adapters.stacks.eic_ar import import_eic_ar
 
     out = import_eic_ar(
         Path(args.checkpoint),

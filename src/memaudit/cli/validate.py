@@ -38,6 +38,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--keep", action="store_true", help="with --repeat: keep each run's cohort, models and caches"
     )
     p.add_argument(
+        "--placebo-draws",
+        type=positive_int,
+        default=1,
+        help="placebo audits of each model, each another cut of the unseen subjects (with --repeat: "
+        "added to finished runs kept with --keep)",
+    )
+    p.add_argument(
         "--truth-models",
         type=positive_int,
         help="with --data and --run: train K models on complementary halves of the member records and "
@@ -66,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     from ..groundtruth.validate import format_table, quick, validate
 
     if args.repeat:
-        from ..groundtruth.repeats import format_repeats, repeat
+        from ..groundtruth.repeats import repeat
+        from ..groundtruth.repeats_summary import format_repeats
 
         out = writable_location(Path(args.out or "repeats_run"))
         result = repeat(
@@ -76,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
             start=args.seed,
             progress=not args.quiet,
             keep=args.keep,
+            placebo_draws=args.placebo_draws,
         )
         print(format_repeats(result))
         print(f"wrote {out / 'repeats.json'}")
@@ -114,7 +123,11 @@ def run(args: argparse.Namespace) -> int:
                 "pass --data DIR --run RUN_DIR, or --quick --out DIR",
             )
         result = validate(
-            Path(args.data), Path(args.run), Path(args.model) if args.model else None, not args.quiet
+            Path(args.data),
+            Path(args.run),
+            Path(args.model) if args.model else None,
+            not args.quiet,
+            placebo_draws=args.placebo_draws,
         )
         where = Path(args.run) / "validation.json"
     print(format_table(result))

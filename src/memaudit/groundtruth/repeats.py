@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,8 +33,8 @@ import numpy as np
 import polars as pl
 
 from ..atomic import write_json
-from ..audits.stats import clopper_pearson
 from ..errors import UserInputError
+from .repeats_summary import placebo_audits_of, summarise
 from .score import ground_truth_by_hash
 
 
@@ -97,10 +96,17 @@ REFERENCE_HOLD_OUT = 0.5
 
 
 def run_one(
-    scenario: str, index: int, run_dir: Path, progress: bool = False, catalogue: dict | None = None
+    scenario: str,
+    index: int,
+    run_dir: Path,
+    progress: bool = False,
+    catalogue: dict | None = None,
+    placebo_draws: int = 1,
 ) -> dict:
     """One independent training and audit of `scenario` (from `catalogue`, default SCENARIOS) at
-    seed `index`; returns run.json."""
+    seed `index`, with `placebo_draws` placebo audits of its model; returns run.json. A finished
+    run is reused; asked for more placebo draws than it has, it adds them while its cohort and
+    model are kept (`--keep`)."""
     from ..config import load_config
     from ..pipeline import ModelSource, audit
     from ..synthetic.cohort import SynthConfig, write_cohort
@@ -109,10 +115,18 @@ def run_one(
 
     spec = (catalogue or SCENARIOS)[scenario]
     done = run_dir / "run.json"
-    if done.exists():
-        return json.loads(done.read_text())
-    run_dir.mkdir(parents=True, exist_ok=True)
     data, model, reference = run_dir / "data", run_dir / "model", run_dir / "reference_model"
+    if done.exists():
+        finished = json.loads(done.read_text())
+        if len(placebo_audits_of(finished)) >= placebo_draws or not (model / "config.json").exists():
+            return finished
+        start = time.perf_counter()
+        validation = validate(data, run_dir / "audit", model, progress, placebo_draws=placebo_draws)
+        finished["placebo_draws"] = validation["placebo_draws"]
+        finished["seconds"]["more_placebo_draws"] = round(time.perf_counter() - start, 1)
+        write_json(done, finished)
+        return finished
+    run_dir.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
 
     def stage(name: str, finished: Path, make: Any) -> None:
@@ -156,7 +170,7 @@ def run_one(
         ),
     )
     start = time.perf_counter()
-    validation = validate(data, run_dir / "audit", model, progress)
+    validation = validate(data, run_dir / "audit", model, progress, placebo_draws=placebo_draws)
     seconds["placebo_and_scoring"] = round(time.perf_counter() - start, 1)
     report = json.loads((run_dir / "audit" / "report.json").read_text())
     placebo = json.loads((run_dir / "audit" / "placebo" / "report.json").read_text())
@@ -181,6 +195,7 @@ def run_one(
             "t5_cases_judged": len(placebo["tests"]["T5"]["metrics"].get("cases", [])),
             "gaps": gap_summary(placebo),
         },
+        "placebo_draws": validation["placebo_draws"],
         "power_by_repeats": validation["power_by_repeats"],
         "repeated_records": repeated_truth(
             report, pl.read_parquet(run_dir / "audit" / "subjects.parquet"), truth
@@ -278,134 +293,6 @@ def t5_summary(report: dict, truth: pl.DataFrame) -> dict:
     }
 
 
-def rule_calls(t5: dict) -> dict[str, dict[str, int]]:
-    """Per decision rule, the cases it calls memorized by truth: normal p with BH at T5's alpha
-    (the rule before this one), then normal, Student t and empirical ranks, each with Holm at T5's
-    share of the gate's alpha."""
-    from ..audits.stats import benjamini_hochberg, holm
-
-    judged = [c for c in t5["cases"] if c["z"] is not None]
-    if not judged:
-        return {}
-    alpha, min_effect, cut = t5["alpha"], t5["min_effect"], t5["null_z_quantile"]
-    fail_alpha = t5.get("fail_alpha", alpha)
-    passes = np.array([c["z"] > cut and c["effect"] >= min_effect for c in judged])
-    out = {}
-    for rule, column, adjust, level in (
-        ("normal_bh", "p_value_normal", lambda p: benjamini_hochberg(p, alpha)[1], alpha),
-        ("normal_holm", "p_value_normal", holm, fail_alpha),
-        ("student_t_holm", "p_value_student_t", holm, fail_alpha),
-        ("empirical_holm", "p_value_empirical", holm, fail_alpha),
-    ):
-        adjusted = adjust(np.array([c[column] for c in judged], float))
-        called = [c["truth"] for c, a, ok in zip(judged, adjusted, passes) if ok and a < level]
-        out[rule] = dict(Counter(called))
-    return out
-
-
-def _share(k: int, n: int) -> dict:
-    lo, hi = clopper_pearson(k, n) if n else (0.0, 1.0)
-    return {"k": k, "n": n, "share": k / n if n else None, "ci95": [lo, hi]}
-
-
-def seen_repeatedly(truth: str) -> bool:
-    """Whether a case's patient was in the training data 5 times or more (a ×5, ×20 or ×50
-    canary): any condition of such a record the audited model recalls beyond the reference is
-    memorization of that record. A patient seen once (a member, or a ×1 canary) has nothing the
-    model could have memorized by repetition: calling it memorized is a false call."""
-    if truth == "canary_20_plus":
-        return True
-    _, _, times = truth.rpartition("_x")
-    return times.isdigit() and int(times) >= 5
-
-
-def summarise(runs: list[dict]) -> dict:
-    """One scenario's figures over its finished runs (the keys of repeats.json)."""
-    n = len(runs)
-    t5 = [r["t5"] for r in runs]
-    memorized = [sum(c["verdict"] == "memorized" for c in t["cases"]) for t in t5]
-    false_memorized = [
-        sum(c["verdict"] == "memorized" and not seen_repeatedly(c["truth"]) for c in t["cases"]) for t in t5
-    ]
-    on_repeated = [
-        sum(c["verdict"] == "memorized" and seen_repeatedly(c["truth"]) for c in t["cases"]) for t in t5
-    ]
-    canaries = [c for t in t5 for c in t["cases"] if c["truth"] == "canary_20_plus" and c["z"] is not None]
-    fails = sum(t["status"] == "fail" for t in t5)
-    highs = sum(r["risk_level"] == "high" for r in runs)
-    rules: dict[str, dict[str, Any]] = {}
-    for t in t5:
-        for rule, called in rule_calls(t).items():
-            entry = rules.setdefault(rule, {"runs_with_a_false_call": 0, "canary_20_plus_called": 0})
-            entry["runs_with_a_false_call"] += any(not seen_repeatedly(k) for k in called)
-            entry["canary_20_plus_called"] += called.get("canary_20_plus", 0)
-    for entry in rules.values():
-        entry["false_call_share"] = _share(entry["runs_with_a_false_call"], n)
-        entry["canary_recall"] = _share(entry["canary_20_plus_called"], len(canaries))
-    seconds = [sum(r["seconds"].values()) for r in runs if r.get("seconds")]
-    return {
-        "n_runs": n,
-        "seeds": [r["seed"] for r in runs],
-        "gate_rules": dict(Counter(r.get("gate", "each test at its own level") for r in runs)),
-        "risk_levels": dict(Counter(r["risk_level"] for r in runs)),
-        "fails_by_test": dict(
-            Counter(t for r in runs for t, st in r.get("statuses", {}).items() if st == "fail")
-        ),
-        "risk_high_share": highs / n if n else None,
-        "risk_high_share_ci95": list(clopper_pearson(highs, n)) if n else None,
-        "t5_statuses": dict(Counter(t["status"] for t in t5)),
-        "t5_fail_share": fails / n if n else None,
-        "t5_fail_share_ci95": list(clopper_pearson(fails, n)) if n else None,
-        "t5_memorized_per_run": memorized,
-        "t5_likely_memorized_per_run": [
-            sum(c["verdict"] == "likely_memorized" for c in t["cases"]) for t in t5
-        ],
-        "t5_false_memorized_per_run": false_memorized,
-        "t5_memorized_of_repeated_records_per_run": on_repeated,
-        "t5_cases_per_run": [len(t["cases"]) for t in t5],
-        "t5_null_cases_per_run": [t["n_null"] for t in t5],
-        "t5_p_value_from": dict(Counter(t["p_value_from"] or "no contrast judged" for t in t5)),
-        "t5_tail_check_holds": {
-            model: sum(bool(t["tail_check"].get(model)) for t in t5) for model in ("normal", "student_t")
-        },
-        "t5_tail_df_per_run": [t["tail_df"] for t in t5],
-        "canary_recall": _share(sum(c["verdict"] == "memorized" for c in canaries), len(canaries)),
-        "canary_likely_or_memorized": _share(
-            sum(c["verdict"] in ("memorized", "likely_memorized") for c in canaries), len(canaries)
-        ),
-        "decision_rules_compared": rules,
-        "placebo": {
-            "risk_levels": dict(Counter(r["placebo"]["risk_level"] for r in runs)),
-            "fails_by_test": dict(
-                Counter(t for r in runs for t, st in r["placebo"].get("statuses", {}).items() if st == "fail")
-            ),
-            "t5_statuses": dict(Counter(r["placebo"]["t5_status"] for r in runs)),
-            "t5_memorized_per_run": [r["placebo"]["t5_counts"].get("memorized", 0) for r in runs],
-        },
-        **false_low(runs),
-        "seconds_per_run_mean": float(np.mean(seconds)) if seconds else None,
-        "seconds_total": float(np.sum(seconds)) if seconds else None,
-    }
-
-
-def false_low(runs: list[dict]) -> dict:
-    """The gate's other error: the share of runs reading low while a repeated record is identified
-    at 1% FPR by the ground truth (`repeated_truth`), with its interval; runs without the figure
-    (scenarios without repeated records, or measured before it) are not counted."""
-    scored = [r["repeated_records"] for r in runs if r.get("repeated_records")]
-    if not scored or not any(r["audited"] for r in scored):
-        return {}
-    lows = sum(r["false_low"] for r in scored)
-    leaking = sum(r["identified_at_1pct_fpr"] > 0 for r in scored)
-    return {
-        "false_low_share": _share(lows, len(scored)),
-        "runs_with_a_repeated_record_identified": _share(leaking, len(scored)),
-        "repeated_identified_per_run": [r["identified_at_1pct_fpr"] for r in scored],
-        "repeated_audited_per_run": [r["audited"] for r in scored],
-        "arm_outcomes": dict(Counter(r["arm_outcome"] for r in scored)),
-    }
-
-
 def aggregate(out: Path, catalogue: dict | None = None) -> dict:
     """repeats.json from every finished run under `out`."""
     catalogue = catalogue or SCENARIOS
@@ -430,10 +317,12 @@ def repeat(
     progress: bool = False,
     keep: bool = False,
     catalogue: dict | None = None,
+    placebo_draws: int = 1,
 ) -> dict:
     """Runs `start` … `start + n − 1` of each scenario (finished ones reused), then aggregates.
     Unless `keep`, a finished run's cohort, models and caches are deleted (run.json and the
-    reports stay). `catalogue` maps scenario names to recipes (default SCENARIOS)."""
+    reports stay). `catalogue` maps scenario names to recipes (default SCENARIOS);
+    `placebo_draws` placebo audits of each model (cheap beside a training)."""
     catalogue = catalogue or SCENARIOS
     unknown = [s for s in scenarios if s not in catalogue]
     if unknown or not scenarios:
@@ -446,7 +335,7 @@ def repeat(
     for index in range(start, start + n):
         for name in scenarios:
             run_dir = out / name / f"run_{index}"
-            result = run_one(name, index, run_dir, progress, catalogue)
+            result = run_one(name, index, run_dir, progress, catalogue, placebo_draws)
             if not keep:
                 for heavy in ("data", "model", "reference_model"):
                     shutil.rmtree(run_dir / heavy, ignore_errors=True)
@@ -460,38 +349,3 @@ def repeat(
             )
             aggregate(out, catalogue)
     return aggregate(out, catalogue)
-
-
-def format_repeats(result: dict) -> str:
-    """repeats.json as Markdown: one table of the gate per scenario, one of the decision rules
-    compared on the same cases."""
-    ci = lambda lo_hi: f"[{lo_hi[0]:.2f}, {lo_hi[1]:.2f}]"
-    share = lambda s: f"{s['k']}/{s['n']} {ci(s['ci95'])}" if s["n"] else "–"
-    lines = [
-        "| scenario | runs | risk levels | T5 statuses | T5 fail share [95% CI] | memorized per run "
-        "| false memorized per run (patients seen once) | canary ×20+ memorized "
-        "| tail check holds (normal / t) | placebo T5 "
-        "| minutes per run |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for name, s in result["scenarios"].items():
-        held = s["t5_tail_check_holds"]
-        minutes = f"{s['seconds_per_run_mean'] / 60:.1f}" if s["seconds_per_run_mean"] else "–"
-        lines.append(
-            f"| {name} | {s['n_runs']} | {s['risk_levels']} | {s['t5_statuses']} | "
-            f"{s['t5_fail_share']:.2f} {ci(s['t5_fail_share_ci95'])} | {s['t5_memorized_per_run']} | "
-            f"{s['t5_false_memorized_per_run']} | {share(s['canary_recall'])} | "
-            f"{held['normal']} / {held['student_t']} of {s['n_runs']} | {s['placebo']['t5_statuses']} | "
-            f"{minutes} |"
-        )
-    lines += [
-        "",
-        "| scenario | decision rule | runs with a false memorized call [95% CI] | canary ×20+ called |",
-        "|---|---|---|---|",
-    ]
-    for name, s in result["scenarios"].items():
-        for rule, r in s["decision_rules_compared"].items():
-            lines.append(
-                f"| {name} | {rule} | {share(r['false_call_share'])} | {share(r['canary_recall'])} |"
-            )
-    return "\n".join(lines)

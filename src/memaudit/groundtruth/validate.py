@@ -12,7 +12,7 @@ import polars as pl
 from ..atomic import write_json
 from ..config.sections import ALL_UNSEEN
 from ..errors import UserInputError
-from .placebo import POSING_MEMBERS, TRUE_NON_MEMBERS, PlaceboDataset
+from .placebo import POSING_MEMBERS, TRUE_NON_MEMBERS, PlaceboDataset, placebo_dir_name
 from .score import ground_truth_by_hash, placebo_summary, power_and_exposure, t5_accuracy
 
 QUICK_AUDIT = {
@@ -51,8 +51,8 @@ def _read_run(run_dir: Path) -> tuple[dict, pl.DataFrame, str, dict]:
     return report, subjects, salt, log
 
 
-def placebo_audit(data: Path, model: Path, out: Path, report: dict, progress: bool) -> Path:
-    """Rerun the audit's config with both arms drawn from the non-member split."""
+def placebo_audit(data: Path, model: Path, out: Path, report: dict, progress: bool, draw: int = 0) -> Path:
+    """Rerun the audit's config with both arms drawn from the non-member split (cut by `draw`)."""
     from ..config import load_config
     from ..pipeline import ModelSource, audit
 
@@ -65,7 +65,7 @@ def placebo_audit(data: Path, model: Path, out: Path, report: dict, progress: bo
     # the placebo's level is what is scored; how stable it is would cost ten more audits unread
     overrides["statistics"] = {**overrides.get("statistics", {}), "stability_resamples": 0}
     config = load_config(overrides=overrides)
-    dataset = PlaceboDataset(data, report["config"]["splits"]["non_members"], config.seed)
+    dataset = PlaceboDataset(data, report["config"]["splits"]["non_members"], config.seed, draw)
     audit(dataset, ModelSource(model=model), out, config, progress=progress, echo=False)
     return out
 
@@ -76,7 +76,11 @@ def validate(
     model: Path | None = None,
     progress: bool = True,
     information: Mapping[str, Any] | None = None,
+    placebo_draws: int = 1,
 ) -> dict:
+    """Score the audit in `run_dir` against the cohort's planted truth, beside its placebo audit
+    (`placebo_draws` of them: each another cut of the non-member split; the first is scored in
+    full, each one's verdict is in `placebo_draws`)."""
     data, run_dir = Path(data), Path(run_dir)
     gt_path = data / "ground_truth.parquet"
     if not gt_path.exists():
@@ -88,10 +92,11 @@ def validate(
     report, subjects, salt, log = _read_run(run_dir)
     gt = ground_truth_by_hash(pl.read_parquet(gt_path), salt)
     model = Path(model or log.get("model_dir", ""))
-    placebo_dir = run_dir / "placebo"
-    if not (placebo_dir / "report.json").exists():
-        placebo_audit(data, model, placebo_dir, report, progress)
-    p_report, p_subjects, _, _ = _read_run(placebo_dir)
+    for draw in range(placebo_draws):
+        placebo_dir = run_dir / placebo_dir_name(draw)
+        if not (placebo_dir / "report.json").exists():
+            placebo_audit(data, model, placebo_dir, report, progress, draw)
+    p_report, p_subjects, _, _ = _read_run(run_dir / placebo_dir_name(0))
     power = power_and_exposure(subjects, gt, report)
     result = {
         **power,
@@ -104,11 +109,37 @@ def validate(
             "seed": report["seed"],
         },
     }
+    result["placebo_draws"] = placebo_verdicts(run_dir)
     if information:
         result["information"] = dict(information)
     result["targets_met"] = targets_met(result)
     write_json(run_dir / "validation.json", result)
     return result
+
+
+def placebo_verdict(report: dict) -> dict:
+    """What a placebo audit concluded: its level (high is a false FAIL of the gate: both arms are
+    unseen, nothing can be memorized), each test's status, and how many cases its T5 judged (none:
+    T5 tested nothing) and called memorized."""
+    t5 = report["tests"]["T5"]
+    return {
+        "risk_level": report["risk"]["level"],
+        "statuses": {name: t["status"] for name, t in report["tests"].items()},
+        "t5_status": t5["status"],
+        "t5_counts": t5["metrics"].get("counts", {}),
+        "t5_cases_judged": len(t5["metrics"].get("cases", [])),
+    }
+
+
+def placebo_verdicts(run_dir: Path) -> list[dict]:
+    """`placebo_verdict` of every placebo audit written beside the audit, draw by draw."""
+    out, draw = [], 0
+    while (run_dir / placebo_dir_name(draw) / "report.json").exists():
+        out.append(
+            placebo_verdict(json.loads((run_dir / placebo_dir_name(draw) / "report.json").read_text()))
+        )
+        draw += 1
+    return out
 
 
 def targets_met(v: dict) -> dict:

@@ -78,7 +78,7 @@ def _hf(
     hw = config.hardware
     stack = stack_of(path)
     if stack == "cehrgpt-imported":
-        from ..adapters.cehrgpt import CehrGptAdapter
+        from ..adapters.stacks.cehrgpt import CehrGptAdapter
 
         return CehrGptAdapter(path, batch_size=config.generation.batch_size)
     if stack == "cehrgpt":
@@ -114,7 +114,7 @@ def _hf(
 def stack_of(path: Path) -> str | None:
     """`cehrgpt-imported` for an import-cehrgpt directory, `cehrgpt` for CEHR-GPT's own output
     directory (config.json model_type cehrgpt), None for any other directory."""
-    from ..adapters.cehrgpt import IMPORT_FILE
+    from ..adapters.stacks.cehrgpt import IMPORT_FILE
 
     if (path / IMPORT_FILE).is_file():
         return "cehrgpt-imported"

@@ -10,6 +10,7 @@ import numpy as np
 from ...adapters.base import GENERATE
 from ...config.sections import Risk
 from ...prompts.requests import Generate, Request, Responses
+from ...prompts.tiers import Prompt
 from ..context import AuditContext
 from ..coverage import Coverage
 from ..handoffs import TrajectoryRecovery
@@ -81,16 +82,26 @@ def subject_scores(ctx: AuditContext, responses: Responses, tier: str) -> dict[s
     length, k = cfg.continuation_codes, cfg.extraction_k
     gap_days = None if time_weighting(ctx) else ctx.conventions.days_of_gap
     scores: dict[str, dict[int, float]] = {name: {} for name in SCORES}
-    for sid, p in ctx.prompts[tier].items():
+
+    def measure(p: Prompt, samples: list, greedy: list) -> tuple[float, float, float]:
         truth = p.continuation[:length]
-        samples = responses[first_round_request(ctx, p.codes)]
         distances = horizon_demd_many(
             samples, truth, ctx.code_embeddings, cfg.time_scale_days, p.continuation_days, gap_days
         )
-        scores["demd"][sid] = float(np.mean(distances))
-        scores["recovery"][sid] = float(np.mean([recovery(s[:length], truth) for s in samples]))
+        return (
+            float(np.mean(distances)),
+            float(np.mean([recovery(s[:length], truth) for s in samples])),
+            float(tuple(greedy[:k]) == p.continuation[:k]),
+        )
+
+    for sid, p in ctx.prompts[tier].items():
+        samples = responses[first_round_request(ctx, p.codes)]
         greedy = responses[greedy_request(ctx, p.codes)][0]
-        scores["extractable"][sid] = float(tuple(greedy[:k]) == p.continuation[:k])
+        # the prompt's subject and tier name it: a half-sample of the audit measures it alike
+        key = (NAME, p.subject_id, p.tier, len(samples), cfg, gap_days is None)
+        values = ctx.per_prompt(key, measure, p, samples, greedy)
+        for name, value in zip(SCORES, values):
+            scores[name][sid] = value
     return scores
 
 

@@ -174,7 +174,13 @@ def run(ctx: AuditContext, responses: Responses) -> TestResult:
         by_tier = {}
         for tier, prompts in ctx.prompts.items():
             labels = ctx.horizon_labels(g.name, tier)
-            scores = {s: ctx.group_share(drawn[p.codes], g.name) for s, p in prompts.items()}
+            # a prompt's share depends on its samples alone: a half-sample of the audit reads it again
+            scores = {
+                s: ctx.per_prompt(
+                    (NAME, g.name, p.codes, n_drawn[p.codes]), ctx.group_share, drawn[p.codes], g.name
+                )
+                for s, p in prompts.items()
+            }
             per_subject[f"t2_p_hat__{g.name}__{tier}"] = p_hats[(g.name, tier)] = scores
             enough = tier in coverage[g.name]["tiers_tested"]
             entry, member, non_member = tier_entry(ctx, scores, labels, ctx.labels(g.name), enough, rng)

@@ -25,9 +25,9 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import yaml
 
-from ..atomic import atomic_dir
-from ..errors import UserInputError
-from ..tables import first_line
+from ...atomic import atomic_dir
+from ...errors import UserInputError
+from ...tables import first_line
 from .cehrgpt import IMPORT_FILE, STREAMS_FILE
 
 VISIT_START = "[VS]"

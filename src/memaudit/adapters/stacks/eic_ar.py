@@ -14,8 +14,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..atomic import atomic_dir
-from ..errors import UserInputError
+from ...atomic import atomic_dir
+from ...errors import UserInputError
 
 EXPORT = """
 import sys

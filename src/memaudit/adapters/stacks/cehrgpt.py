@@ -27,16 +27,16 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ..cohort.conventions import StreamStructure
-from ..errors import UserInputError
-from ..fingerprint import hash_files
-from .base import EMBED, GENERATE, SCORE, AdapterBase, ScoreResult, sample_seed
-from .sampler import SAMPLER
+from ...cohort.conventions import StreamStructure
+from ...errors import UserInputError
+from ...fingerprint import hash_files
+from ..base import EMBED, GENERATE, SCORE, AdapterBase, ScoreResult, sample_seed
+from ..sampler import SAMPLER
 
 IMPORT_FILE = "cehrgpt_import.json"
 STREAMS_FILE = "streams.parquet"
 BRIDGE = Path(__file__).with_name("cehrgpt_bridge.py")
-SAMPLER_FILE = Path(__file__).with_name("sampler.py")
+SAMPLER_FILE = Path(__file__).parents[1] / "sampler.py"
 PREFIX_KEY = 8  # tokens that index the streams for the age lookup
 
 

@@ -136,3 +136,12 @@ def test_no_module_outside_a_tests_own_package_names_a_built_in_test() -> None:
             f"{where} {name}" for name in sorted(BUILT_IN_NAMES) if f".{name}" in text or f"'{name}'" in text
         ]
     assert offenders == []
+
+
+def test_a_package_of_audits_without_an_audit_class_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    package = tmp_path / "tests_folder" / "t9"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text('"""A test package whose AUDIT was forgotten."""\n')
+    listed = _memaudit(package.parent, "config")
+    assert listed.returncode == 2 and "Traceback" not in listed.stderr
+    assert "AUDIT" in listed.stderr and "t9" in listed.stderr and len(listed.stderr.strip().splitlines()) == 1

@@ -14,6 +14,7 @@ from memaudit.adapters.cache import CachedAdapter
 from memaudit.adapters.hf import HFAdapter
 from memaudit.audits.result import FAIL, PASS, WARN
 from memaudit.audits.t5.rejudge import rejudge as rejudge_t5
+from memaudit.config import load_config
 from memaudit.stability import LEVELS, NotRecorded, RecordedOnly, resampled_context
 
 
@@ -33,9 +34,11 @@ def test_a_replicate_is_half_of_each_arm_without_repeats(tiny_outcome) -> None:
     assert all(replicate.arm(c) == ctx.arm(copies[c]) for c in copies)
 
 
-def test_t5_rejudged_on_a_reference_contrast_reaches_fail_warn_or_pass_by_its_rule(tiny_outcome) -> None:
+def test_t5_rejudged_on_a_reference_contrast_reaches_fail_warn_or_pass_by_its_rule(
+    tiny_outcome, tiny_audit
+) -> None:
     """A counterfactual T5 result whose one judged case is far beyond forty null cases: drawn, it
-    fails; not drawn, nothing is judged and T5 passes."""
+    warns (fails where `t5.fails_gate` is on); not drawn, nothing is judged and T5 passes."""
     ctx = tiny_outcome.context
     rng = np.random.default_rng(3)
     nulls = [
@@ -49,7 +52,11 @@ def test_t5_rejudged_on_a_reference_contrast_reaches_fail_warn_or_pass_by_its_ru
         metrics={"mode": "counterfactual", "cases": [case], "null_cases": nulls},
     )
     everyone = Counter([1] + [n["subject_id"] for n in nulls])
-    assert rejudge_t5(result, ctx, everyone) == FAIL
+    assert rejudge_t5(result, ctx, everyone) == WARN  # a memorized case warns by default
+    failing = dataclasses.replace(
+        ctx, config=load_config(overrides={**tiny_audit, "t5": {**tiny_audit["t5"], "fails_gate": True}})
+    )
+    assert rejudge_t5(result, failing, everyone) == FAIL
     assert rejudge_t5(result, ctx, everyone - Counter([1])) == PASS
 
 

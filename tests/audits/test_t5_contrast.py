@@ -207,3 +207,12 @@ def test_a_memorized_call_on_a_tail_fitted_to_a_thin_null_says_so() -> None:
     assert f"fitted to {THIN_NULL - 1} null cases" in thin and "p_value_empirical" in thin
     assert "null cases:" not in summarise_contrast(counted, 5, THIN_NULL, "student_t")
     assert "fitted to" not in summarise_contrast(counted | {"memorized": 0}, 5, 20, "student_t")
+
+
+def test_a_memorized_case_warns_unless_t5_is_let_fail_the_gate() -> None:
+    from memaudit.audits.t5.decision import status_of
+
+    assert status_of(["generalized", "memorized"], fails_gate=False) == "warn"
+    assert status_of(["generalized", "memorized"], fails_gate=True) == "fail"
+    assert status_of(["likely_memorized"], fails_gate=True) == "warn"
+    assert status_of(["generalized", "inconclusive"], fails_gate=True) == "pass"

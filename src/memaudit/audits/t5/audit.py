@@ -65,7 +65,7 @@ class MemorizationAudit(Audit):
     config_section = T5
     fails_on_a_p_value = True
     confirmatory = True
-    version = "2"  # 2: the repeated records' flags are judged first, beyond the case budget
+    version = "3"  # 2: the repeated records' flags judged first; 3: memorized warns unless t5.fails_gate
     needs = frozenset({GENERATE})
     reads = ("T2",)
     asks_new_prompts = True

@@ -10,9 +10,9 @@ import numpy as np
 from ...prompts.requests import REFERENCE, Responses
 from ..context import AuditContext
 from ..handoffs import FlaggedCase
-from ..result import FAIL, PASS, WARN, TestResult
+from ..result import TestResult
 from .cases import count, original_request, original_samples, row, samples_spent
-from .decision import MIN_NULL_CASES, NAME, NULL_QUANTILE, THIN_NULL, TITLE, VERDICTS, verdicts
+from .decision import MIN_NULL_CASES, NAME, NULL_QUANTILE, THIN_NULL, TITLE, VERDICTS, status_of, verdicts
 from .null import contrast_test, logit_contrast
 
 CONTRAST_STATISTIC = (
@@ -216,5 +216,10 @@ def contrast_result(
     metrics.update(cases=rows, counts=counted, **null_metrics(m, test, null_contrast, n))
     summary = summarise_contrast(counted, len(rows), len(m.nulls), test.source)
     per_subject = {"t5_memorized": {c.subject_id: float(v == "memorized") for c, v in zip(chosen, labels)}}
-    status = FAIL if counted["memorized"] else WARN if counted["likely_memorized"] else PASS
+    status = status_of(labels, cfg.fails_gate)
+    if counted["memorized"] and not cfg.fails_gate:
+        summary += (
+            " Memorized cases warn rather than fail the gate (t5.fails_gate is off): T5's calls have not "
+            "yet matched what training on the patient measurably changed (see memaudit's validation)."
+        )
     return TestResult(NAME, TITLE, status, summary, metrics, per_subject, flags)

@@ -3,8 +3,11 @@ constants the rule and the report share."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
+from ..result import FAIL, PASS, WARN
 from ..stats import benjamini_hochberg, holm
 
 NAME, TITLE = "T5", "Memorized or generalized"
@@ -65,3 +68,12 @@ def verdicts(
         else:
             out.append("inconclusive")
     return out, holm_p, q
+
+
+def status_of(labels: Sequence[str], fails_gate: bool) -> str:
+    """T5's status from its cases' verdicts: a memorized case fails the gate only where
+    `t5.fails_gate` is on (else it warns, as a likely memorized case does), since T5's memorized
+    calls have not yet matched what training on the patient measurably changed (docs/validation.md)."""
+    if "memorized" in labels:
+        return FAIL if fails_gate else WARN
+    return WARN if "likely_memorized" in labels else PASS

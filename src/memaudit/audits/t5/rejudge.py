@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from ..context import AuditContext
-from ..result import FAIL, NOT_TESTED, PASS, WARN, TestResult
-from .decision import MIN_NULL_CASES, NAME, NULL_QUANTILE, verdicts
+from ..result import FAIL, NOT_TESTED, PASS, TestResult
+from .decision import MIN_NULL_CASES, NAME, NULL_QUANTILE, status_of, verdicts
 from .null import contrast_test, logit_contrast
 
 
@@ -53,7 +53,7 @@ def rejudge(result: TestResult, ctx: AuditContext, drawn: Mapping[Any, int]) -> 
         NULL_QUANTILE,
         ctx.config.risk.fail_alpha(NAME),
     )
-    return FAIL if "memorized" in labels else WARN if "likely_memorized" in labels else PASS
+    return status_of(labels, ctx.config.t5.fails_gate)
 
 
 def rests_on(result: TestResult, status: str) -> list[str]:
@@ -62,13 +62,15 @@ def rests_on(result: TestResult, status: str) -> list[str]:
     m = result.metrics
     if m.get("mode") != "counterfactual":
         return [f"{NAME} {status}: {result.summary.split('. ')[0].rstrip('.')}."]
-    verdict = "memorized" if status == FAIL else "likely_memorized"
-    key = "holm_p" if status == FAIL else "q_value"
+    memorized = any(c["verdict"] == "memorized" for c in m["cases"])
+    verdict = "memorized" if memorized else "likely_memorized"
+    key = "holm_p" if memorized else "q_value"
     cases = [c for c in m["cases"] if c["verdict"] == verdict]
     smallest = min(c[key] for c in cases)
-    label = "Holm-adjusted p" if status == FAIL else "q"
-    level = m.get("fail_alpha", m["alpha"]) if status == FAIL else m["alpha"]
+    label = "Holm-adjusted p" if memorized else "q"
+    level = m.get("fail_alpha", m["alpha"]) if memorized else m["alpha"]
+    gate = " (warns: t5.fails_gate is off)" if memorized and status != FAIL else ""
     return [
         f"{NAME} {status}: {len(cases)} case(s) {verdict.replace('_', ' ')}, smallest {label} "
-        f"{smallest:.3g} (below {level:g})"
+        f"{smallest:.3g} (below {level:g}){gate}"
     ]

@@ -30,6 +30,11 @@ class T5(Section):
         "with a reference model: smallest difference of the two models' shares that counts as memorized",
         Interval(0, 1),
     )
+    fails_gate: bool = param(
+        False,
+        "with a reference model: whether a memorized case fails the gate (else it warns); off while T5's "
+        "calls have not matched counterfactual truth (docs/validation.md)",
+    )
     n_samples: int = param(20, "without a reference model: fresh samples per perturbed prompt", POSITIVE)
     age_steps: int = param(3, "without a reference model: age bands shifted up and down", POSITIVE)
     min_drop: float = param(

@@ -1,0 +1,180 @@
+"""T5's two candidate options judged on runs whose counterfactual truth is measured: the
+half-models as references with a per-case null (offline LiRA), on the sample share and on the
+teacher-forced log-probability.
+
+    python benchmarks/t5_offline_lira.py RUN_DIR [RUN_DIR ...] [--json OUT]
+
+Each RUN_DIR is a `memaudit validate --repeat ... --keep` run (`data/`, `model/`, `audit/`) on which
+`memaudit validate --truth-models K` has written `audit/truth/`. For every case T5 judged and every
+null case of its audit, the K half-models' answers are read from their caches; the audited model's
+teacher-forced log-probability of the group's first true code is computed here (one scoring pass).
+
+Per case, against the half-models that did not see it (a member's K/2 "out" models; for a null
+case, which no model saw, one model of each complementary pair):
+
+    z = (audited − mean over the out models) / max(sd over the out models, floor)
+
+with the audited model's share of samples holding the group (floor 0.02) or its log-probability
+(floor 0.05 nats). The audited model saw the whole member split and the half-models half of it, so
+z is not standard normal even for a case nobody memorized: the null cases (non-members, seen by no
+model) give its distribution, and a judged case's p-value is the normal tail of its z under the
+null cases' mean and sd. Calls: Holm across the audit's judged cases at T5's share of the gate's
+α, and (for the share) an effect of at least T5's min_effect over the out models' mean. What a
+call is worth is read against the half-models' labels (memorized: the models that saw the record
+say ≥ 0.2 more in share, interval above 0); what it costs where nothing can be memorized is read
+on the null cases themselves, each judged against the others' fit (leave one out) at the audit's
+first Holm step. The options are adopted only where they raise recall at the same false-FAIL rate
+of placebo audits, which needs the half-models asked placebo cases; this script gives the
+evidence for that decision, not the decision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from scipy import stats as sps
+
+from memaudit.audits.stats import clopper_pearson, holm
+from memaudit.cohort.meds_reader import MedsDataset
+from memaudit.report.privacy import subject_hash
+
+FLOORS = {"share": 0.02, "logprob": 0.05}
+
+
+def _audited_logprobs(run: Path, report: dict, salt: str) -> list[float | None]:
+    """The audited model's teacher-forced log-probability per truth case (None without one), in
+    truth.json's order (the order `cases_to_ask` gives)."""
+    from memaudit.adapters.hf import HFAdapter
+    from memaudit.config import load_config
+    from memaudit.groundtruth.truth_models import cases_to_ask
+    from memaudit.pipeline import ModelSource, build_adapter, prepare
+
+    config = load_config(overrides=report["config"])
+    model = run / "model"
+    ctx = prepare(MedsDataset(run / "data"), config, build_adapter(ModelSource(model=model), config))
+    items = cases_to_ask(ctx, report, salt, pl.read_parquet(run / "data" / "ground_truth.parquet"))
+    teachers = [i["teacher"] for i in items if i["teacher"] is not None]
+    scored = dict(zip(teachers, HFAdapter(model).score(teachers))) if teachers else {}
+    return [None if i["teacher"] is None else float(scored[i["teacher"]].logprobs[-1]) for i in items]
+
+
+def _z(audited: float, out: np.ndarray, floor: float) -> float:
+    return float((audited - out.mean()) / max(out.std(ddof=1), floor))
+
+
+def judge(run: Path) -> dict:
+    audit = run / "audit"
+    report = json.loads((audit / "report.json").read_text())
+    salt = (audit / "salt.secret").read_text().strip()
+    truth = json.loads((audit / "truth" / "truth.json").read_text())
+    k = truth["k"]
+    names = [f"half_{pair}_{side}" for pair in range(k // 2) for side in (0, 1)]
+    answers = [json.loads((audit / "truth" / f"answers_{n}.json").read_text()) for n in names]
+    unseen = [
+        set(pl.read_parquet(audit / "truth" / n / "unseen_members.parquet")["subject_id"].to_list())
+        for n in names
+    ]
+    splits = MedsDataset(run / "data").subject_splits()
+    members = set(splits.filter(pl.col("split") == report["config"]["splits"]["members"])["subject_id"])
+    by_hash = {subject_hash(salt, s): s for s in splits["subject_id"].to_list()}
+    t5 = report["tests"]["T5"]["metrics"]
+    audited = {(c["subject"], c["group"], c["tier"]): c for c in t5["cases"] + t5["null_cases"]}
+    logprobs = _audited_logprobs(run, report, salt)
+    side0 = np.array([n.endswith("_0") for n in names])
+
+    rows = []
+    for j, case in enumerate(truth["cases"]):
+        key = (case["subject"], case["group"], case["tier"])
+        if case["kind"] not in ("judged", "null") or key not in audited:
+            continue
+        sid = by_hash[case["subject"]]
+        seen = np.array([sid in members and sid not in u for u in unseen])
+        out = ~seen if seen.any() else side0
+        row = {"kind": case["kind"], "label": case.get("label"), "verdict": case.get("verdict")}
+        shares = np.array([a["shares"][j] for a in answers])
+        row["share_effect"] = float(audited[key]["p_audited"] - shares[out].mean())
+        row["z_share"] = _z(audited[key]["p_audited"], shares[out], FLOORS["share"])
+        if logprobs[j] is not None:
+            lp = np.array([a["logprobs"][j] for a in answers])
+            row["z_logprob"] = _z(logprobs[j], lp[out], FLOORS["logprob"])
+        rows.append(row)
+
+    fail_alpha = t5.get("fail_alpha", 0.04)
+    min_effect = t5.get("min_effect", 0.2)
+    judged = [r for r in rows if r["kind"] == "judged"]
+    nulls = [r for r in rows if r["kind"] == "null"]
+    result = {"run": str(run), "n_judged": len(judged), "n_null": len(nulls), "fail_alpha": fail_alpha}
+    truly = [r["label"] == "memorized" for r in judged]
+    t5_calls = [r["verdict"] == "memorized" for r in judged]
+    result["t5"] = _scored(t5_calls, judged, truly)
+    for stat in ("share", "logprob"):
+        usable = [r for r in judged if f"z_{stat}" in r]
+        null_z = np.array([r[f"z_{stat}"] for r in nulls if f"z_{stat}" in r])
+        if len(usable) == 0 or null_z.size < 10:
+            result[stat] = {"note": "too few cases with this statistic"}
+            continue
+        mu, sd = float(null_z.mean()), float(null_z.std(ddof=1))
+        p = np.array([sps.norm.sf((r[f"z_{stat}"] - mu) / sd) for r in judged if f"z_{stat}" in r])
+        big = [stat == "logprob" or r["share_effect"] >= min_effect for r in usable]
+        calls = [bool(h < fail_alpha and b) for h, b in zip(holm(p), big)]
+        first_step = fail_alpha / len(usable)
+        loo = [
+            sps.norm.sf((z - np.delete(null_z, i).mean()) / np.delete(null_z, i).std(ddof=1)) < first_step
+            for i, z in enumerate(null_z)
+        ]
+        result[stat] = {
+            "null_z_mean": mu,
+            "null_z_sd": sd,
+            **_scored(calls, usable, [r["label"] == "memorized" for r in usable]),
+            "null_cases_called_leave_one_out": _share(int(np.sum(loo)), int(null_z.size)),
+        }
+    return result
+
+
+def _share(k: int, n: int) -> dict:
+    lo, hi = clopper_pearson(k, n) if n else (0.0, 1.0)
+    return {"k": k, "n": n, "ci95": [lo, hi]}
+
+
+def _scored(calls: list[bool], rows: list[dict], truly: list[bool]) -> dict:
+    """Calls against the half-models' labels: how many, their labels, recall of the memorized."""
+    labels = [r["label"] for r, c in zip(rows, calls) if c]
+    return {
+        "calls": sum(calls),
+        "labels_of_calls": {lab: labels.count(lab) for lab in sorted(set(labels), key=str)},
+        "precision": _share(sum(lab == "memorized" for lab in labels), len(labels)),
+        "recall": _share(sum(c and t for c, t in zip(calls, truly)), sum(truly)),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("runs", nargs="+", type=Path)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    results = [judge(run) for run in args.runs]
+    for r in results:
+        print(f"{r['run']}: {r['n_judged']} judged, {r['n_null']} null cases")
+        for option in ("t5", "share", "logprob"):
+            s = r[option]
+            if "calls" not in s:
+                print(f"  {option}: {s['note']}")
+                continue
+            extra = ""
+            if "null_cases_called_leave_one_out" in s:
+                n = s["null_cases_called_leave_one_out"]
+                extra = f"; null cases called (leave one out) {n['k']}/{n['n']}"
+            print(
+                f"  {option}: {s['calls']} calls {s['labels_of_calls']}, recall "
+                f"{s['recall']['k']}/{s['recall']['n']}{extra}"
+            )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -158,15 +158,13 @@ def test_each_placebo_draw_cuts_the_unseen_subjects_in_halves_another_way(small_
 
 
 def test_placebo_false_fails_are_counted_per_audit_and_per_training() -> None:
-    def placebo(level: str, judged: int) -> dict:
-        return {
-            "risk_level": level,
-            "t5_cases_judged": judged,
-            "t5_counts": {"memorized": int(level == "high")},
-        }
+    def placebo(level: str, judged: int, failing: str = "T5") -> dict:
+        statuses = {"T4": "pass", "T5": "pass", failing: "fail" if level == "high" else "pass"}
+        counts = {"memorized": int(level == "high" and failing == "T5")}
+        return {"risk_level": level, "t5_cases_judged": judged, "t5_counts": counts, "statuses": statuses}
 
     runs = [_run(i, "pass", "low", []) for i in range(3)]
-    runs[0]["placebo_draws"] = [placebo("low", 30), placebo("high", 40), placebo("high", 25)]
+    runs[0]["placebo_draws"] = [placebo("low", 30), placebo("high", 40), placebo("high", 25, "T4")]
     runs[1]["placebo_draws"] = [placebo("medium", 0), placebo("low", 0)]
     # runs[2] was scored before draws were recorded: its one placebo audit counts
     p = summarise(runs)["placebo"]
@@ -174,4 +172,7 @@ def test_placebo_false_fails_are_counted_per_audit_and_per_training() -> None:
     assert p["false_fail"]["k"] == 2 and p["false_fails_per_training"] == [2, 0, 0]
     assert p["trainings_with_a_false_fail"]["k"] == 1
     assert p["false_fail_where_t5_judged_cases"]["n"] == 3  # the third run's placebo has no count
-    assert p["t5_memorized_calls_per_audit"] == [0, 1, 1, 0, 0, 0]
+    assert p["t5_memorized_calls_per_audit"] == [0, 1, 0, 0, 0, 0]
+    # audited before T5's memorized calls warned: only the audit failed by T4 stays a false FAIL
+    assert p["false_fail_with_t5_warning"]["k"] == 1
+    assert p["trainings_with_a_false_fail_with_t5_warning"]["k"] == 1

@@ -135,6 +135,9 @@ def placebo_false_fails(runs: list[dict]) -> dict:
     by_training = [placebo_audits_of(r) for r in runs]
     audits = [v for draws in by_training for v in draws]
     high = lambda v: v["risk_level"] == "high"
+    # runs audited before T5's version 3 failed on its memorized calls: their level with them warning
+    other_fail = lambda v: any(s == "fail" for t, s in v.get("statuses", {}).items() if t != "T5")
+    high_if_t5_warns = lambda v: high(v) and (other_fail(v) or v.get("statuses", {}).get("T5") != "fail")
     judged = [v for v in audits if v.get("t5_cases_judged", 0) > 0]
     return {
         "audits": len(audits),
@@ -142,6 +145,10 @@ def placebo_false_fails(runs: list[dict]) -> dict:
         "false_fail": _share(sum(map(high, audits)), len(audits)),
         "trainings_with_a_false_fail": _share(sum(any(map(high, d)) for d in by_training), len(by_training)),
         "false_fails_per_training": [sum(map(high, d)) for d in by_training],
+        "false_fail_with_t5_warning": _share(sum(map(high_if_t5_warns, audits)), len(audits)),
+        "trainings_with_a_false_fail_with_t5_warning": _share(
+            sum(any(map(high_if_t5_warns, d)) for d in by_training), len(by_training)
+        ),
         "false_fail_where_t5_judged_cases": _share(sum(map(high, judged)), len(judged)),
         "t5_memorized_calls_per_audit": [v.get("t5_counts", {}).get("memorized", 0) for v in audits],
     }

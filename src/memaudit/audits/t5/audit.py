@@ -7,7 +7,8 @@ threshold again was sampling noise: `not_replicated`). Then:
   patient), the contrast of the audited model against it, judged against the same contrast on
   non-members flagged by the same T2 rule (contrast.py, null.py, decision.py): memorized (Holm
   across the audit's cases: family-wise), likely memorized (Benjamini-Hochberg only), generalized
-  or inconclusive. A memorized case fails the test; a likely memorized one warns.
+  or inconclusive. A memorized or likely memorized case warns; a memorized one fails the test only
+  with `t5.fails_gate` (decision.status_of).
 - **without one**, the identifier-perturbation profile (audits/t5/perturbation.py, audits/t5/profile.py), as
   description: a case whose answer drops when identifiers change warns, never fails.
 

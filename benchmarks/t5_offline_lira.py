@@ -40,6 +40,7 @@ from scipy import stats as sps
 
 from memaudit.audits.stats import clopper_pearson, holm
 from memaudit.cohort.meds_reader import MedsDataset
+from memaudit.groundtruth.truth_models import half_model_names
 from memaudit.report.privacy import subject_hash
 
 FLOORS = {"share": 0.02, "logprob": 0.05}
@@ -72,7 +73,7 @@ def judge(run: Path) -> dict:
     salt = (audit / "salt.secret").read_text().strip()
     truth = json.loads((audit / "truth" / "truth.json").read_text())
     k = truth["k"]
-    names = [f"half_{pair}_{side}" for pair in range(k // 2) for side in (0, 1)]
+    names = half_model_names(k)
     answers = [json.loads((audit / "truth" / f"answers_{n}.json").read_text()) for n in names]
     unseen = [
         set(pl.read_parquet(audit / "truth" / n / "unseen_members.parquet")["subject_id"].to_list())

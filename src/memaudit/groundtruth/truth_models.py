@@ -51,6 +51,16 @@ class HalfModel:
     unseen: frozenset[int]  # the member ids it was not trained on
 
 
+def half_model_name(pair: int, side: int) -> str:
+    """The directory of one half-model: side 0 or 1 of complementary draw `pair`."""
+    return f"half_{pair}_{side}"
+
+
+def half_model_names(k: int) -> list[str]:
+    """The K half-models' directories in the order `measure` asks them (pair by pair)."""
+    return [half_model_name(pair, side) for pair in range(k // 2) for side in (0, 1)]
+
+
 def train_half_models(
     data: Path, out: Path, k: int, seed: int, epochs: int, options: dict
 ) -> list[HalfModel]:
@@ -63,7 +73,7 @@ def train_half_models(
     models = []
     for pair in range(k // 2):
         for side in (0, 1):
-            path = out / f"half_{pair}_{side}"
+            path = out / half_model_name(pair, side)
             if not (path / "config.json").exists():
                 if path.exists():
                     for f in sorted(path.rglob("*"), reverse=True):

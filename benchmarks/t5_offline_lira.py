@@ -44,6 +44,7 @@ import polars as pl
 from scipy import stats as sps
 
 from memaudit.audits.stats import clopper_pearson, holm
+from memaudit.audits.t5.cases import prompt_evidence
 from memaudit.cohort.meds_reader import MedsDataset
 from memaudit.groundtruth.truth_models import half_model_names
 from memaudit.report.privacy import subject_hash
@@ -92,7 +93,7 @@ def judge(run: Path) -> dict:
     by_hash = {subject_hash(salt, s): s for s in splits["subject_id"].to_list()}
     t5 = report["tests"]["T5"]["metrics"]
     audited = {(c["subject"], c["group"], c["tier"]): c for c in t5["cases"] + t5["null_cases"]}
-    _, items = _cases(run, MedsDataset(run / "data"), report, salt)
+    ctx, items = _cases(run, MedsDataset(run / "data"), report, salt)
     logprobs = _audited_logprobs(run, items)
     side0 = np.array([n.endswith("_0") for n in names])
 
@@ -105,6 +106,7 @@ def judge(run: Path) -> dict:
         seen = np.array([sid in members and sid not in u for u in unseen])
         out = ~seen if seen.any() else side0
         row = {"kind": case["kind"], "label": case.get("label"), "verdict": case.get("verdict")}
+        row["evidence"] = prompt_evidence(ctx, case["group"], case["tier"], sid)
         shares = np.array([a["shares"][j] for a in answers])
         row["share_effect"] = float(audited[key]["p_audited"] - shares[out].mean())
         row["z_share"] = _z(audited[key]["p_audited"], shares[out], FLOORS["share"])
@@ -121,13 +123,14 @@ def judge(run: Path) -> dict:
     truly = [r["label"] == "memorized" for r in judged]
     t5_calls = [r["verdict"] == "memorized" for r in judged]
     result["t5"] = _scored(t5_calls, judged, truly)
-    for stat in ("share", "logprob"):
-        called = option_calls(judged, nulls, stat, fail_alpha, min_effect)
+    result["evidence_mix"] = _evidence_mix(judged, nulls)
+    for option in OPTIONS:
+        called = option_calls(judged, nulls, option, fail_alpha, min_effect)
         if called is None:
-            result[stat] = {"note": "too few cases with this statistic"}
+            result[option] = {"note": "too few cases with this statistic"}
             continue
         usable, calls, (mu, sd), loo = called
-        result[stat] = {
+        result[option] = {
             "null_z_mean": mu,
             "null_z_sd": sd,
             **_scored(calls, usable, [r["label"] == "memorized" for r in usable]),
@@ -157,6 +160,22 @@ def option_calls(
         for i, z in enumerate(null_z)
     ]
     return usable, calls, (mu, sd), loo
+
+
+OPTIONS = ("share", "logprob")  # the statistic each option reads
+
+
+def _evidence_mix(judged: list[dict], nulls: list[dict]) -> dict:
+    """How many judged and null cases have prompts carrying evidence of the group (T5 ranks the
+    cases whose prompts do not first; its null is drawn from every flagged non-member), and the mean
+    z of each stratum: where the mixes differ, the null is not the cases' null."""
+    out = {}
+    for name, rows in (("judged", judged), ("null", nulls)):
+        for evidence in (False, True):
+            z = [r["z_share"] for r in rows if r["evidence"] == evidence]
+            key = f"{name}_{'with' if evidence else 'without'}_evidence"
+            out[key] = {"n": len(z), "z_share_mean": float(np.mean(z)) if z else None}
+    return out
 
 
 def judge_placebo(run: Path, draw: int) -> dict | None:
@@ -200,6 +219,7 @@ def judge_placebo(run: Path, draw: int) -> dict | None:
         case = audited[(item["subject"], item["group"], item["tier"])]
         shares = np.array([a["shares"][j] for a in answers])
         row = {"kind": item["kind"], "verdict": item.get("verdict")}
+        row["evidence"] = prompt_evidence(ctx, item["group"], item["tier"], item["subject_id"])
         row["share_effect"] = float(case["p_audited"] - shares.mean())
         row["z_share"] = _z(case["p_audited"], shares, FLOORS["share"])
         if logprobs[j] is not None:
@@ -215,9 +235,11 @@ def judge_placebo(run: Path, draw: int) -> dict | None:
         "n_null": len(nulls),
         "t5": {"calls": sum(r["verdict"] == "memorized" for r in judged)},
     }
-    for stat in ("share", "logprob"):
-        called = option_calls(judged, nulls, stat, t5.get("fail_alpha", 0.04), t5.get("min_effect", 0.2))
-        result[stat] = (
+    result["evidence_mix"] = _evidence_mix(judged, nulls)
+    fail_alpha, min_effect = t5.get("fail_alpha", 0.04), t5.get("min_effect", 0.2)
+    for option in OPTIONS:
+        called = option_calls(judged, nulls, option, fail_alpha, min_effect)
+        result[option] = (
             {"note": "too few cases with this statistic"} if called is None else {"calls": sum(called[1])}
         )
     return result
@@ -226,7 +248,7 @@ def judge_placebo(run: Path, draw: int) -> dict | None:
 def false_fails(placebos: list[dict]) -> dict:
     """Per option, the placebo audits with at least one call (a false FAIL) among those it judged."""
     out = {}
-    for option in ("t5", "share", "logprob"):
+    for option in ("t5", *OPTIONS):
         judged = [p[option]["calls"] for p in placebos if "calls" in p[option]]
         out[option] = _share(sum(c > 0 for c in judged), len(judged))
     return out
@@ -262,7 +284,7 @@ def main() -> None:
         r["placebo"] = [p for p in placebos if p is not None]
     for r in results:
         print(f"{r['run']}: {r['n_judged']} judged, {r['n_null']} null cases")
-        for option in ("t5", "share", "logprob"):
+        for option in ("t5", *OPTIONS):
             s = r[option]
             if "calls" not in s:
                 print(f"  {option}: {s['note']}")
@@ -281,7 +303,15 @@ def main() -> None:
         print(f"placebo audits (both arms unseen by every model): {len(placebos)}")
         for option, s in summary.items():
             print(f"  {option}: false FAIL {s['k']}/{s['n']} [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]")
-        results.append({"placebo_false_fail": summary})
+        mix = {}
+        for key in placebos[0]["evidence_mix"] if placebos else []:
+            n = sum(p["evidence_mix"][key]["n"] for p in placebos)
+            z = sum(
+                p["evidence_mix"][key]["n"] * (p["evidence_mix"][key]["z_share_mean"] or 0) for p in placebos
+            )
+            mix[key] = {"n": n, "z_share_mean": z / n if n else None}
+            print(f"  {key}: {n} cases, mean z (share) {mix[key]['z_share_mean']}")
+        results.append({"placebo_false_fail": summary, "placebo_evidence_mix": mix})
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

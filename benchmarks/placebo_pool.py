@@ -6,7 +6,7 @@ output folders (each folder's repeats.json counts only its own runs).
 Every `DIR/<scenario>/run_<i>/run.json` is read; its placebo audits (one per `--placebo-draws`
 draw) are counted as `memaudit.groundtruth.repeats_summary.placebo_false_fails` counts them: per
 audit and per training (draws of one model share it), as recorded, and with T5's memorized calls
-warning (the default since T5's version 3). Also the placebo audits with a T5 `memorized` call, which
+warning (the default since T5's version 3), and the placebo audits with a T5 `memorized` call, which
 `t5.fails_gate: true` would turn into a FAIL, so the switch's cost is read on the same audits.
 """
 
@@ -14,25 +14,18 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from pathlib import Path
 
-from memaudit.audits.stats import clopper_pearson
 from memaudit.groundtruth.repeats_summary import placebo_audits_of, placebo_false_fails
 
 
 def pooled(dirs: list[Path]) -> dict:
     runs = [json.loads(f.read_text()) for d in dirs for f in sorted(d.glob("*/run_*/run.json"))]
-    audits = [v for r in runs for v in placebo_audits_of(r)]
-    called = sum(v.get("t5_counts", {}).get("memorized", 0) > 0 for v in audits)
-    lo, hi = clopper_pearson(called, len(audits)) if audits else (0.0, 1.0)
-    by_scenario: dict[str, int] = {}
+    by_scenario = Counter()
     for r in runs:
-        by_scenario[r["scenario"]] = by_scenario.get(r["scenario"], 0) + len(placebo_audits_of(r))
-    return {
-        "placebo_audits_by_scenario": by_scenario,
-        **placebo_false_fails(runs),
-        "audits_with_a_t5_memorized_call": {"k": called, "n": len(audits), "ci95": [lo, hi]},
-    }
+        by_scenario[r["scenario"]] += len(placebo_audits_of(r))
+    return {"placebo_audits_by_scenario": dict(by_scenario), **placebo_false_fails(runs)}
 
 
 def main() -> None:

@@ -76,6 +76,20 @@ def _z(audited: float, out: np.ndarray, floor: float) -> float:
     return float((audited - out.mean()) / max(out.std(ddof=1), floor))
 
 
+def _against(answers: list[dict], j: int, out: np.ndarray, p_audited: float, logprob: float | None) -> dict:
+    """Case j's statistics against the half-models selected by `out` (K,): the share's effect and
+    z, and the log-probability's z where the case has a teacher-forced sequence."""
+    shares = np.array([a["shares"][j] for a in answers])[out]
+    stats = {
+        "share_effect": float(p_audited - shares.mean()),
+        "z_share": _z(p_audited, shares, FLOORS["share"]),
+    }
+    if logprob is not None:
+        lp = np.array([a["logprobs"][j] for a in answers])[out]
+        stats["z_logprob"] = _z(logprob, lp, FLOORS["logprob"])
+    return stats
+
+
 def judge(run: Path) -> dict:
     audit = run / "audit"
     report = json.loads((audit / "report.json").read_text())
@@ -107,13 +121,7 @@ def judge(run: Path) -> dict:
         out = ~seen if seen.any() else side0
         row = {"kind": case["kind"], "label": case.get("label"), "verdict": case.get("verdict")}
         row["evidence"] = prompt_evidence(ctx, case["group"], case["tier"], sid)
-        shares = np.array([a["shares"][j] for a in answers])
-        row["share_effect"] = float(audited[key]["p_audited"] - shares[out].mean())
-        row["z_share"] = _z(audited[key]["p_audited"], shares[out], FLOORS["share"])
-        if logprobs[j] is not None:
-            lp = np.array([a["logprobs"][j] for a in answers])
-            row["z_logprob"] = _z(logprobs[j], lp[out], FLOORS["logprob"])
-        rows.append(row)
+        rows.append(row | _against(answers, j, out, audited[key]["p_audited"], logprobs[j]))
 
     fail_alpha = t5.get("fail_alpha", 0.04)
     min_effect = t5.get("min_effect", 0.2)
@@ -215,18 +223,12 @@ def judge_placebo(run: Path, draw: int) -> dict | None:
     logprobs = _audited_logprobs(run, items)
     audited = {(c["subject"], c["group"], c["tier"]): c for c in t5["cases"] + t5["null_cases"]}
     rows = []
+    everyone = np.ones(len(answers), dtype=bool)  # one side's models, none of which saw a placebo case
     for j, item in enumerate(items):
         case = audited[(item["subject"], item["group"], item["tier"])]
-        shares = np.array([a["shares"][j] for a in answers])
         row = {"kind": item["kind"], "verdict": item.get("verdict")}
         row["evidence"] = prompt_evidence(ctx, item["group"], item["tier"], item["subject_id"])
-        row["share_effect"] = float(case["p_audited"] - shares.mean())
-        row["z_share"] = _z(case["p_audited"], shares, FLOORS["share"])
-        if logprobs[j] is not None:
-            row["z_logprob"] = _z(
-                logprobs[j], np.array([a["logprobs"][j] for a in answers]), FLOORS["logprob"]
-            )
-        rows.append(row)
+        rows.append(row | _against(answers, j, everyone, case["p_audited"], logprobs[j]))
     judged = [r for r in rows if r["kind"] == "judged"]
     nulls = [r for r in rows if r["kind"] == "null"]
     result = {

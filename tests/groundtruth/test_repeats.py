@@ -173,6 +173,7 @@ def test_placebo_false_fails_are_counted_per_audit_and_per_training() -> None:
     assert p["trainings_with_a_false_fail"]["k"] == 1
     assert p["false_fail_where_t5_judged_cases"]["n"] == 3  # the third run's placebo has no count
     assert p["t5_memorized_calls_per_audit"] == [0, 1, 0, 0, 0, 0]
+    assert p["audits_with_a_t5_memorized_call"]["k"] == 1 and p["audits_with_a_t5_memorized_call"]["n"] == 6
     # audited before T5's memorized calls warned: only the audit failed by T4 stays a false FAIL
     assert p["false_fail_with_t5_warning"]["k"] == 1
     assert p["trainings_with_a_false_fail_with_t5_warning"]["k"] == 1

@@ -139,6 +139,7 @@ def placebo_false_fails(runs: list[dict]) -> dict:
     other_fail = lambda v: any(s == "fail" for t, s in v.get("statuses", {}).items() if t != "T5")
     high_if_t5_warns = lambda v: high(v) and (other_fail(v) or v.get("statuses", {}).get("T5") != "fail")
     judged = [v for v in audits if v.get("t5_cases_judged", 0) > 0]
+    t5_calls = [v.get("t5_counts", {}).get("memorized", 0) for v in audits]
     return {
         "audits": len(audits),
         "trainings": len(by_training),
@@ -150,7 +151,9 @@ def placebo_false_fails(runs: list[dict]) -> dict:
             sum(any(map(high_if_t5_warns, d)) for d in by_training), len(by_training)
         ),
         "false_fail_where_t5_judged_cases": _share(sum(map(high, judged)), len(judged)),
-        "t5_memorized_calls_per_audit": [v.get("t5_counts", {}).get("memorized", 0) for v in audits],
+        "t5_memorized_calls_per_audit": t5_calls,
+        # what `t5.fails_gate: true` would fail: placebo audits with a T5 memorized call
+        "audits_with_a_t5_memorized_call": _share(sum(c > 0 for c in t5_calls), len(audits)),
     }
 
 
